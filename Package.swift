@@ -1,0 +1,55 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+// The kernels are built for Haswell-level x86-64 (AVX2, FMA, F16C): without it `-O` lowers SIMD fused
+// multiply-adds to per-element `fmaf` calls and Float16 conversions to library calls.
+#if arch(x86_64)
+let kernelFlags: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
+#else
+let kernelFlags: [SwiftSetting] = []
+#endif
+
+let package = Package(
+    name: "normd",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "normd", targets: ["normd"]),
+        .library(name: "NormCore", targets: ["NormCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CZeroMQ",
+            pkgConfig: "libzmq",
+            providers: [.apt(["libzmq3-dev"])]
+        ),
+        .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
+        .target(name: "NormCore", swiftSettings: kernelFlags),
+        .target(
+            name: "NormDaemon",
+            dependencies: [
+                "NormCore", "ZeroMQ",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ]
+        ),
+        .executableTarget(
+            name: "normd",
+            dependencies: [
+                "NormDaemon",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "NormCoreTests", dependencies: ["NormCore"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "NormDaemonTests", dependencies: ["NormDaemon"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["NormDaemon", "ZeroMQ"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,151 @@
+/// The apply pass: one fused read–normalize–write sweep in memory order.
+///
+/// Returns false when an output value is not finite; the caller decides whether that rejects
+/// the batch (it is how eval mode, which computes no statistics, notices NaN and ±inf).
+enum ApplyKernel {
+    static func apply<In: StoredElement, Out: StoredElement, S: ComputeScalar>(
+        _: In.Type, _: Out.Type, _: S.Type,
+        input: UnsafeRawPointer, output: UnsafeMutableRawPointer,
+        plan: BatchPlan, coefficients: Coefficients, runner: ParallelRunner
+    ) -> Bool {
+        let k = coefficients.converted(to: S.self)
+        let workers = runner.workers(forElements: plan.geometry.elementCount)
+        let finite = UnsafeMutableBufferPointer<Bool>.allocate(capacity: workers)
+        finite.initialize(repeating: true)
+        defer { finite.deallocate() }
+        let shared = UncheckedSendable((input, output, finite))
+        k.hi.withUnsafeBufferPointer { hi in
+            k.lo.withUnsafeBufferPointer { lo in
+                k.scale.withUnsafeBufferPointer { scale in
+                    k.beta.withUnsafeBufferPointer { beta in
+                        let table = CoefficientTable(hi: hi, lo: lo, scale: scale, beta: beta, perSample: k.perSample)
+                        let tables = UncheckedSendable(table)
+                        runner.run(workers) { worker in
+                            let (input, output, finite) = shared.value
+                            let total = plan.geometry.elementCount
+                            if let weight = k.elementWeight, let bias = k.elementBias {
+                                let elements = ParallelRunner.share(worker, of: workers, total: total)
+                                finite[worker] = sweepElementwise(In.self, Out.self, input, output, plan: plan, table: tables.value, weight: weight, bias: bias, elements: elements)
+                            } else if plan.sweepsRows {
+                                let rows = ParallelRunner.share(worker, of: workers, total: plan.batch * plan.spatial)
+                                finite[worker] = sweepRows(In.self, Out.self, input, output, plan: plan, table: tables.value, rows: rows)
+                            } else {
+                                let elements = ParallelRunner.share(worker, of: workers, total: total)
+                                finite[worker] = sweepRuns(In.self, Out.self, input, output, plan: plan, table: tables.value, elements: elements)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return finite.allSatisfy { $0 }
+    }
+
+    struct CoefficientTable<S: ComputeScalar> {
+        let hi: UnsafeBufferPointer<S>, lo: UnsafeBufferPointer<S>
+        let scale: UnsafeBufferPointer<S>, beta: UnsafeBufferPointer<S>
+        let perSample: Bool
+    }
+
+    @inline(__always)
+    private static func segment<In: StoredElement, Out: StoredElement, S: ComputeScalar>(
+        _: In.Type, _: Out.Type, _ input: UnsafeRawPointer, _ output: UnsafeMutableRawPointer,
+        _ range: Range<Int>, hi: S, lo: S, scale: S, beta: S, sentinel: inout SIMD8<S>
+    ) {
+        let hi8 = SIMD8(repeating: hi), lo8 = SIMD8(repeating: lo)
+        let scale8 = SIMD8(repeating: scale), beta8 = SIMD8(repeating: beta)
+        var i = range.lowerBound
+        while i &+ 8 <= range.upperBound {
+            let y = ((S.load8(In.self, input, i) - hi8) - lo8) * scale8 + beta8
+            S.store8(Out.self, y, output, i)
+            sentinel += y * 0
+            i &+= 8
+        }
+        while i < range.upperBound {
+            let y = ((S(In.loadDouble(input, i)) - hi) - lo) * scale + beta
+            Out.storeDouble(Double(y), output, i)
+            sentinel[0] += y * 0
+            i &+= 1
+        }
+    }
+
+    private static func sweepRuns<In: StoredElement, Out: StoredElement, S: ComputeScalar>(
+        _: In.Type, _: Out.Type, _ input: UnsafeRawPointer, _ output: UnsafeMutableRawPointer,
+        plan: BatchPlan, table: CoefficientTable<S>, elements: Range<Int>
+    ) -> Bool {
+        let spatial = plan.spatial, channels = plan.channels
+        var sentinel = SIMD8<S>()
+        var position = elements.lowerBound
+        while position < elements.upperBound {
+            let run = position / spatial
+            let end = min((run + 1) * spatial, elements.upperBound)
+            let q = table.perSample ? run : run % channels
+            segment(In.self, Out.self, input, output, position..<end,
+                    hi: table.hi[q], lo: table.lo[q], scale: table.scale[q], beta: table.beta[q], sentinel: &sentinel)
+            position = end
+        }
+        return sentinel.sum().isFinite
+    }
+
+    private static func sweepRows<In: StoredElement, Out: StoredElement, S: ComputeScalar>(
+        _: In.Type, _: Out.Type, _ input: UnsafeRawPointer, _ output: UnsafeMutableRawPointer,
+        plan: BatchPlan, table: CoefficientTable<S>, rows: Range<Int>
+    ) -> Bool {
+        let channels = plan.channels, vectorEnd = channels & ~7
+        var sentinel = SIMD8<S>()
+        let hi = UnsafeRawPointer(table.hi.baseAddress!), lo = UnsafeRawPointer(table.lo.baseAddress!)
+        let scale = UnsafeRawPointer(table.scale.baseAddress!), beta = UnsafeRawPointer(table.beta.baseAddress!)
+        let stride = MemoryLayout<S>.stride
+        for row in rows {
+            let base = table.perSample ? (row / plan.spatial) &* channels : 0
+            let start = row &* channels
+            var c = 0
+            while c < vectorEnd {
+                let offset = (base &+ c) &* stride
+                let x = S.load8(In.self, input, start &+ c)
+                let y = ((x - hi.loadUnaligned(fromByteOffset: offset, as: SIMD8<S>.self))
+                    - lo.loadUnaligned(fromByteOffset: offset, as: SIMD8<S>.self))
+                    * scale.loadUnaligned(fromByteOffset: offset, as: SIMD8<S>.self)
+                    + beta.loadUnaligned(fromByteOffset: offset, as: SIMD8<S>.self)
+                S.store8(Out.self, y, output, start &+ c)
+                sentinel += y * 0
+                c &+= 8
+            }
+            while c < channels {
+                let q = base &+ c
+                let y = ((S(In.loadDouble(input, start &+ c)) - table.hi[q]) - table.lo[q]) * table.scale[q] + table.beta[q]
+                Out.storeDouble(Double(y), output, start &+ c)
+                sentinel[0] += y * 0
+                c &+= 1
+            }
+        }
+        return sentinel.sum().isFinite
+    }
+
+    /// Layer with a full `[C, *S]` affine: γ and β per element, given in memory order.
+    private static func sweepElementwise<In: StoredElement, Out: StoredElement, S: ComputeScalar>(
+        _: In.Type, _: Out.Type, _ input: UnsafeRawPointer, _ output: UnsafeMutableRawPointer,
+        plan: BatchPlan, table: CoefficientTable<S>, weight: [S], bias: [S], elements: Range<Int>
+    ) -> Bool {
+        let sampleSize = plan.channels * plan.spatial
+        var sentinel = SIMD8<S>()
+        var position = elements.lowerBound
+        weight.withUnsafeBufferPointer { weight in
+            bias.withUnsafeBufferPointer { bias in
+                while position < elements.upperBound {
+                    let sample = position / sampleSize
+                    let end = min((sample + 1) * sampleSize, elements.upperBound)
+                    let hi = table.hi[sample], lo = table.lo[sample], invStd = table.scale[sample]
+                    for i in position..<end {
+                        let o = i - sample * sampleSize
+                        let y = ((S(In.loadDouble(input, i)) - hi) - lo) * invStd * weight[o] + bias[o]
+                        Out.storeDouble(Double(y), output, i)
+                        sentinel[0] += y * 0
+                    }
+                    position = end
+                }
+            }
+        }
+        return sentinel.sum().isFinite
+    }
+}

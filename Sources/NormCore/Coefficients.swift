@@ -1,0 +1,38 @@
+/// Per-(sample, channel) — or per-channel for batch — constants of `y = ((x − hi) − lo)·scale + beta`.
+///
+/// The mean is split into `hi + lo` so that a float32 apply pass keeps float64 accuracy of the
+/// mean: `x − hi` is exact when x is near the mean, which is where precision matters.
+struct Coefficients {
+    var hi: [Double] = []
+    var lo: [Double] = []
+    var scale: [Double] = []
+    var beta: [Double] = []
+    /// For layer with a full `[C, *S]` affine: γ and β per element, in the tensor's memory order.
+    var elementWeight: [Double]? = nil
+    var elementBias: [Double]? = nil
+    /// Whether index (n, c) is `n·C + c` (true) or just `c`.
+    var perSample: Bool
+
+    init(perSample: Bool) { self.perSample = perSample }
+
+    mutating func append(mean: Double, invStd: Double, gamma: Double, beta b: Double, roundMeanTo: (Double) -> Double) {
+        let high = roundMeanTo(mean)
+        hi.append(high)
+        lo.append(mean - high)
+        scale.append(gamma * invStd)
+        beta.append(b)
+    }
+
+    /// The same constants rounded to the compute precision.
+    func converted<S: ComputeScalar>(to _: S.Type) -> ConvertedCoefficients<S> {
+        ConvertedCoefficients(
+            hi: hi.map { S($0) }, lo: lo.map { S($0) }, scale: scale.map { S($0) }, beta: beta.map { S($0) },
+            elementWeight: elementWeight?.map { S($0) }, elementBias: elementBias?.map { S($0) }, perSample: perSample)
+    }
+}
+
+struct ConvertedCoefficients<S: ComputeScalar> {
+    var hi: [S], lo: [S], scale: [S], beta: [S]
+    var elementWeight: [S]?, elementBias: [S]?
+    var perSample: Bool
+}

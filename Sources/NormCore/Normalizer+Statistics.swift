@@ -1,0 +1,99 @@
+extension Normalizer {
+    /// Moves running statistics one batch forward, as torch.nn does after a training step.
+    func update(_ statistics: inout RunningStatistics, from moments: [Moments], plan: BatchPlan) throws(NormError) {
+        let channels = plan.channels
+        var batchMean = [Double](repeating: 0, count: channels)
+        var batchVariance = [Double](repeating: 0, count: channels)
+        switch settings.kind {
+        case .batch:
+            for c in 0..<channels {
+                let m = moments[c]
+                batchMean[c] = m.mean
+                batchVariance[c] = m.m2 / (m.count - 1)
+            }
+        case .instance:
+            let spatial = Double(plan.spatial)
+            for n in 0..<plan.batch {
+                for c in 0..<channels {
+                    let m = moments[n * channels + c]
+                    batchMean[c] += m.mean
+                    batchVariance[c] += m.biasedVariance * spatial / (spatial - 1)
+                }
+            }
+            let samples = Double(plan.batch)
+            for c in 0..<channels {
+                batchMean[c] /= samples
+                batchVariance[c] /= samples
+            }
+        case .group, .layer:
+            return
+        }
+        let tracked = statistics.batchesTracked + 1
+        let m = settings.momentum.factor(afterIncrement: tracked)
+        var next = statistics
+        for c in 0..<channels {
+            next.mean[c] = (1 - m) * statistics.mean[c] + m * batchMean[c]
+            next.variance[c] = (1 - m) * statistics.variance[c] + m * batchVariance[c]
+        }
+        next.batchesTracked = tracked
+        guard next.mean.allSatisfy(\.isFinite), next.variance.allSatisfy(\.isFinite) else {
+            throw NormError(.nonfinite, "running statistics would become non-finite")
+        }
+        statistics = next
+    }
+
+    /// The apply pass's constants, from the batch's moments or from running statistics.
+    func coefficients(
+        plan: BatchPlan, moments: [Moments], running: RunningStatistics?, affine: Affine?, doublePrecision: Bool
+    ) throws(NormError) -> Coefficients {
+        let channels = plan.channels
+        let round: (Double) -> Double = doublePrecision ? { $0 } : { Double(Float($0)) }
+        let perChannelAffine = affine.map { $0.weight.count == channels } ?? true
+        func gamma(_ c: Int) -> Double { perChannelAffine ? affine.map { Double($0.weight[c]) } ?? 1 : 1 }
+        func beta(_ c: Int) -> Double { perChannelAffine ? affine.map { Double($0.bias[c]) } ?? 0 : 0 }
+        func invStd(_ variance: Double) -> Double { 1 / (variance + settings.eps).squareRoot() }
+
+        if let running {
+            var result = Coefficients(perSample: false)
+            for c in 0..<channels {
+                result.append(mean: running.mean[c], invStd: invStd(running.variance[c]), gamma: gamma(c), beta: beta(c), roundMeanTo: round)
+            }
+            return result
+        }
+        if settings.kind == .batch {
+            var result = Coefficients(perSample: false)
+            for c in 0..<channels {
+                result.append(mean: moments[c].mean, invStd: invStd(moments[c].biasedVariance), gamma: gamma(c), beta: beta(c), roundMeanTo: round)
+            }
+            return result
+        }
+        if settings.kind == .layer, let affine, !perChannelAffine {
+            var result = Coefficients(perSample: true)
+            for n in 0..<plan.batch {
+                result.append(mean: moments[n].mean, invStd: invStd(moments[n].biasedVariance), gamma: 1, beta: 0, roundMeanTo: round)
+            }
+            result.elementWeight = Self.memoryOrder(affine.weight, plan: plan)
+            result.elementBias = Self.memoryOrder(affine.bias, plan: plan)
+            return result
+        }
+        var result = Coefficients(perSample: true)
+        for n in 0..<plan.batch {
+            for c in 0..<channels {
+                let m = moments[plan.partition(sample: n, channel: c)]
+                result.append(mean: m.mean, invStd: invStd(m.biasedVariance), gamma: gamma(c), beta: beta(c), roundMeanTo: round)
+            }
+        }
+        return result
+    }
+
+    /// A `[C, *S]` tensor rearranged to the order one sample's elements have in memory.
+    static func memoryOrder(_ values: [Float], plan: BatchPlan) -> [Double] {
+        guard plan.layout == .nhwc else { return values.map(Double.init) }
+        let channels = plan.channels, spatial = plan.spatial
+        var result = [Double](repeating: 0, count: values.count)
+        for c in 0..<channels {
+            for s in 0..<spatial { result[s * channels + c] = Double(values[c * spatial + s]) }
+        }
+        return result
+    }
+}

@@ -1,0 +1,146 @@
+/// Describes a payload: its element type, memory layout and NCHW-terms shape.
+public struct TensorDescriptor: Sendable, Equatable {
+    public var dtype: DType
+    public var layout: TensorLayout
+    public var geometry: TensorGeometry
+
+    public init(dtype: DType, layout: TensorLayout = .nchw, geometry: TensorGeometry) {
+        self.dtype = dtype
+        self.layout = layout
+        self.geometry = geometry
+    }
+
+    /// The payload size this descriptor requires; validated when the geometry was made.
+    public var byteCount: Int { geometry.byteCount(dtype) ?? .max }
+}
+
+/// What one call to `normalize` did besides writing the output.
+public struct NormOutcome: Sendable, Equatable {
+    /// num_batches_tracked of the statistics used, after this batch; nil for kinds without.
+    public var batchesTracked: Int64?
+    /// Whether the running statistics changed.
+    public var updatedStatistics: Bool
+    /// Whether the payload held NaN or ±inf (only possible with `nonfinite = "pass"`).
+    public var passedNonFinite: Bool
+}
+
+/// Normalizes one batch at a time with torch.nn's semantics. Pure computation: no I/O, no state
+/// of its own; running statistics are passed in and updated in place.
+public struct Normalizer: Sendable {
+    public let settings: NormSettings
+    let runner: ParallelRunner
+
+    /// - Parameter threads: workers per batch; 0 means one per core.
+    public init(settings: NormSettings, threads: Int = 0) {
+        self.settings = settings
+        self.runner = ParallelRunner(threads: threads > 0 ? threads : Self.coreCount)
+    }
+
+    init(settings: NormSettings, threads: Int, minimumElementsPerWorker: Int) {
+        self.settings = settings
+        var runner = ParallelRunner(threads: threads)
+        runner.minimumElementsPerWorker = minimumElementsPerWorker
+        self.runner = runner
+    }
+
+    public var threads: Int { runner.threads }
+
+    static var coreCount: Int { max(1, ProcessInfoShim.activeProcessorCount) }
+
+    /// Normalizes `input` into `output`.
+    ///
+    /// - Parameters:
+    ///   - affine: per-channel γ/β (`C` values), or for layer a full `[C, *S]` pair; nil for none.
+    ///   - statistics: the running statistics of kinds that keep them; updated in train mode.
+    ///     A thrown error leaves them exactly as they were.
+    public func normalize(
+        _ input: UnsafeRawBufferPointer, as descriptor: TensorDescriptor,
+        into output: UnsafeMutableRawBufferPointer, outputDType: DType,
+        mode: NormMode, affine: Affine?, statistics: inout RunningStatistics?
+    ) throws(NormError) -> NormOutcome {
+        let geometry = descriptor.geometry
+        let plan = BatchPlan(kind: settings.kind, geometry: geometry, layout: descriptor.layout, groups: settings.groups)
+        try validate(input: input, output: output, descriptor: descriptor, outputDType: outputDType, affine: affine, statistics: statistics)
+
+        let useRunning = usesRunningStatistics(mode)
+        let samplesPerPartition = settings.kind == .batch ? geometry.batch * geometry.spatial : geometry.spatial
+        if !useRunning && (settings.kind == .batch || settings.kind == .instance) && samplesPerPartition == 1 {
+            let what = settings.kind == .batch ? "one value per channel in batch training" : "one spatial element per instance"
+            throw NormError(.tooFewValues, "\(what) (shape \(geometry.shape))")
+        }
+
+        var passedNonFinite = false
+        var moments: [Moments] = []
+        if !useRunning {
+            moments = Self.moments(input.baseAddress!, descriptor.dtype, plan: plan, runner: runner, finiteOnly: false)
+            if !moments.allSatisfy(\.isFinite) {
+                guard settings.nonFinite == .pass else {
+                    throw NormError(.nonfinite, "payload holds NaN or infinite values")
+                }
+                passedNonFinite = true
+                moments = Self.moments(input.baseAddress!, descriptor.dtype, plan: plan, runner: runner, finiteOnly: true)
+            }
+        }
+
+        var updated = statistics
+        var changed = false
+        if mode == .train, settings.hasRunningStatistics, !passedNonFinite, var current = updated {
+            try update(&current, from: moments, plan: plan)
+            updated = current
+            changed = true
+        }
+
+        let coefficients = try coefficients(plan: plan, moments: moments, running: useRunning ? statistics : nil, affine: affine,
+                                            doublePrecision: descriptor.dtype == .float64 || outputDType == .float64)
+        let finite = Self.apply(input.baseAddress!, descriptor.dtype, output.baseAddress!, outputDType,
+                                plan: plan, coefficients: coefficients, runner: runner)
+        if !finite {
+            if settings.nonFinite == .reject && !passedNonFinite {
+                throw NormError(.nonfinite, useRunning ? "payload holds NaN or infinite values" : "normalized output is not finite")
+            }
+            passedNonFinite = true
+            NonFiniteRestore.restore(input.baseAddress!, descriptor.dtype, output.baseAddress!, outputDType, count: geometry.elementCount)
+        }
+        statistics = updated
+        return NormOutcome(batchesTracked: settings.hasRunningStatistics ? updated?.batchesTracked : nil,
+                           updatedStatistics: changed, passedNonFinite: passedNonFinite)
+    }
+
+    func usesRunningStatistics(_ mode: NormMode) -> Bool {
+        mode == .eval && settings.hasRunningStatistics
+    }
+
+    private func validate(
+        input: UnsafeRawBufferPointer, output: UnsafeMutableRawBufferPointer, descriptor: TensorDescriptor,
+        outputDType: DType, affine: Affine?, statistics: RunningStatistics?
+    ) throws(NormError) {
+        let geometry = descriptor.geometry
+        let channels = geometry.channels
+        guard let inBytes = geometry.byteCount(descriptor.dtype), let outBytes = geometry.byteCount(outputDType) else {
+            throw NormError(.shape, "shape \(geometry.shape) overflows 64 bits in bytes")
+        }
+        guard input.count == inBytes else {
+            throw NormError(.payloadSize, "payload has \(input.count) bytes, shape \(geometry.shape) of \(descriptor.dtype.rawValue) needs \(inBytes)")
+        }
+        guard output.count == outBytes else {
+            throw NormError(.payloadSize, "output buffer has \(output.count) bytes, needs \(outBytes)")
+        }
+        if settings.kind == .group {
+            guard settings.groups > 0, channels % settings.groups == 0 else {
+                throw NormError(.channels, "groups \(settings.groups) do not divide channels \(channels)")
+            }
+        }
+        if let affine {
+            let full = settings.kind == .layer && affine.weight.count == channels * geometry.spatial
+            guard (affine.weight.count == channels || full), affine.bias.count == affine.weight.count else {
+                throw NormError(.affine, "affine has \(affine.weight.count) weights for \(channels) channels")
+            }
+        }
+        if settings.hasRunningStatistics {
+            guard let statistics else { throw NormError(.statistics, "running statistics are required for \(settings.kind.rawValue)") }
+            guard statistics.mean.count == channels, statistics.variance.count == channels else {
+                throw NormError(.channels, "batch has \(channels) channels, running statistics have \(statistics.mean.count)")
+            }
+        }
+    }
+}

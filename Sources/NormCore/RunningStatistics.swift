@@ -1,0 +1,35 @@
+/// Running mean and variance per channel, in float64 as PyTorch's buffers would be restored.
+public struct RunningStatistics: Sendable, Equatable {
+    public var mean: [Double]
+    public var variance: [Double]
+    public var batchesTracked: Int64
+
+    public init(mean: [Double], variance: [Double], batchesTracked: Int64) {
+        self.mean = mean
+        self.variance = variance
+        self.batchesTracked = batchesTracked
+    }
+
+    /// PyTorch's initial buffers: mean 0, variance 1, nothing tracked.
+    public static func initial(channels: Int) -> RunningStatistics {
+        RunningStatistics(mean: Array(repeating: 0, count: channels), variance: Array(repeating: 1, count: channels), batchesTracked: 0)
+    }
+
+    public var channels: Int { mean.count }
+}
+
+/// Per-channel (or, for layer, per-element `[C, *S]`) scale γ and shift β.
+public struct Affine: Sendable, Equatable {
+    public var weight: [Float]
+    public var bias: [Float]
+
+    public init(weight: [Float], bias: [Float]) {
+        self.weight = weight
+        self.bias = bias
+    }
+
+    /// γ = 1, β = 0, as torch.nn initializes them.
+    public static func identity(count: Int) -> Affine {
+        Affine(weight: Array(repeating: 1, count: count), bias: Array(repeating: 0, count: count))
+    }
+}

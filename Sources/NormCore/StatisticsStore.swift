@@ -1,0 +1,140 @@
+import Synchronization
+
+/// Running statistics per stream key (or one shared entry), safe to use from many lanes.
+///
+/// A key's batches go through `checkout` → normalize → `commit`; a key that was never committed
+/// does not exist, so a rejected first batch fixes nothing. `reset` between checkout and commit
+/// wins: the commit of a batch that started before the reset is dropped for the statistics.
+public final class StatisticsStore: Sendable {
+    /// One key's state as it can be listed and exported.
+    public struct Entry: Sendable, Equatable {
+        public var channels: Int
+        /// nil for kinds that keep no running statistics.
+        public var statistics: RunningStatistics?
+        public var generation: UInt64
+        public var lastUsed: UInt64
+    }
+
+    public struct Checkout: Sendable {
+        public let key: String
+        public let channels: Int
+        public var statistics: RunningStatistics?
+        let generation: UInt64?
+    }
+
+    /// The configured channel count; 0 learns it per key from the first accepted batch.
+    public let configuredChannels: Int
+    public let keepsStatistics: Bool
+    /// The starting point of a new or reset key, given its channel count (the `init` file's values).
+    public let seed: @Sendable (Int) -> RunningStatistics
+    public let maxKeys: Int
+
+    private struct State {
+        var entries: [String: Entry] = [:]
+        var clock: UInt64 = 0
+    }
+    private let state = Mutex(State())
+
+    public init(
+        configuredChannels: Int, keepsStatistics: Bool, maxKeys: Int = 0,
+        seed: @escaping @Sendable (Int) -> RunningStatistics = { RunningStatistics.initial(channels: $0) }
+    ) {
+        self.configuredChannels = configuredChannels
+        self.keepsStatistics = keepsStatistics
+        self.maxKeys = maxKeys
+        self.seed = seed
+    }
+
+    /// The statistics a batch of `channels` channels under `key` starts from.
+    public func checkout(key: String, channels: Int) throws(StoreError) -> Checkout {
+        let result: Result<Checkout, StoreError> = state.withLock { state in
+            if let entry = state.entries[key] {
+                guard entry.channels == channels else {
+                    return .failure(.channels(expected: entry.channels, got: channels))
+                }
+                return .success(Checkout(key: key, channels: channels, statistics: entry.statistics, generation: entry.generation))
+            }
+            if configuredChannels != 0 && configuredChannels != channels {
+                return .failure(.channels(expected: configuredChannels, got: channels))
+            }
+            if maxKeys > 0 && state.entries.count >= maxKeys {
+                return .failure(.maxKeys(maxKeys))
+            }
+            let statistics = keepsStatistics ? seed(channels) : nil
+            return .success(Checkout(key: key, channels: channels, statistics: statistics, generation: nil))
+        }
+        return try result.get()
+    }
+
+    /// Stores what a batch produced; creates the key on its first accepted batch.
+    public func commit(_ checkout: Checkout) {
+        state.withLock { state in
+            state.clock &+= 1
+            let clock = state.clock
+            if var entry = state.entries[checkout.key] {
+                if entry.generation == checkout.generation { entry.statistics = checkout.statistics }
+                entry.lastUsed = clock
+                state.entries[checkout.key] = entry
+            } else {
+                state.entries[checkout.key] = Entry(channels: checkout.channels, statistics: checkout.statistics, generation: 0, lastUsed: clock)
+            }
+        }
+    }
+
+    public var keys: [String] { state.withLock { $0.entries.keys.sorted() } }
+    public var count: Int { state.withLock { $0.entries.count } }
+
+    public func entry(_ key: String) -> Entry? { state.withLock { $0.entries[key] } }
+
+    /// Every key's entry, sorted by key.
+    public func snapshot() -> [(key: String, entry: Entry)] {
+        state.withLock { $0.entries.sorted { $0.key < $1.key }.map { (key: $0.key, entry: $0.value) } }
+    }
+
+    /// Returns a key's statistics to the seed values; the key stays listed. False if unknown.
+    @discardableResult
+    public func reset(_ key: String) -> Bool {
+        state.withLock { state in
+            guard var entry = state.entries[key] else { return false }
+            entry.statistics = keepsStatistics ? seed(entry.channels) : nil
+            entry.generation &+= 1
+            state.entries[key] = entry
+            return true
+        }
+    }
+
+    public func resetAll() {
+        for key in keys { reset(key) }
+    }
+
+    /// Puts back state read from a checkpoint, replacing what the key had.
+    public func restore(key: String, channels: Int, statistics: RunningStatistics?) {
+        state.withLock { state in
+            state.clock &+= 1
+            let generation = (state.entries[key]?.generation ?? 0) &+ 1
+            state.entries[key] = Entry(channels: channels, statistics: statistics, generation: generation, lastUsed: state.clock)
+        }
+    }
+
+    /// Removes and returns the least recently used key, for `key_policy = "evict_lru"`.
+    public func evictLeastRecentlyUsed() -> (key: String, entry: Entry)? {
+        state.withLock { state in
+            guard let victim = state.entries.min(by: { $0.value.lastUsed < $1.value.lastUsed }) else { return nil }
+            state.entries[victim.key] = nil
+            return (victim.key, victim.value)
+        }
+    }
+}
+
+/// Why the store refused a batch.
+public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
+    case channels(expected: Int, got: Int)
+    case maxKeys(Int)
+
+    public var description: String {
+        switch self {
+        case .channels(let expected, let got): "batch has \(got) channels, expected \(expected)"
+        case .maxKeys(let limit): "new key beyond max_keys \(limit)"
+        }
+    }
+}
