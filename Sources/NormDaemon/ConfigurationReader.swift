@@ -1,0 +1,129 @@
+/// Reads typed values out of TOML tables, remembering every key it was asked about so that
+/// what is left over can be reported as unknown, and collecting all problems, not just the first.
+final class ConfigurationReader {
+    let file: String
+    let lines: TOMLLineIndex
+    private(set) var problems: [ConfigurationProblem] = []
+    private(set) var warnings: [ConfigurationProblem] = []
+
+    init(file: String, source: String) {
+        self.file = file
+        self.lines = TOMLLineIndex(source: source)
+    }
+
+    func fail(_ key: String, _ message: String) {
+        problems.append(ConfigurationProblem(file: file, line: lines.line(of: key), key: key, message: message))
+    }
+
+    func warn(_ key: String, _ message: String) {
+        warnings.append(ConfigurationProblem(file: file, line: lines.line(of: key), key: key, message: message))
+    }
+
+    /// One table being read.
+    final class Table {
+        let path: String
+        private let members: [(String, TOMLNode)]
+        private var read: Set<String> = []
+        unowned let reader: ConfigurationReader
+
+        init(path: String, members: [(String, TOMLNode)], reader: ConfigurationReader) {
+            self.path = path
+            self.members = members
+            self.reader = reader
+        }
+
+        func key(_ name: String) -> String { path.isEmpty ? name : "\(path).\(name)" }
+
+        func has(_ name: String) -> Bool { members.contains { $0.0 == name } }
+
+        func node(_ name: String) -> TOMLNode? {
+            read.insert(name)
+            return members.last { $0.0 == name }?.1
+        }
+
+        func string(_ name: String, _ fallback: String) -> String {
+            guard let node = node(name) else { return fallback }
+            if case .string(let s) = node { return s }
+            reader.fail(key(name), "expected a string, found \(node.typeName)")
+            return fallback
+        }
+
+        func bool(_ name: String, _ fallback: Bool) -> Bool {
+            guard let node = node(name) else { return fallback }
+            if case .bool(let b) = node { return b }
+            reader.fail(key(name), "expected true or false, found \(node.typeName)")
+            return fallback
+        }
+
+        func int(_ name: String, _ fallback: Int, minimum: Int = 0) -> Int {
+            guard let node = node(name) else { return fallback }
+            guard case .int(let i) = node else {
+                reader.fail(key(name), "expected an integer, found \(node.typeName)")
+                return fallback
+            }
+            guard i >= minimum else {
+                reader.fail(key(name), "\(i) is below the minimum \(minimum)")
+                return fallback
+            }
+            return i
+        }
+
+        func double(_ name: String, _ fallback: Double, range: ClosedRange<Double>, exclusiveLower: Bool = false) -> Double {
+            guard let node = node(name) else { return fallback }
+            let value: Double
+            switch node {
+            case .double(let d): value = d
+            case .int(let i): value = Double(i)
+            default:
+                reader.fail(key(name), "expected a number, found \(node.typeName)")
+                return fallback
+            }
+            guard range.contains(value), !(exclusiveLower && value == range.lowerBound) else {
+                reader.fail(key(name), "\(value) is out of range \(exclusiveLower ? "(" : "[")\(range.lowerBound), \(range.upperBound)]")
+                return fallback
+            }
+            return value
+        }
+
+        func strings(_ name: String, _ fallback: [String]) -> [String] {
+            guard let node = node(name) else { return fallback }
+            guard case .array(let items) = node else {
+                reader.fail(key(name), "expected an array of strings, found \(node.typeName)")
+                return fallback
+            }
+            var result: [String] = []
+            for (i, item) in items.enumerated() {
+                guard case .string(let s) = item else {
+                    reader.fail("\(key(name))[\(i)]", "expected a string, found \(item.typeName)")
+                    continue
+                }
+                result.append(s)
+            }
+            return result
+        }
+
+        func choice<T: RawRepresentable & CaseIterable>(_ name: String, _ fallback: T) -> T where T.RawValue == String {
+            let raw = string(name, fallback.rawValue)
+            if let value = T(rawValue: raw) { return value }
+            let options = T.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")
+            reader.fail(key(name), "\"\(raw)\" is not one of \(options)")
+            return fallback
+        }
+
+        func table(_ name: String) -> Table? {
+            guard let node = node(name) else { return nil }
+            guard case .table(let members) = node else {
+                reader.fail(key(name), "expected a table, found \(node.typeName)")
+                return nil
+            }
+            return Table(path: key(name), members: members, reader: reader)
+        }
+
+        /// Reports every key that no reader asked for.
+        func finish() {
+            for (name, _) in members where !read.contains(name) {
+                reader.fail(key(name), "unknown key")
+            }
+        }
+    }
+}

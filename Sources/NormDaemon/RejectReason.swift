@@ -1,0 +1,33 @@
+import NormCore
+
+/// Why a message produced no output; the codes of INTERFACE.md section 1, in the order checked.
+public enum RejectReason: String, Sendable, CaseIterable, Codable {
+    case frames, key, header, dtype, shape
+    case tooLarge = "too_large"
+    case layout, channels
+    case payloadSize = "payload_size"
+    case nonfinite
+    case tooFewValues = "too_few_values"
+    case maxKeys = "max_keys"
+
+    init(_ code: NormError.Code) {
+        switch code {
+        case .shape: self = .shape
+        case .channels, .affine, .statistics: self = .channels
+        case .payloadSize: self = .payloadSize
+        case .nonfinite: self = .nonfinite
+        case .tooFewValues: self = .tooFewValues
+        }
+    }
+}
+
+/// A message refused with one reason and a human-readable detail.
+public struct Rejection: Error, Sendable, Equatable {
+    public let reason: RejectReason
+    public let detail: String
+
+    public init(_ reason: RejectReason, _ detail: String) {
+        self.reason = reason
+        self.detail = detail
+    }
+}

@@ -1,0 +1,112 @@
+import NormCore
+
+/// A tensor message that passed every check the wire format allows before the pipeline's state.
+public struct InboundHeader: Sendable {
+    public let key: String
+    /// The header object's members, in order, to pass through.
+    public let members: [(String, JSONValue)]
+    public let descriptor: TensorDescriptor
+}
+
+/// Decodes wire format v1 (INTERFACE.md section 1): every field is checked before anything is
+/// allocated from it, in the contract's order, the first failure winning.
+public struct WireDecoder: Sendable {
+    public static let maxKeyBytes = 255
+    public static let maxHeaderDepth = 32
+
+    public let maxMessageBytes: Int
+    /// The pipeline's fixed channel count (0 = learned per key) and group count (group kind only).
+    public let channels: Int
+    public let groups: Int?
+
+    public init(maxMessageBytes: Int, channels: Int, groups: Int?) {
+        self.maxMessageBytes = maxMessageBytes
+        self.channels = channels
+        self.groups = groups
+    }
+
+    /// Checks frames, key, header, dtype, shape, size and layout, and the channel count where the
+    /// configuration fixes it. The payload size is checked by the caller against the key's state.
+    public func decode(keyFrame: UnsafeRawBufferPointer, headerFrame: UnsafeRawBufferPointer, frameCount: Int) throws(Rejection) -> InboundHeader {
+        guard frameCount == 3 else { throw Rejection(.frames, "expected 3 frames, got \(frameCount)") }
+        guard keyFrame.count <= Self.maxKeyBytes else { throw Rejection(.key, "key is \(keyFrame.count) bytes, at most \(Self.maxKeyBytes)") }
+        guard let key = String(validating: keyFrame, as: UTF8.self) else { throw Rejection(.key, "key is not UTF-8") }
+
+        guard String(validating: headerFrame, as: UTF8.self) != nil else { throw Rejection(.header, "header is not UTF-8") }
+        let header: JSONValue
+        do {
+            header = try JSONParser.parse(Array(headerFrame), maxDepth: Self.maxHeaderDepth)
+        } catch {
+            throw Rejection(.header, "header is not valid JSON: \(error)")
+        }
+        guard let members = header.objectValue else { throw Rejection(.header, "header is not a JSON object") }
+        if let seq = header["seq"], seq.uint64Value == nil {
+            throw Rejection(.header, "seq is not an unsigned 64-bit integer")
+        }
+
+        guard let dtypeValue = header["dtype"] else { throw Rejection(.dtype, "dtype is missing") }
+        guard let dtypeName = dtypeValue.stringValue else { throw Rejection(.dtype, "dtype is not a string") }
+        guard let dtype = DType(rawValue: dtypeName) else { throw Rejection(.dtype, "unknown dtype \"\(dtypeName)\"") }
+
+        guard let shapeValue = header["shape"] else { throw Rejection(.shape, "shape is missing") }
+        guard let items = shapeValue.arrayValue, (2...5).contains(items.count) else {
+            throw Rejection(.shape, "shape must be an array of 2 to 5 positive integers")
+        }
+        var shape: [Int] = []
+        for item in items {
+            guard let dimension = item.uint64Value, dimension > 0, dimension <= UInt64(Int.max) else {
+                throw Rejection(.shape, "shape must be an array of 2 to 5 positive integers")
+            }
+            shape.append(Int(dimension))
+        }
+        let geometry: TensorGeometry
+        do {
+            geometry = try TensorGeometry(shape: shape)
+        } catch {
+            throw Rejection(.shape, error.message)
+        }
+        guard let bytes = geometry.byteCount(dtype) else { throw Rejection(.shape, "shape \(shape) in \(dtypeName) overflows 64 bits") }
+        guard bytes <= maxMessageBytes else {
+            throw Rejection(.tooLarge, "shape \(shape) in \(dtypeName) is \(bytes) bytes, max_message_bytes is \(maxMessageBytes)")
+        }
+
+        var layout = TensorLayout.nchw
+        if let layoutValue = header["layout"] {
+            guard let name = layoutValue.stringValue, let parsed = TensorLayout(rawValue: name) else {
+                throw Rejection(.layout, "layout must be \"NCHW\" or \"NHWC\"")
+            }
+            layout = parsed
+        }
+
+        if channels != 0 && geometry.channels != channels {
+            throw Rejection(.channels, "batch has \(geometry.channels) channels, pipeline has \(channels)")
+        }
+        if let groups, geometry.channels % groups != 0 {
+            throw Rejection(.channels, "groups \(groups) do not divide channels \(geometry.channels)")
+        }
+        return InboundHeader(key: key, members: members, descriptor: TensorDescriptor(dtype: dtype, layout: layout, geometry: geometry))
+    }
+}
+
+/// Builds outbound headers and dead letters.
+public enum WireEncoder {
+    /// The input header with `dtype` set to the output's and a `norm` object added.
+    public static func outputHeader(_ members: [(String, JSONValue)], outputDType: DType, norm: [(String, JSONValue)]) -> String {
+        var result = members
+        func set(_ key: String, _ value: JSONValue) {
+            if let index = result.firstIndex(where: { $0.0 == key }) {
+                result[index].1 = value
+                result.removeAll { $0.0 == key && $0.1 != value }
+            } else {
+                result.append((key, value))
+            }
+        }
+        set("dtype", .string(outputDType.rawValue))
+        set("norm", .object(norm))
+        return JSONValue.object(result).serialized
+    }
+
+    public static func deadLetterHeader(_ rejection: Rejection) -> String {
+        JSONValue.object([("error", .string(rejection.reason.rawValue)), ("detail", .string(rejection.detail))]).serialized
+    }
+}

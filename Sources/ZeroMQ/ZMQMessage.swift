@@ -1,0 +1,88 @@
+import CZeroMQ
+
+/// Owns one `zmq_msg_t` in memory of its own (a `zmq_msg_t` must never move).
+///
+/// Frame bytes are reachable only inside `withUnsafeBytes`, which keeps the message alive for
+/// the closure's duration: a received frame's memory belongs to libzmq and dies with the message.
+public final class ZMQMessage {
+    let pointer: UnsafeMutablePointer<zmq_msg_t>
+
+    /// An empty message, ready to receive into.
+    public init() {
+        pointer = .allocate(capacity: 1)
+        zmq_msg_init(pointer)
+    }
+
+    /// A message holding a copy of `bytes`.
+    public init(copying bytes: UnsafeRawBufferPointer) throws(ZMQError) {
+        pointer = .allocate(capacity: 1)
+        do {
+            try ZMQRaw.call("zmq_msg_init_size") { zmq_msg_init_size(pointer, bytes.count) }
+        } catch {
+            pointer.deallocate()
+            throw error
+        }
+        if let base = bytes.baseAddress, bytes.count > 0 { zmq_msg_data(pointer).copyMemory(from: base, byteCount: bytes.count) }
+    }
+
+    public convenience init(_ bytes: [UInt8]) throws(ZMQError) {
+        try self.init(bytes: bytes)
+    }
+
+    public convenience init(string: String) throws(ZMQError) {
+        try self.init(bytes: Array(string.utf8))
+    }
+
+    private convenience init(bytes: [UInt8]) throws(ZMQError) {
+        let result: Result<ZMQMessage, ZMQError> = bytes.withUnsafeBytes { raw in
+            do throws(ZMQError) { return .success(try ZMQMessage(copying: raw)) } catch { return .failure(error) }
+        }
+        try self.init(moving: result.get())
+    }
+
+    private init(moving other: ZMQMessage) throws(ZMQError) {
+        pointer = .allocate(capacity: 1)
+        zmq_msg_init(pointer)
+        try ZMQRaw.call("zmq_msg_move") { zmq_msg_move(pointer, other.pointer) }
+    }
+
+    /// A zero-copy message over `buffer`'s bytes: libzmq reads them in place and releases the
+    /// buffer from its I/O thread once sent. The buffer must not change after this.
+    public init(sending buffer: ZMQBuffer) throws(ZMQError) {
+        pointer = .allocate(capacity: 1)
+        let hint = Unmanaged.passRetained(buffer).toOpaque()
+        do {
+            try ZMQRaw.call("zmq_msg_init_data") {
+                zmq_msg_init_data(pointer, buffer.bytes, buffer.count, releaseBuffer, hint)
+            }
+        } catch {
+            Unmanaged<ZMQBuffer>.fromOpaque(hint).release()
+            pointer.deallocate()
+            throw error
+        }
+    }
+
+    public var count: Int { zmq_msg_size(pointer) }
+
+    /// Whether more frames of the same multipart message follow this one.
+    public var hasMore: Bool { zmq_msg_more(pointer) != 0 }
+
+    public func withUnsafeBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
+        try withExtendedLifetime(self) { () throws(E) -> R in
+            try body(UnsafeRawBufferPointer(start: zmq_msg_data(pointer), count: zmq_msg_size(pointer)))
+        }
+    }
+
+    public var bytes: [UInt8] { withUnsafeBytes { Array($0) } }
+
+    deinit {
+        zmq_msg_close(pointer)
+        pointer.deallocate()
+    }
+}
+
+/// Runs on a libzmq I/O thread when a zero-copy message is done with its buffer.
+private func releaseBuffer(_ data: UnsafeMutableRawPointer?, _ hint: UnsafeMutableRawPointer?) {
+    guard let hint else { return }
+    Unmanaged<ZMQBuffer>.fromOpaque(hint).release()
+}
