@@ -28,6 +28,8 @@ public final class StatisticsStore: Sendable {
     /// The starting point of a new or reset key, given its channel count (the `init` file's values).
     public let seed: @Sendable (Int) -> RunningStatistics
     public let maxKeys: Int
+    /// At `maxKeys`: refuse new keys (false) or evict the least recently used one (true).
+    public let evictsLeastRecentlyUsed: Bool
 
     private struct State {
         var entries: [String: Entry] = [:]
@@ -36,12 +38,13 @@ public final class StatisticsStore: Sendable {
     private let state = Mutex(State())
 
     public init(
-        configuredChannels: Int, keepsStatistics: Bool, maxKeys: Int = 0,
+        configuredChannels: Int, keepsStatistics: Bool, maxKeys: Int = 0, evictsLeastRecentlyUsed: Bool = false,
         seed: @escaping @Sendable (Int) -> RunningStatistics = { RunningStatistics.initial(channels: $0) }
     ) {
         self.configuredChannels = configuredChannels
         self.keepsStatistics = keepsStatistics
         self.maxKeys = maxKeys
+        self.evictsLeastRecentlyUsed = evictsLeastRecentlyUsed
         self.seed = seed
     }
 
@@ -57,28 +60,37 @@ public final class StatisticsStore: Sendable {
             if configuredChannels != 0 && configuredChannels != channels {
                 return .failure(.channels(expected: configuredChannels, got: channels))
             }
-            if maxKeys > 0 && state.entries.count >= maxKeys {
-                return .failure(.maxKeys(maxKeys))
-            }
             let statistics = keepsStatistics ? seed(channels) : nil
             return .success(Checkout(key: key, channels: channels, statistics: statistics, generation: nil))
         }
         return try result.get()
     }
 
-    /// Stores what a batch produced; creates the key on its first accepted batch.
-    public func commit(_ checkout: Checkout) {
-        state.withLock { state in
+    /// Stores what a batch produced; creates the key on its first accepted batch. A new key
+    /// beyond `maxKeys` is refused, or pushes out the least recently used key, which is returned.
+    @discardableResult
+    public func commit(_ checkout: Checkout) throws(StoreError) -> (key: String, entry: Entry)? {
+        let result: Result<(key: String, entry: Entry)?, StoreError> = state.withLock { state in
             state.clock &+= 1
             let clock = state.clock
             if var entry = state.entries[checkout.key] {
                 if entry.generation == checkout.generation { entry.statistics = checkout.statistics }
                 entry.lastUsed = clock
                 state.entries[checkout.key] = entry
-            } else {
-                state.entries[checkout.key] = Entry(channels: checkout.channels, statistics: checkout.statistics, generation: 0, lastUsed: clock)
+                return .success(nil)
             }
+            var victim: (key: String, entry: Entry)?
+            if maxKeys > 0 && state.entries.count >= maxKeys {
+                guard evictsLeastRecentlyUsed, let oldest = state.entries.min(by: { $0.value.lastUsed < $1.value.lastUsed }) else {
+                    return .failure(.maxKeys(maxKeys))
+                }
+                state.entries[oldest.key] = nil
+                victim = (oldest.key, oldest.value)
+            }
+            state.entries[checkout.key] = Entry(channels: checkout.channels, statistics: checkout.statistics, generation: 0, lastUsed: clock)
+            return .success(victim)
         }
+        return try result.get()
     }
 
     public var keys: [String] { state.withLock { $0.entries.keys.sorted() } }
@@ -116,14 +128,6 @@ public final class StatisticsStore: Sendable {
         }
     }
 
-    /// Removes and returns the least recently used key, for `key_policy = "evict_lru"`.
-    public func evictLeastRecentlyUsed() -> (key: String, entry: Entry)? {
-        state.withLock { state in
-            guard let victim = state.entries.min(by: { $0.value.lastUsed < $1.value.lastUsed }) else { return nil }
-            state.entries[victim.key] = nil
-            return (victim.key, victim.value)
-        }
-    }
 }
 
 /// Why the store refused a batch.

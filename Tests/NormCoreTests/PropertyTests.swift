@@ -190,16 +190,19 @@ struct StoreTests {
         var a = try store.checkout(key: "a", channels: 3)
         #expect(store.keys.isEmpty, "a checkout alone creates nothing")
         a.statistics!.batchesTracked = 5
-        store.commit(a)
+        try store.commit(a)
         #expect(throws: StoreError.channels(expected: 3, got: 4)) { try store.checkout(key: "a", channels: 4) }
         var inFlight = try store.checkout(key: "a", channels: 3)
         store.reset("a")
         inFlight.statistics!.batchesTracked = 99
-        store.commit(inFlight)
+        try store.commit(inFlight)
         #expect(store.entry("a")?.statistics?.batchesTracked == 0)
-        store.commit(try store.checkout(key: "b", channels: 3))
-        #expect(throws: StoreError.maxKeys(2)) { try store.checkout(key: "c", channels: 3) }
+        try store.commit(try store.checkout(key: "b", channels: 3))
+        #expect(throws: StoreError.maxKeys(2)) { try store.commit(try store.checkout(key: "c", channels: 3)) }
         #expect(store.keys == ["a", "b"])
-        #expect(store.evictLeastRecentlyUsed()?.key == "a")
+        let evicting = StatisticsStore(configuredChannels: 3, keepsStatistics: true, maxKeys: 2, evictsLeastRecentlyUsed: true)
+        for key in ["a", "b", "a"] { try evicting.commit(try evicting.checkout(key: key, channels: 3)) }
+        #expect(try evicting.commit(try evicting.checkout(key: "c", channels: 3))?.key == "b")
+        #expect(evicting.keys == ["a", "c"])
     }
 }

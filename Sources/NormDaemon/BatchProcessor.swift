@@ -1,0 +1,54 @@
+import Foundation
+import NormCore
+import ZeroMQ
+
+/// The work one lane does for one batch: check it against the key's state, normalize it into a
+/// pooled buffer, commit the statistics. Runs on the key's serial lane, so per key it is ordered.
+struct BatchProcessor: Sendable {
+    let state: PipelineState
+    let normalizer: Normalizer
+    let outputDType: DType?
+    let outputTopic: String
+    let sharedStatistics: Bool
+    let pool: ZMQBufferPool
+    /// Called with a key's state when `evict_lru` pushes it out of memory.
+    let evicted: @Sendable (String, StatisticsStore.Entry) -> Void
+
+    enum Result: Sendable {
+        case publish(topic: String, header: String, payload: ZMQBuffer)
+        case reject(Rejection)
+    }
+
+    func process(key: String, header: InboundHeader, payload: UnsafeRawBufferPointer) -> Result {
+        let descriptor = header.descriptor
+        let storeKey = sharedStatistics ? "" : key
+        var checkout: StatisticsStore.Checkout
+        do {
+            checkout = try state.store.checkout(key: storeKey, channels: descriptor.geometry.channels)
+        } catch {
+            return .reject(Rejection(.channels, error.description))
+        }
+        guard payload.count == descriptor.byteCount else {
+            return .reject(Rejection(.payloadSize, "payload has \(payload.count) bytes, header needs \(descriptor.byteCount)"))
+        }
+        let outDType = outputDType ?? descriptor.dtype
+        let buffer = pool.buffer(count: descriptor.geometry.byteCount(outDType)!)
+        let mode = state.mode
+        let outcome: NormOutcome
+        do {
+            outcome = try normalizer.normalize(payload, as: descriptor, into: buffer.buffer, outputDType: outDType,
+                                               mode: mode, affine: state.affine, statistics: &checkout.statistics)
+        } catch {
+            return .reject(Rejection(RejectReason(error.code), error.message))
+        }
+        do {
+            if let victim = try state.store.commit(checkout) { evicted(victim.key, victim.entry) }
+        } catch {
+            return .reject(Rejection(.maxKeys, error.description))
+        }
+        var norm: [(String, JSONValue)] = [("kind", .string(normalizer.settings.kind.rawValue)), ("mode", .string(mode.rawValue))]
+        if let batches = outcome.batchesTracked { norm.append(("batches", .int(batches))) }
+        let headerText = WireEncoder.outputHeader(header.members, outputDType: outDType, norm: norm)
+        return .publish(topic: outputTopic.isEmpty ? key : outputTopic, header: headerText, payload: buffer)
+    }
+}

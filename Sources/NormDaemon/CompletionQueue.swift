@@ -1,0 +1,30 @@
+import Synchronization
+import ZeroMQ
+
+/// Finished batches on their way back to the pipeline's thread, in the order lanes finished
+/// them — which per key is the order they arrived, because a key always uses the same lane.
+final class CompletionQueue: Sendable {
+    struct Completion: Sendable {
+        let result: BatchProcessor.Result
+        let key: [UInt8]
+        let header: [UInt8]
+        let receivedAt: UInt64
+    }
+
+    private let items = Mutex<[Completion]>([])
+    private let wake: EventSignal
+
+    init(wake: EventSignal) { self.wake = wake }
+
+    func push(_ completion: Completion) {
+        items.withLock { $0.append(completion) }
+        wake.signal()
+    }
+
+    func takeAll() -> [Completion] {
+        items.withLock { items in
+            defer { items.removeAll(keepingCapacity: true) }
+            return items
+        }
+    }
+}

@@ -1,0 +1,88 @@
+import Foundation
+import Logging
+import Synchronization
+
+/// The control socket (INTERFACE.md section 5): a Unix stream socket, mode 0660; one command
+/// line in, one answer out, then close. Peers that are not root, normd's own user or in
+/// `control_group` are logged and closed without an answer.
+public final class ControlServer: Sendable {
+    public let path: String
+    let allowedGroup: gid_t?
+    let logger: Logger
+    let handler: @Sendable (String) -> String
+    private let listener: Int32
+    private let stopRequested = Atomic<Bool>(false)
+    private let finished = DispatchSemaphore(value: 0)
+
+    static let maxLineBytes = 4096
+
+    public init(path: String, controlGroup: String, logger: Logger, handler: @escaping @Sendable (String) -> String) throws(DaemonError) {
+        self.path = path
+        self.logger = logger
+        self.handler = handler
+        if controlGroup.isEmpty {
+            allowedGroup = nil
+        } else {
+            guard let group = getgrnam(controlGroup) else { throw DaemonError(.control, "control_group \"\(controlGroup)\" does not exist") }
+            allowedGroup = group.pointee.gr_gid
+        }
+        listener = try UnixSocket.listen(path: path)
+    }
+
+    public func start() {
+        let thread = Thread { [self] in
+            serve()
+            finished.signal()
+        }
+        thread.name = "normd.control"
+        thread.start()
+    }
+
+    public func stop() {
+        stopRequested.store(true, ordering: .relaxed)
+        finished.wait()
+        close(listener)
+        unlink(path)
+    }
+
+    private func serve() {
+        while !stopRequested.load(ordering: .relaxed) {
+            var item = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
+            guard poll(&item, 1, 100) > 0 else { continue }
+            let client = accept(listener, nil, nil)
+            guard client >= 0 else { continue }
+            handle(client)
+            close(client)
+        }
+    }
+
+    private func handle(_ client: Int32) {
+        guard let peer = UnixSocket.peerCredentials(client) else { return }
+        guard isAllowed(peer) else {
+            logger.warning("control connection refused", metadata: ["uid": "\(peer.uid)", "gid": "\(peer.gid)", "pid": "\(peer.pid)"])
+            return
+        }
+        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        guard let line = UnixSocket.readLine(client, limit: Self.maxLineBytes) else {
+            UnixSocket.writeAll(client, JSONValue.object([("error", .string("bad_argument")), ("detail", .string("expected one command line ending in a newline"))]).serialized + "\n")
+            return
+        }
+        UnixSocket.writeAll(client, handler(line))
+    }
+
+    func isAllowed(_ peer: UnixSocket.Credentials) -> Bool {
+        if peer.uid == 0 || peer.uid == getuid() { return true }
+        guard let allowedGroup else { return false }
+        if peer.gid == allowedGroup { return true }
+        guard let user = getpwuid(peer.uid), let group = getgrgid(allowedGroup) else { return false }
+        let name = String(cString: user.pointee.pw_name)
+        var member = group.pointee.gr_mem
+        while let entry = member?.pointee {
+            if String(cString: entry) == name { return true }
+            member = member?.advanced(by: 1)
+        }
+        return false
+    }
+}

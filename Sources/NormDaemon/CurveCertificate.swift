@@ -1,0 +1,71 @@
+import Foundation
+import ZeroMQ
+
+/// A CURVE certificate in ZeroMQ's own file format (CZMQ's zcert, as pyzmq's
+/// `zmq.auth.create_certificates` writes and `load_certificate` reads).
+public struct CurveCertificate: Sendable, Equatable {
+    public let publicKey: String
+    public let secretKey: String?
+
+    public init(publicKey: String, secretKey: String?) {
+        self.publicKey = publicKey
+        self.secretKey = secretKey
+    }
+
+    /// Reads `public-key` and, if present, `secret-key` from a certificate file.
+    public static func load(secretFile path: String) throws(DaemonError) -> CurveCertificate {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw DaemonError(.configuration, "cannot read CURVE certificate \(path)")
+        }
+        func value(_ name: String) -> String? {
+            for line in text.split(separator: "\n") {
+                let parts = line.split(separator: "=", maxSplits: 1)
+                guard parts.count == 2, parts[0].trimmingCharacters(in: " \t") == name else { continue }
+                return parts[1].trimmingCharacters(in: " \t\r\"")
+            }
+            return nil
+        }
+        guard let publicKey = value("public-key"), ZMQCurve.isValidKey(publicKey) else {
+            throw DaemonError(.configuration, "\(path) holds no valid public-key")
+        }
+        let secretKey = value("secret-key")
+        if let secretKey, !ZMQCurve.isValidKey(secretKey) { throw DaemonError(.configuration, "\(path) holds an invalid secret-key") }
+        return CurveCertificate(publicKey: publicKey, secretKey: secretKey)
+    }
+
+    /// Writes `DIR/NAME.key` (public) and `DIR/NAME.key_secret` (mode 0600), as `normd keygen` does.
+    public static func generate(directory: String, name: String) throws -> (publicFile: String, secretFile: String) {
+        let (publicKey, secretKey) = try ZMQCurve.keyPair()
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let publicFile = "\(directory)/\(name).key", secretFile = "\(directory)/\(name).key_secret"
+        let stamp = ISO8601DateFormatter().string(from: Date())
+        func body(_ kind: String, secret: Bool) -> String {
+            var text = "#   ****  Generated on \(stamp) by normd  ****\n#   ZeroMQ CURVE \(kind) Certificate\n"
+            if secret { text += "#   DO NOT PROVIDE THIS FILE TO OTHER USERS nor change its permissions.\n" }
+            text += "\nmetadata\ncurve\n    public-key = \"\(publicKey)\"\n"
+            if secret { text += "    secret-key = \"\(secretKey)\"\n" }
+            return text
+        }
+        let secretFD = open(secretFile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard secretFD >= 0 else { throw DaemonError(.system, "cannot create \(secretFile)", errno: errno) }
+        let handle = FileHandle(fileDescriptor: secretFD, closeOnDealloc: true)
+        try handle.write(contentsOf: Data(body("**Secret**", secret: true).utf8))
+        fchmod(secretFD, 0o600)
+        try Data(body("Public", secret: false).utf8).write(to: URL(fileURLWithPath: publicFile))
+        return (publicFile, secretFile)
+    }
+
+    /// The allow-list of a bind side: `allow` plus every `*.key` in `allow_dir`.
+    static func allowedKeys(_ curve: CurveSettings) throws(DaemonError) -> Set<String> {
+        var keys = Set(curve.allow)
+        if !curve.allowDir.isEmpty {
+            guard let names = try? FileManager.default.contentsOfDirectory(atPath: curve.allowDir) else {
+                throw DaemonError(.configuration, "cannot read allow_dir \(curve.allowDir)")
+            }
+            for name in names where name.hasSuffix(".key") {
+                keys.insert(try load(secretFile: "\(curve.allowDir)/\(name)").publicKey)
+            }
+        }
+        return keys
+    }
+}

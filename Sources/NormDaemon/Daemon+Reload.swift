@@ -1,0 +1,68 @@
+import Foundation
+
+extension Daemon {
+    /// Rereads the configuration; an invalid one changes nothing. Pipelines whose configuration is
+    /// unchanged keep running; changed ones restart, keeping statistics when kind, channels and
+    /// stats scope stay. Returns the pipelines running afterwards.
+    public func reload() throws -> [String] {
+        try runAdministration {
+            notifier.reloading()
+            defer { notifier.ready(status: statusLine()) }
+            let loaded: ConfigurationLoader.Loaded
+            do {
+                loaded = try source.load()
+            } catch let error as ConfigurationError {
+                logger.error("reload refused, configuration is invalid; still serving the old one:\n\(error)")
+                notifier.status("reload failed: \(error.problems.first?.description ?? "invalid configuration")")
+                throw ControlError(.config, error.description)
+            }
+            for warning in loaded.warnings { logger.warning("\(warning)") }
+            let new = loaded.configuration, old = configuration
+            do { _ = try checkpoint() } catch { logger.error("checkpoint before reload failed: \(error)") }
+            if new.daemon.controlSocket != old.daemon.controlSocket || new.daemon.stateDir != old.daemon.stateDir {
+                logger.warning("control_socket and state_dir changes take effect at the next restart")
+            }
+            var next: [Pipeline] = []
+            let current = pipelines
+            let kept = current.filter { old in new.pipelines.contains { $0 == old.configuration } }
+            let leaving = current.filter { old in !kept.contains { $0 === old } }
+            for pipeline in leaving { pipeline.stop(within: new.daemon.shutdownTimeoutS) }
+            for pipeline in leaving { pipeline.join() }
+            var failures: [String] = []
+            for config in new.pipelines {
+                if let same = kept.first(where: { $0.configuration == config }) {
+                    next.append(same)
+                    continue
+                }
+                let previous = leaving.first { $0.configuration.name == config.name }
+                do {
+                    let state = try makeState(config, previous: previous, resetState: false)
+                    let pipeline = try makePipeline(config, state: state, daemon: new.daemon)
+                    try pipeline.start()
+                    next.append(pipeline)
+                    logger.info("pipeline \(config.name) \(previous == nil ? "added" : "restarted with its new configuration")")
+                } catch {
+                    failures.append("pipeline \(config.name): \(error)")
+                    // Put the old one back so a bad endpoint does not take a working pipeline away.
+                    if let previous, let restored = try? makePipeline(previous.configuration, state: previous.state, daemon: old.daemon),
+                       (try? restored.start()) != nil {
+                        next.append(restored)
+                    }
+                }
+            }
+            for pipeline in leaving where !new.pipelines.contains(where: { $0.name == pipeline.configuration.name }) {
+                logger.info("pipeline \(pipeline.configuration.name) removed")
+            }
+            let finalConfiguration = failures.isEmpty ? new : Configuration(daemon: new.daemon, pipelines: next.map(\.configuration))
+            replacePipelines(finalConfiguration, next)
+            if !failures.isEmpty {
+                let text = failures.joined(separator: "; ")
+                logger.error("reload partly failed: \(text)")
+                notifier.status("reload failed: \(text)")
+                throw ControlError(.config, text)
+            }
+            logger.info("reloaded", metadata: ["pipelines": "\(next.map(\.configuration.name).joined(separator: ","))"])
+            return next.map(\.configuration.name)
+        }
+    }
+}

@@ -1,0 +1,154 @@
+import Foundation
+import Logging
+import NormCore
+import Synchronization
+import ZeroMQ
+
+/// Where the configuration came from, so a reload reads it again.
+public enum ConfigurationSource: Sendable, Equatable {
+    case file(String)
+    case embedded
+
+    public func load() throws(ConfigurationError) -> ConfigurationLoader.Loaded {
+        switch self {
+        case .file(let path): try ConfigurationLoader.load(path: path)
+        case .embedded: try ConfigurationLoader.parse(ConfigurationLoader.embeddedDefault, file: "<embedded default>")
+        }
+    }
+}
+
+/// The running daemon: pipelines, control socket, checkpoints, reloads. Built by `start` from a
+/// configuration; the executable and the tests use the same object graph.
+public final class Daemon: Sendable {
+    public let logger: Logger
+    public let source: ConfigurationSource
+    public let notifier: SystemdNotifier
+    let context: ZMQContext
+    let authenticator: ZAPAuthenticator
+    let startedAt = Date()
+    let stateFiles: StateFiles
+    private let running: Mutex<Running>
+    /// Serializes reloads, checkpoints and shutdown, which come from signals and the control socket.
+    private let administration = DispatchQueue(label: "normd.administration")
+    private let control: Mutex<ControlServer?> = Mutex(nil)
+
+    struct Running {
+        var configuration: Configuration
+        var pipelines: [Pipeline]
+    }
+
+    public var configuration: Configuration { running.withLock { $0.configuration } }
+    public var pipelines: [Pipeline] { running.withLock { $0.pipelines } }
+    public func pipeline(named name: String) -> Pipeline? { pipelines.first { $0.configuration.name == name } }
+
+    /// Loads state, starts every pipeline and the control socket. Throws before anything runs
+    /// if a state file is unusable or a socket cannot be bound.
+    public init(configuration: Configuration, source: ConfigurationSource, resetState: Bool = false,
+                logger: Logger, notifier: SystemdNotifier = SystemdNotifier()) throws {
+        self.logger = logger
+        self.source = source
+        self.notifier = notifier
+        self.stateFiles = StateFiles(directory: configuration.daemon.stateDir)
+        self.context = try ZMQContext(ioThreads: 1)
+        self.authenticator = ZAPAuthenticator(logger: logger)
+        self.running = Mutex(Running(configuration: configuration, pipelines: []))
+        try authenticator.start(context: context)
+        var started: [Pipeline] = []
+        do {
+            for config in configuration.pipelines {
+                let state = try makeState(config, previous: nil, resetState: resetState)
+                let pipeline = try makePipeline(config, state: state, daemon: configuration.daemon)
+                try pipeline.start()
+                started.append(pipeline)
+            }
+            running.withLock { $0.pipelines = started }
+            let server = try ControlServer(path: configuration.daemon.controlSocket, controlGroup: configuration.daemon.controlGroup,
+                                           logger: logger) { [weak self] line in
+                guard let self else { return "" }
+                return ControlCommand.execute(line, on: self)
+            }
+            server.start()
+            control.withLock { $0 = server }
+        } catch {
+            for pipeline in started { pipeline.stop(within: 0) }
+            for pipeline in started { pipeline.join() }
+            authenticator.stop()
+            context.terminate()
+            throw error
+        }
+        logger.info("normd ready", metadata: ["pipelines": "\(configuration.pipelines.map(\.name).joined(separator: ","))",
+                                               "control_socket": "\(configuration.daemon.controlSocket)"])
+        notifier.ready(status: statusLine())
+    }
+
+    func makePipeline(_ config: PipelineConfiguration, state: PipelineState, daemon: DaemonSettings) throws -> Pipeline {
+        let threads = daemon.threads > 0 ? daemon.threads : ProcessInfo.processInfo.activeProcessorCount
+        return try Pipeline(configuration: config, state: state, context: context, authenticator: authenticator,
+                            threads: threads, logger: logger)
+    }
+
+    public var uptime: Double { Date().timeIntervalSince(startedAt) }
+
+    func statusLine() -> String {
+        let snapshot = pipelines.map { ($0.configuration.name, $0.state.counters.snapshot()) }
+        let published = snapshot.reduce(0) { $0 + $1.1.published }, rejected = snapshot.reduce(0) { $0 + $1.1.rejectedTotal }
+        return "\(snapshot.count) pipelines, \(published) published, \(rejected) rejected"
+    }
+
+    /// Writes every pipeline's state now; returns the files written.
+    public func checkpoint() throws(DaemonError) -> [String] {
+        var files: [String] = []
+        for pipeline in pipelines {
+            files.append(try stateFiles.write(snapshot(of: pipeline), pipeline: pipeline.configuration.name))
+        }
+        return files
+    }
+
+    func snapshot(of pipeline: Pipeline) -> StateFiles.Snapshot {
+        let state = pipeline.state, config = pipeline.configuration
+        var keys: [String: RunningStatistics] = [:]
+        for (key, entry) in state.store.snapshot() { if let stats = entry.statistics { keys[key] = stats } }
+        return StateFiles.Snapshot(kind: config.norm.kind, mode: state.mode, configuredMode: state.configuredMode,
+                                   shared: config.norm.stats == .shared, keys: keys, affine: state.affine)
+    }
+
+    /// Stops receiving, publishes what is in flight within `shutdown_timeout_s`, writes the state.
+    public func shutdown() {
+        administration.sync {
+            notifier.stopping()
+            let timeout = configuration.daemon.shutdownTimeoutS
+            logger.info("shutting down", metadata: ["timeout_s": "\(timeout)"])
+            let all = pipelines
+            for pipeline in all { pipeline.stop(within: timeout) }
+            for pipeline in all { pipeline.join() }
+            do {
+                let files = try checkpoint()
+                logger.info("state written", metadata: ["files": "\(files.joined(separator: ","))"])
+            } catch {
+                logger.error("cannot write state at shutdown: \(error)")
+            }
+            control.withLock { $0?.stop(); $0 = nil }
+            authenticator.stop()
+            context.terminate()
+        }
+    }
+
+    /// Periodic work of the run loop: checkpoints and watchdog pings.
+    public func tick(checkpointDue: Bool) {
+        if checkpointDue {
+            administration.sync {
+                do { _ = try checkpoint() } catch { logger.error("checkpoint failed: \(error)") }
+            }
+        }
+    }
+
+    /// Whether every pipeline's loop turned recently (the watchdog pings only then).
+    public func allPipelinesTurning(within seconds: Double) -> Bool {
+        pipelines.allSatisfy { $0.isTurning(within: seconds) }
+    }
+
+    func runAdministration<T>(_ body: () throws -> T) rethrows -> T { try administration.sync(execute: body) }
+    func replacePipelines(_ configuration: Configuration, _ pipelines: [Pipeline]) {
+        running.withLock { $0 = Running(configuration: configuration, pipelines: pipelines) }
+    }
+}

@@ -1,0 +1,65 @@
+import Foundation
+import NormCore
+
+/// An `init` safetensors file (e.g. a trained PyTorch module's state_dict): weight, bias,
+/// running_mean, running_var and num_batches_tracked, unprefixed, seeding every key.
+public struct InitFile: Sendable, Equatable {
+    public var affine: Affine?
+    public var statistics: RunningStatistics?
+
+    /// Reads and checks names and shapes against the pipeline's configuration.
+    public static func load(path: String, norm: NormConfiguration, spatial: Int? = nil) throws(DaemonError) -> InitFile {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw DaemonError(.configuration, "init file \(path) cannot be read")
+        }
+        let file: SafeTensors
+        do {
+            file = try SafeTensors.decode(Array(data))
+        } catch {
+            throw DaemonError(.configuration, "init file \(path) is not safetensors: \(error.message)")
+        }
+        let channels = norm.channels
+        func vector(_ name: String) throws(DaemonError) -> [Double]? {
+            guard let tensor = file.tensors[name] else { return nil }
+            guard tensor.dtype != .i64, let values = tensor.doubles else {
+                throw DaemonError(.configuration, "init file \(path): \(name) must be F32, F64, F16 or BF16")
+            }
+            let fullLayer = norm.kind == .layer && (name == "weight" || name == "bias") && tensor.shape.first == channels && tensor.shape.count > 1
+            guard tensor.shape == [channels] || fullLayer else {
+                throw DaemonError(.configuration, "init file \(path): \(name) has shape \(tensor.shape), expected [\(channels)]")
+            }
+            return values
+        }
+        var result = InitFile()
+        let weight = try vector("weight"), bias = try vector("bias")
+        if weight != nil || bias != nil {
+            guard let weight, let bias, weight.count == bias.count else {
+                throw DaemonError(.configuration, "init file \(path): weight and bias come together, with the same shape")
+            }
+            guard norm.affine else { throw DaemonError(.configuration, "init file \(path) has weight and bias but affine = false") }
+            result.affine = Affine(weight: weight.map(Float.init), bias: bias.map(Float.init))
+        }
+        let mean = try vector("running_mean"), variance = try vector("running_var")
+        if mean != nil || variance != nil {
+            guard let mean, let variance else {
+                throw DaemonError(.configuration, "init file \(path): running_mean and running_var come together")
+            }
+            guard norm.settings.hasRunningStatistics else {
+                throw DaemonError(.configuration, "init file \(path) has running statistics but kind \(norm.kind.rawValue) keeps none")
+            }
+            var count: Int64 = 0
+            if let tensor = file.tensors["num_batches_tracked"] {
+                guard let value = tensor.int64Scalar else {
+                    throw DaemonError(.configuration, "init file \(path): num_batches_tracked must be an I64 scalar")
+                }
+                count = value
+            }
+            result.statistics = RunningStatistics(mean: mean, variance: variance, batchesTracked: count)
+        }
+        let known: Set<String> = ["weight", "bias", "running_mean", "running_var", "num_batches_tracked"]
+        if let unknown = file.tensors.keys.sorted().first(where: { !known.contains($0) }) {
+            throw DaemonError(.configuration, "init file \(path): unexpected tensor \"\(unknown)\" (expected \(known.sorted().joined(separator: ", ")))")
+        }
+        return result
+    }
+}

@@ -1,0 +1,60 @@
+import Foundation
+
+/// The Prometheus text exposition format (version 0.0.4) of the daemon's counters.
+public enum MetricsExposition {
+    public static func render(_ daemon: Daemon) -> String {
+        var out = ""
+        func family(_ name: String, _ type: String, _ help: String) { out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n" }
+        func label(_ value: String) -> String {
+            value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n")
+        }
+        let pipelines = daemon.pipelines.map { ($0, $0.state.counters.snapshot()) }
+        family("normd_uptime_seconds", "gauge", "Seconds since the daemon started.")
+        out += "normd_uptime_seconds \(daemon.uptime)\n"
+        let counters: [(String, String, (PipelineCounters.Snapshot) -> Int)] = [
+            ("normd_received_total", "Messages received on the input.", { $0.received }),
+            ("normd_published_total", "Normalized batches handed to the output.", { $0.published }),
+            ("normd_bytes_in_total", "Bytes received.", { $0.bytesIn }),
+            ("normd_bytes_out_total", "Bytes published.", { $0.bytesOut }),
+        ]
+        for (name, help, value) in counters {
+            family(name, "counter", help)
+            for (p, s) in pipelines { out += "\(name){pipeline=\"\(label(p.configuration.name))\"} \(value(s))\n" }
+        }
+        family("normd_rejected_total", "counter", "Messages refused, by reason.")
+        for (p, s) in pipelines {
+            for reason in RejectReason.allCases {
+                out += "normd_rejected_total{pipeline=\"\(label(p.configuration.name))\",reason=\"\(reason.rawValue)\"} \(s.rejected[reason] ?? 0)\n"
+            }
+        }
+        family("normd_dropped_total", "counter", "Accepted batches not delivered, by reason.")
+        for (p, s) in pipelines {
+            for reason in Set(["when_full", "shutdown", "error"]).union(s.dropped.keys).sorted() {
+                out += "normd_dropped_total{pipeline=\"\(label(p.configuration.name))\",reason=\"\(reason)\"} \(s.dropped[reason] ?? 0)\n"
+            }
+        }
+        family("normd_dead_letters_total", "counter", "Dead letters sent or dropped because the dead-letter socket was full.")
+        for (p, s) in pipelines {
+            out += "normd_dead_letters_total{pipeline=\"\(label(p.configuration.name))\",result=\"sent\"} \(s.deadLettersSent)\n"
+            out += "normd_dead_letters_total{pipeline=\"\(label(p.configuration.name))\",result=\"dropped\"} \(s.deadLettersDropped)\n"
+        }
+        family("normd_in_flight", "gauge", "Batches being normalized or waiting for the output.")
+        for (p, s) in pipelines { out += "normd_in_flight{pipeline=\"\(label(p.configuration.name))\"} \(s.inFlight)\n" }
+        family("normd_keys", "gauge", "Stream keys with state.")
+        for (p, _) in pipelines { out += "normd_keys{pipeline=\"\(label(p.configuration.name))\"} \(p.state.store.count)\n" }
+        family("normd_batch_latency_seconds", "histogram", "From receipt to hand-off to the output socket.")
+        for (p, s) in pipelines {
+            let name = label(p.configuration.name)
+            var cumulative = 0
+            for (i, bound) in PipelineCounters.latencyBoundsMs.enumerated() {
+                cumulative += s.latencyBuckets[i]
+                out += "normd_batch_latency_seconds_bucket{pipeline=\"\(name)\",le=\"\(bound / 1000)\"} \(cumulative)\n"
+            }
+            cumulative += s.latencyBuckets.last ?? 0
+            out += "normd_batch_latency_seconds_bucket{pipeline=\"\(name)\",le=\"+Inf\"} \(cumulative)\n"
+            out += "normd_batch_latency_seconds_sum{pipeline=\"\(name)\"} \(s.latencySumMs / 1000)\n"
+            out += "normd_batch_latency_seconds_count{pipeline=\"\(name)\"} \(cumulative)\n"
+        }
+        return out
+    }
+}

@@ -1,0 +1,97 @@
+import Dispatch
+import Foundation
+import Logging
+import NormCore
+import Synchronization
+import ZeroMQ
+
+/// One configured pipeline: an input socket, per-key lanes that normalize, an output socket and
+/// an optional dead-letter socket. Its sockets live on a thread of their own; `state` outlives it.
+public final class Pipeline: Sendable {
+    public let configuration: PipelineConfiguration
+    public let state: PipelineState
+    let context: ZMQContext
+    let authenticator: ZAPAuthenticator
+    let logger: Logger
+    let threads: Int
+    let evicted: @Sendable (String, StatisticsStore.Entry) -> Void
+
+    private let stopRequested = Atomic<Bool>(false)
+    /// Uptime nanoseconds after which a stopping pipeline gives up on what it still holds.
+    private let stopDeadline = Atomic<UInt64>(.max)
+    /// Uptime nanoseconds of the loop's last turn, for the watchdog.
+    let lastTurn = Atomic<UInt64>(0)
+    let wake: EventSignal
+    private let finished = DispatchSemaphore(value: 0)
+
+    public init(
+        configuration: PipelineConfiguration, state: PipelineState, context: ZMQContext, authenticator: ZAPAuthenticator,
+        threads: Int, logger: Logger,
+        evicted: @escaping @Sendable (String, StatisticsStore.Entry) -> Void = { _, _ in }
+    ) throws(DaemonError) {
+        self.configuration = configuration
+        self.state = state
+        self.context = context
+        self.authenticator = authenticator
+        self.threads = threads
+        self.evicted = evicted
+        var logger = logger
+        logger[metadataKey: "pipeline"] = "\(configuration.name)"
+        self.logger = logger
+        self.wake = try EventSignal()
+    }
+
+    /// Starts the loop's thread and returns once its sockets are bound and connected.
+    public func start() throws(DaemonError) {
+        let started = DispatchSemaphore(value: 0)
+        let failure = Mutex<DaemonError?>(nil)
+        let thread = Thread { [self] in
+            let loop: PipelineLoop
+            do {
+                loop = try PipelineLoop(pipeline: self)
+            } catch {
+                let daemonError = error as? DaemonError ?? DaemonError(.socket, "\(error)")
+                failure.withLock { $0 = daemonError }
+                started.signal()
+                finished.signal()
+                return
+            }
+            started.signal()
+            loop.run()
+            loop.close()
+            finished.signal()
+        }
+        thread.name = "normd.\(configuration.name)"
+        thread.start()
+        started.wait()
+        if let error = failure.withLock({ $0 }) { throw error }
+    }
+
+    /// Asks the loop to stop reading, publish what it holds, and close by `deadline`.
+    public func stop(within seconds: Double) {
+        let deadline = Self.uptimeNanoseconds() &+ UInt64(max(0, seconds) * 1e9)
+        stopDeadline.store(deadline, ordering: .relaxed)
+        stopRequested.store(true, ordering: .releasing)
+        wake.signal()
+    }
+
+    /// Waits until the loop has closed its sockets.
+    public func join() {
+        finished.wait()
+        finished.signal()
+    }
+
+    var isStopping: Bool { stopRequested.load(ordering: .acquiring) }
+    var deadlinePassed: Bool { Self.uptimeNanoseconds() >= stopDeadline.load(ordering: .relaxed) }
+    var remainingMilliseconds: Int32 {
+        let deadline = stopDeadline.load(ordering: .relaxed), now = Self.uptimeNanoseconds()
+        return deadline == .max ? 0 : Int32(clamping: deadline > now ? (deadline - now) / 1_000_000 : 0)
+    }
+
+    /// Whether the loop turned within `seconds` (a pipeline waiting on a full output still turns).
+    public func isTurning(within seconds: Double) -> Bool {
+        Self.uptimeNanoseconds() &- lastTurn.load(ordering: .relaxed) <= UInt64(seconds * 1e9)
+    }
+
+    static func uptimeNanoseconds() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+}

@@ -1,0 +1,106 @@
+import Foundation
+import Synchronization
+
+/// A pipeline's counters, all behind one lock so every snapshot satisfies
+/// received = published + rejected + dropped + in_flight.
+public final class PipelineCounters: Sendable {
+    public struct Snapshot: Sendable, Equatable {
+        public var received = 0
+        public var published = 0
+        public var rejected: [RejectReason: Int] = [:]
+        public var dropped: [String: Int] = [:]
+        public var inFlight = 0
+        public var bytesIn = 0
+        public var bytesOut = 0
+        public var deadLettersSent = 0
+        public var deadLettersDropped = 0
+        public var latencyBuckets = [Int](repeating: 0, count: PipelineCounters.latencyBoundsMs.count + 1)
+        public var latencySumMs = 0.0
+        public var recentLatenciesMs: [Double] = []
+        public var publishedPerSecond = 0.0
+
+        public var rejectedTotal: Int { rejected.values.reduce(0, +) }
+        public var droppedTotal: Int { dropped.values.reduce(0, +) }
+
+        /// A latency percentile over the most recent batches, in milliseconds.
+        public func latencyPercentile(_ p: Double) -> Double? {
+            guard !recentLatenciesMs.isEmpty else { return nil }
+            let sorted = recentLatenciesMs.sorted()
+            let rank = Int((p * Double(sorted.count)).rounded(.up)) - 1
+            return sorted[min(sorted.count - 1, max(0, rank))]
+        }
+    }
+
+    /// Histogram bucket upper bounds for the latency metric.
+    public static let latencyBoundsMs: [Double] = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 10_000]
+    static let recentCapacity = 2048
+
+    private struct State {
+        var snapshot = Snapshot()
+        var recentNext = 0
+        var rateBuckets = [(second: Int, count: Int)](repeating: (0, 0), count: 11)
+    }
+    private let state = Mutex(State())
+
+    public init() {}
+
+    public func received(bytes: Int) {
+        state.withLock {
+            $0.snapshot.received += 1
+            $0.snapshot.bytesIn += bytes
+        }
+    }
+
+    public func rejected(_ reason: RejectReason, wasInFlight: Bool) {
+        state.withLock {
+            $0.snapshot.rejected[reason, default: 0] += 1
+            if wasInFlight { $0.snapshot.inFlight -= 1 }
+        }
+    }
+
+    public func startedProcessing() { state.withLock { $0.snapshot.inFlight += 1 } }
+
+    public func dropped(_ reason: String) {
+        state.withLock {
+            $0.snapshot.dropped[reason, default: 0] += 1
+            $0.snapshot.inFlight -= 1
+        }
+    }
+
+    public func deadLetter(sent: Bool) {
+        state.withLock { sent ? ($0.snapshot.deadLettersSent += 1) : ($0.snapshot.deadLettersDropped += 1) }
+    }
+
+    public func published(bytes: Int, latencyMs: Double, now: Date = Date()) {
+        state.withLock { s in
+            s.snapshot.published += 1
+            s.snapshot.inFlight -= 1
+            s.snapshot.bytesOut += bytes
+            let bucket = PipelineCounters.latencyBoundsMs.firstIndex { latencyMs <= $0 } ?? PipelineCounters.latencyBoundsMs.count
+            s.snapshot.latencyBuckets[bucket] += 1
+            s.snapshot.latencySumMs += latencyMs
+            if s.snapshot.recentLatenciesMs.count < PipelineCounters.recentCapacity {
+                s.snapshot.recentLatenciesMs.append(latencyMs)
+            } else {
+                s.snapshot.recentLatenciesMs[s.recentNext] = latencyMs
+            }
+            s.recentNext = (s.recentNext + 1) % PipelineCounters.recentCapacity
+            let second = Int(now.timeIntervalSince1970)
+            let slot = second % s.rateBuckets.count
+            if s.rateBuckets[slot].second != second { s.rateBuckets[slot] = (second, 0) }
+            s.rateBuckets[slot].count += 1
+        }
+    }
+
+    /// A consistent copy; batches/s is averaged over the last ten whole seconds.
+    public func snapshot(now: Date = Date()) -> Snapshot {
+        state.withLock { s in
+            var copy = s.snapshot
+            let current = Int(now.timeIntervalSince1970)
+            let window = (current - 10)..<current
+            let count = s.rateBuckets.filter { window.contains($0.second) }.reduce(0) { $0 + $1.count }
+            copy.publishedPerSecond = Double(count) / 10
+            return copy
+        }
+    }
+}

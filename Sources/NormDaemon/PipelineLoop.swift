@@ -1,0 +1,168 @@
+import Dispatch
+import Foundation
+import Logging
+import NormCore
+import ZeroMQ
+
+/// The thread-confined half of a pipeline: owns its sockets, receives and validates messages,
+/// hands them to lanes, and sends what the lanes finished. Never shared across threads.
+final class PipelineLoop {
+    let pipeline: Pipeline
+    let input: ZMQSocket
+    let output: ZMQSocket
+    let deadLetter: ZMQSocket?
+    let decoder: WireDecoder
+    let processor: BatchProcessor
+    let lanes: [DispatchQueue]
+    let completions: CompletionQueue
+    let inFlightLimit: Int
+    let rejectionLog: RateLimitedLog
+    private(set) var inFlight = 0
+
+    var counters: PipelineCounters { pipeline.state.counters }
+    var logger: Logger { pipeline.logger }
+
+    init(pipeline: Pipeline) throws {
+        self.pipeline = pipeline
+        let config = pipeline.configuration
+        do {
+            let factory = SocketFactory(context: pipeline.context, pipeline: config.name, authenticator: pipeline.authenticator)
+            input = try factory.input(config.input)
+            output = try factory.output(config.output)
+            deadLetter = try config.output.deadLetter.isEmpty ? nil : factory.deadLetter(config.output)
+        } catch let error as DaemonError {
+            throw error
+        } catch {
+            throw DaemonError(.socket, "pipeline \(config.name): \(error)")
+        }
+        decoder = WireDecoder(maxMessageBytes: config.input.maxMessageBytes, channels: config.norm.channels,
+                              groups: config.norm.kind == .group ? config.norm.groups : nil)
+        processor = BatchProcessor(
+            state: pipeline.state, normalizer: Normalizer(settings: config.norm.settings, threads: pipeline.threads),
+            outputDType: config.output.dtype, outputTopic: config.output.topic, sharedStatistics: config.norm.stats == .shared,
+            pool: ZMQBufferPool(limit: 8), evicted: pipeline.evicted)
+        let laneCount = config.norm.stats == .shared ? 1 : max(1, pipeline.threads)
+        lanes = (0..<laneCount).map { DispatchQueue(label: "normd.\(config.name).lane\($0)", qos: .userInitiated) }
+        completions = CompletionQueue(wake: pipeline.wake)
+        inFlightLimit = max(4, 2 * laneCount)
+        rejectionLog = RateLimitedLog(logger: pipeline.logger, perInterval: 10, intervalSeconds: 10)
+    }
+
+    func run() {
+        logger.info("pipeline running", metadata: ["kind": "\(pipeline.configuration.norm.kind.rawValue)"])
+        while true {
+            pipeline.lastTurn.store(Pipeline.uptimeNanoseconds(), ordering: .relaxed)
+            let stopping = pipeline.isStopping
+            if stopping && (inFlight == 0 || pipeline.deadlinePassed) { break }
+            let reading = !stopping && inFlight < inFlightLimit
+            var items: [(ZMQPollTarget, ZMQPollEvents)] = [(.fileDescriptor(pipeline.wake.fd), .readable)]
+            if reading { items.append((.socket(input), .readable)) }
+            let ready: [ZMQPollEvents]
+            do {
+                ready = try zmqPoll(items, timeoutMilliseconds: 100)
+            } catch {
+                logger.error("poll failed: \(error)")
+                break
+            }
+            if ready[0].contains(.readable) {
+                pipeline.wake.drain()
+                sendCompleted()
+            }
+            if reading && ready[1].contains(.readable) { receiveAvailable() }
+        }
+        sendCompleted()
+        let abandoned = inFlight
+        if abandoned > 0 { logger.warning("shutdown deadline passed with \(abandoned) batches in flight") }
+    }
+
+    /// Drains the input without blocking, up to the in-flight limit.
+    private func receiveAvailable() {
+        while inFlight < inFlightLimit {
+            let message: (frames: [ZMQMessage], frameCount: Int)?
+            do {
+                message = try input.receiveMultipart(maxFrames: 3, dontWait: true)
+            } catch {
+                logger.error("receive failed: \(error)")
+                return
+            }
+            guard let message else { return }
+            handle(message.frames, frameCount: message.frameCount)
+        }
+    }
+
+    private func handle(_ frames: [ZMQMessage], frameCount: Int) {
+        counters.received(bytes: frames.reduce(0) { $0 + $1.count })
+        let receivedAt = Pipeline.uptimeNanoseconds()
+        let header: InboundHeader
+        do {
+            guard frames.count == 3 else { throw Rejection(.frames, "expected 3 frames, got \(frameCount)") }
+            header = try frames[0].withUnsafeBytes { key throws(Rejection) in
+                try frames[1].withUnsafeBytes { header throws(Rejection) in
+                    try decoder.decode(keyFrame: key, headerFrame: header, frameCount: frameCount)
+                }
+            }
+        } catch let rejection as Rejection {
+            counters.rejected(rejection.reason, wasInFlight: false)
+            reject(rejection, key: frames.first?.bytes ?? [], header: frames.count > 1 ? frames[1].bytes : [])
+            return
+        } catch {
+            return
+        }
+        counters.startedProcessing()
+        inFlight += 1
+        let keyBytes = deadLetter == nil ? [] : frames[0].bytes
+        let headerBytes = deadLetter == nil ? [] : frames[1].bytes
+        // The payload frame moves to the lane; this loop keeps no reference to it.
+        let payload = UncheckedTransfer(frames[2])
+        let processor = processor, completions = completions
+        let lane = lanes.count == 1 ? 0 : Int(Self.stableHash(header.key) % UInt64(lanes.count))
+        lanes[lane].async {
+            let result = payload.value.withUnsafeBytes { processor.process(key: header.key, header: header, payload: $0) }
+            completions.push(.init(result: result, key: keyBytes, header: headerBytes, receivedAt: receivedAt))
+        }
+    }
+
+    /// Sends every finished batch, in the order the lanes finished them.
+    private func sendCompleted() {
+        for completion in completions.takeAll() {
+            inFlight -= 1
+            switch completion.result {
+            case .reject(let rejection):
+                counters.rejected(rejection.reason, wasInFlight: true)
+                reject(rejection, key: completion.key, header: completion.header)
+            case .publish(let topic, let header, let payload):
+                publish(topic: topic, header: header, payload: payload, receivedAt: completion.receivedAt)
+            }
+        }
+    }
+
+    private func reject(_ rejection: Rejection, key: [UInt8], header: [UInt8]) {
+        rejectionLog.log(rejection)
+        guard let deadLetter else { return }
+        do {
+            let frames = [try ZMQMessage(key), try ZMQMessage(string: WireEncoder.deadLetterHeader(rejection)), try ZMQMessage(header)]
+            counters.deadLetter(sent: try deadLetter.send(multipart: frames, dontWait: true))
+        } catch {
+            counters.deadLetter(sent: false)
+        }
+    }
+
+    /// FNV-1a: the same key always picks the same lane, across runs too.
+    static func stableHash(_ key: String) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in key.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return hash
+    }
+
+    func close() {
+        input.close(lingerMilliseconds: 0)
+        output.close(lingerMilliseconds: max(0, pipeline.remainingMilliseconds))
+        deadLetter?.close(lingerMilliseconds: 0)
+    }
+}
+
+/// Moves a non-Sendable value to another thread that becomes its only user.
+struct UncheckedTransfer<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
+}

@@ -1,0 +1,30 @@
+import Foundation
+import NormCore
+import Synchronization
+
+/// What outlives one run of a pipeline's sockets: its statistics, mode and counters. A reload
+/// that keeps a pipeline's kind, channels and stats scope hands this to the new run.
+public final class PipelineState: Sendable {
+    public let name: String
+    public let store: StatisticsStore
+    public let affine: Affine?
+    public let counters: PipelineCounters
+    private let currentMode: Mutex<NormMode>
+    /// The mode the configuration said when this state was set up (state files keep it).
+    public let configuredMode: NormMode
+
+    public init(name: String, store: StatisticsStore, affine: Affine?, mode: NormMode, configuredMode: NormMode,
+                counters: PipelineCounters = PipelineCounters()) {
+        self.name = name
+        self.counters = counters
+        self.store = store
+        self.affine = affine
+        self.currentMode = Mutex(mode)
+        self.configuredMode = configuredMode
+    }
+
+    public var mode: NormMode {
+        get { currentMode.withLock { $0 } }
+        set { currentMode.withLock { $0 = newValue } }
+    }
+}

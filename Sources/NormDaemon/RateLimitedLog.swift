@@ -1,0 +1,38 @@
+import Foundation
+import Logging
+import Synchronization
+
+/// Logs rejections without letting a storm of bad messages flood the journal: at most
+/// `perInterval` lines per interval, then one line saying how many were left out.
+final class RateLimitedLog: Sendable {
+    private let logger: Logger
+    private let perInterval: Int
+    private let intervalSeconds: Double
+    private struct Window { var start = Date.distantPast; var logged = 0; var suppressed = 0 }
+    private let window = Mutex(Window())
+
+    init(logger: Logger, perInterval: Int, intervalSeconds: Double) {
+        self.logger = logger
+        self.perInterval = perInterval
+        self.intervalSeconds = intervalSeconds
+    }
+
+    func log(_ rejection: Rejection) {
+        let now = Date()
+        let (emit, suppressedBefore): (Bool, Int) = window.withLock { w in
+            var suppressedBefore = 0
+            if now.timeIntervalSince(w.start) >= intervalSeconds {
+                suppressedBefore = w.suppressed
+                w = Window(start: now, logged: 0, suppressed: 0)
+            }
+            if w.logged < perInterval {
+                w.logged += 1
+                return (true, suppressedBefore)
+            }
+            w.suppressed += 1
+            return (false, suppressedBefore)
+        }
+        if suppressedBefore > 0 { logger.warning("\(suppressedBefore) more rejections not logged in the last \(Int(intervalSeconds)) s") }
+        if emit { logger.warning("rejected message", metadata: ["reason": "\(rejection.reason.rawValue)", "detail": "\(rejection.detail)"]) }
+    }
+}

@@ -1,0 +1,71 @@
+import ZeroMQ
+
+/// Creates a pipeline's sockets with the options the contract asks for, set before any
+/// bind or connect (ZeroMQ applies HWMs only to later connections).
+struct SocketFactory {
+    let context: ZMQContext
+    let pipeline: String
+    let authenticator: ZAPAuthenticator
+
+    /// Send timeout of a blocking output: short, so a pipeline waiting on a full output stays responsive.
+    static let blockingSendTimeoutMs: Int32 = 100
+
+    func input(_ settings: InputSettings) throws -> ZMQSocket {
+        let socket = try ZMQSocket(context, settings.socket == .sub ? .sub : .pull)
+        try socket.setHighWaterMarks(receive: Int32(clamping: settings.hwm))
+        try socket.setMaxMessageSize(Int64(settings.maxMessageBytes))
+        try socket.setLinger(milliseconds: 0)
+        if settings.socket == .sub {
+            for topic in settings.topics { try socket.subscribe(Array(topic.utf8)) }
+        }
+        try applyCurve(settings.curve, to: socket, domain: "\(pipeline)/input", binds: !settings.bind.isEmpty)
+        try attach(socket, bind: settings.bind, connect: settings.connect)
+        return socket
+    }
+
+    func output(_ settings: OutputSettings) throws -> ZMQSocket {
+        let socket = try ZMQSocket(context, settings.socket == .pub ? .pub : .push)
+        try socket.setHighWaterMarks(send: Int32(clamping: settings.hwm))
+        if settings.socket == .pub { try socket.set(ZMQOption.xpubNoDrop, 1) }
+        try socket.set(ZMQOption.sendTimeout, Self.blockingSendTimeoutMs)
+        if !settings.connect.isEmpty { try socket.set(ZMQOption.immediate, 1) }
+        try applyCurve(settings.curve, to: socket, domain: "\(pipeline)/output", binds: !settings.bind.isEmpty)
+        try attach(socket, bind: settings.bind, connect: settings.connect)
+        return socket
+    }
+
+    /// PUSH, bound; never blocks the pipeline (sends use DONTWAIT and count what is dropped).
+    func deadLetter(_ settings: OutputSettings) throws -> ZMQSocket {
+        let socket = try ZMQSocket(context, .push)
+        try socket.setHighWaterMarks(send: Int32(clamping: settings.hwm))
+        try socket.setLinger(milliseconds: 0)
+        try applyCurve(settings.curve, to: socket, domain: "\(pipeline)/dead_letter", binds: true)
+        try socket.bind(settings.deadLetter)
+        return socket
+    }
+
+    private func attach(_ socket: ZMQSocket, bind: [String], connect: [String]) throws {
+        for endpoint in bind { try socket.bind(endpoint) }
+        for endpoint in connect { try socket.connect(endpoint) }
+    }
+
+    private func applyCurve(_ curve: CurveSettings?, to socket: ZMQSocket, domain: String, binds: Bool) throws {
+        guard let curve else { return }
+        let certificate = try CurveCertificate.load(secretFile: curve.secretKeyFile)
+        guard let secret = certificate.secretKey else {
+            throw DaemonError(.configuration, "\(curve.secretKeyFile) holds no secret-key")
+        }
+        if curve.serverPublicKey.isEmpty {
+            let allowed = try CurveCertificate.allowedKeys(curve)
+            authenticator.allow(domain: domain, keys: allowed)
+            try socket.set(ZMQOption.zapDomain, string: domain)
+            try socket.set(ZMQOption.curveServer, 1)
+            try socket.set(ZMQOption.curveSecretKey, string: secret)
+        } else {
+            try socket.set(ZMQOption.curveServerKey, string: curve.serverPublicKey)
+            try socket.set(ZMQOption.curvePublicKey, string: certificate.publicKey)
+            try socket.set(ZMQOption.curveSecretKey, string: secret)
+        }
+        _ = binds
+    }
+}

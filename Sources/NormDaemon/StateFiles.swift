@@ -1,0 +1,142 @@
+import Foundation
+import NormCore
+
+/// A pipeline's checkpoint as it is written to and read from `<state_dir>/<pipeline>.safetensors`
+/// (INTERFACE.md section 6), with the previous generation kept beside it.
+public struct StateFiles: Sendable {
+    public let directory: String
+
+    public init(directory: String) { self.directory = directory }
+
+    public func currentPath(_ pipeline: String) -> String { "\(directory)/\(pipeline).safetensors" }
+    public func previousPath(_ pipeline: String) -> String { "\(directory)/\(pipeline).prev.safetensors" }
+
+    /// A pipeline's state, as plain values.
+    public struct Snapshot: Sendable, Equatable {
+        public var kind: NormKind
+        public var mode: NormMode
+        public var configuredMode: NormMode
+        public var shared: Bool
+        public var keys: [String: RunningStatistics]
+        public var affine: Affine?
+    }
+
+    public static func encode(_ snapshot: Snapshot) -> SafeTensors {
+        var tensors: [String: SafeTensors.Tensor] = [:]
+        for (key, stats) in snapshot.keys {
+            let prefix = snapshot.shared ? "" : "\(key)."
+            tensors["\(prefix)running_mean"] = .float64(stats.mean)
+            tensors["\(prefix)running_var"] = .float64(stats.variance)
+            tensors["\(prefix)num_batches_tracked"] = .int64(stats.batchesTracked)
+        }
+        if let affine = snapshot.affine {
+            tensors["weight"] = .float32(affine.weight)
+            tensors["bias"] = .float32(affine.bias)
+        }
+        let metadata = ["format": "normd-state-1", "kind": snapshot.kind.rawValue, "mode": snapshot.mode.rawValue,
+                        "configured_mode": snapshot.configuredMode.rawValue, "stats": snapshot.shared ? "shared" : "per_key"]
+        return SafeTensors(metadata: metadata, tensors: tensors)
+    }
+
+    public static func decode(_ file: SafeTensors) throws(SafeTensors.FormatError) -> Snapshot {
+        guard file.metadata["format"] == "normd-state-1" else { throw .init(message: "not a normd state file (format \(file.metadata["format"] ?? "missing"))") }
+        guard let kind = file.metadata["kind"].flatMap(NormKind.init), let mode = file.metadata["mode"].flatMap(NormMode.init),
+              let configured = file.metadata["configured_mode"].flatMap(NormMode.init) else {
+            throw .init(message: "metadata lacks kind, mode or configured_mode")
+        }
+        let shared = file.metadata["stats"] == "shared"
+        var keys: [String: RunningStatistics] = [:]
+        for name in file.tensors.keys where name.hasSuffix("running_mean") {
+            let prefix = String(name.dropLast("running_mean".count))
+            guard shared ? prefix.isEmpty : prefix.hasSuffix(".") else { continue }
+            let key = shared ? "" : String(prefix.dropLast())
+            guard let mean = file.tensors[name]?.doubles, let variance = file.tensors["\(prefix)running_var"]?.doubles,
+                  let count = file.tensors["\(prefix)num_batches_tracked"]?.int64Scalar, mean.count == variance.count else {
+                throw .init(message: "key \"\(key)\" lacks running_var or num_batches_tracked, or their sizes differ")
+            }
+            keys[key] = RunningStatistics(mean: mean, variance: variance, batchesTracked: count)
+        }
+        var affine: Affine?
+        if let weight = file.tensors["weight"]?.doubles, let bias = file.tensors["bias"]?.doubles {
+            affine = Affine(weight: weight.map(Float.init), bias: bias.map(Float.init))
+        }
+        return Snapshot(kind: kind, mode: mode, configuredMode: configured, shared: shared, keys: keys, affine: affine)
+    }
+
+    /// Writes atomically: temporary file, fsync, current → previous, temporary → current, fsync of the folder.
+    public func write(_ snapshot: Snapshot, pipeline: String) throws(DaemonError) -> String {
+        let bytes = Self.encode(snapshot).encoded()
+        let path = currentPath(pipeline), temporary = "\(path).tmp"
+        try makeDirectory()
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw DaemonError(.state, "cannot create \(temporary)", errno: errno) }
+        var written = 0
+        let failure: Int32? = bytes.withUnsafeBytes { raw in
+            while written < raw.count {
+                let n = Glibc.write(fd, raw.baseAddress! + written, raw.count - written)
+                if n < 0 { if errno == EINTR { continue }; return errno }
+                written += n
+            }
+            return fsync(fd) == 0 ? nil : errno
+        }
+        close(fd)
+        if let failure {
+            unlink(temporary)
+            throw DaemonError(.state, "cannot write \(temporary)", errno: failure)
+        }
+        if access(path, F_OK) == 0, rename(path, previousPath(pipeline)) != 0 {
+            throw DaemonError(.state, "cannot keep the previous generation of \(path)", errno: errno)
+        }
+        guard rename(temporary, path) == 0 else { throw DaemonError(.state, "cannot rename \(temporary)", errno: errno) }
+        let directoryFD = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if directoryFD >= 0 {
+            fsync(directoryFD)
+            close(directoryFD)
+        }
+        return path
+    }
+
+    /// What `load` found.
+    public enum Loaded: Sendable {
+        case none
+        case current(Snapshot)
+        /// The newest file was unreadable; the previous generation was used.
+        case previous(Snapshot, problem: String)
+    }
+
+    /// Reads the newest good generation; both bad is an error naming the files.
+    public func load(pipeline: String) throws(DaemonError) -> Loaded {
+        let current = currentPath(pipeline), previous = previousPath(pipeline)
+        let currentResult = Self.read(current)
+        if case .success(let snapshot?) = currentResult { return .current(snapshot) }
+        let previousResult = Self.read(previous)
+        switch (currentResult, previousResult) {
+        case (.success(nil), .success(nil)): return .none
+        case (.success(nil), .success(let snapshot?)): return .previous(snapshot, problem: "\(current) is missing")
+        case (.failure(let problem), .success(let snapshot?)): return .previous(snapshot, problem: problem.description)
+        case (.failure(let problem), .success(nil)):
+            throw DaemonError(.state, "state file \(problem); no previous generation at \(previous)")
+        case (.failure(let a), .failure(let b)): throw DaemonError(.state, "state files \(a) and \(b)")
+        case (.success(nil), .failure(let b)): throw DaemonError(.state, "state file \(b)")
+        case (.success(.some), _): return .none  // handled above
+        }
+    }
+
+    private static func read(_ path: String) -> Result<Snapshot?, SafeTensors.FormatError> {
+        guard FileManager.default.fileExists(atPath: path) else { return .success(nil) }
+        guard let data = FileManager.default.contents(atPath: path) else { return .failure(.init(message: "\(path) is unreadable")) }
+        do {
+            return .success(try decode(try SafeTensors.decode(Array(data))))
+        } catch {
+            return .failure(.init(message: "\(path) is corrupt: \(error.message)"))
+        }
+    }
+
+    func makeDirectory() throws(DaemonError) {
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw DaemonError(.state, "cannot create state directory \(directory): \(error.localizedDescription)")
+        }
+    }
+}

@@ -1,0 +1,120 @@
+import Foundation
+
+/// The raw socket calls of the control socket, in one place; errno is read at once.
+public enum UnixSocket {
+    public struct Credentials: Sendable {
+        public let pid: Int32
+        public let uid: uid_t
+        public let gid: gid_t
+    }
+
+    static func address(_ path: String) throws(DaemonError) -> sockaddr_un {
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+            throw DaemonError(.control, "control socket path is too long: \(path)")
+        }
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: bytes) }
+        return address
+    }
+
+    static func withSockaddr<R>(_ address: inout sockaddr_un, _ body: (UnsafePointer<sockaddr>, socklen_t) -> R) -> R {
+        withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+    }
+
+    /// Binds and listens at `path` with mode 0660. A stale socket file is replaced; a live one
+    /// (another daemon answering there) is an error.
+    static func listen(path: String) throws(DaemonError) -> Int32 {
+        let directory = (path as NSString).deletingLastPathComponent
+        if !directory.isEmpty { try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
+        var address = try address(path)
+        if FileManager.default.fileExists(atPath: path) {
+            if (try? connect(path: path)).map({ close($0) }) != nil {
+                throw DaemonError(.control, "another process answers on the control socket \(path)")
+            }
+            unlink(path)
+        }
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw DaemonError(.control, "socket failed", errno: errno) }
+        let previousMask = umask(0o117)
+        let bound = withSockaddr(&address) { bind(fd, $0, $1) }
+        let bindErrno = errno
+        umask(previousMask)
+        guard bound == 0 else {
+            close(fd)
+            throw DaemonError(.control, "cannot bind the control socket \(path)", errno: bindErrno)
+        }
+        chmod(path, 0o660)
+        guard Glibc.listen(fd, 16) == 0 else {
+            let code = errno
+            close(fd)
+            throw DaemonError(.control, "cannot listen on \(path)", errno: code)
+        }
+        return fd
+    }
+
+    /// Connects to a control socket; the caller closes the descriptor.
+    public static func connect(path: String) throws(DaemonError) -> Int32 {
+        var address = try address(path)
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw DaemonError(.control, "socket failed", errno: errno) }
+        let result = withSockaddr(&address) { Glibc.connect(fd, $0, $1) }
+        guard result == 0 else {
+            let code = errno
+            close(fd)
+            throw DaemonError(.control, "cannot connect to \(path)", errno: code)
+        }
+        return fd
+    }
+
+    static func peerCredentials(_ fd: Int32) -> Credentials? {
+        // struct ucred { pid_t pid; uid_t uid; gid_t gid; } — declared here since Glibc's
+        // module does not export it without _GNU_SOURCE.
+        var raw: (Int32, UInt32, UInt32) = (0, 0, 0)
+        var length = socklen_t(MemoryLayout.size(ofValue: raw))
+        let soPeerCred: Int32 = 17
+        guard getsockopt(fd, SOL_SOCKET, soPeerCred, &raw, &length) == 0 else { return nil }
+        return Credentials(pid: raw.0, uid: raw.1, gid: raw.2)
+    }
+
+    /// Reads up to and excluding the first newline; nil without one within `limit` bytes.
+    static func readLine(_ fd: Int32, limit: Int) -> String? {
+        var buffer: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 512)
+        while buffer.count <= limit {
+            let n = read(fd, &chunk, chunk.count)
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { return nil }
+            buffer += chunk[0..<n]
+            if let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
+                return String(validating: buffer[..<newline], as: UTF8.self)
+            }
+        }
+        return nil
+    }
+
+    public static func readAll(_ fd: Int32) -> [UInt8] {
+        var result: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let n = read(fd, &chunk, chunk.count)
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { return result }
+            result += chunk[0..<n]
+        }
+    }
+
+    public static func writeAll(_ fd: Int32, _ text: String) {
+        let bytes = Array(text.utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { return }
+            offset += n
+        }
+    }
+}

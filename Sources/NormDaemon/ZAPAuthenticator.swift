@@ -1,0 +1,64 @@
+import Foundation
+import Logging
+import Synchronization
+import ZeroMQ
+
+/// ZeroMQ's authentication protocol (ZAP, RFC 27) for CURVE bind sides: one handler per context
+/// on `inproc://zeromq.zap.01`, answering 200 only for client keys on the socket's domain list.
+/// A domain with no allowed key refuses everyone.
+public final class ZAPAuthenticator: Sendable {
+    private let allowed = Mutex<[String: Set<String>]>([:])
+    private let stopRequested = Atomic<Bool>(false)
+    private let finished = DispatchSemaphore(value: 0)
+    private let running = Atomic<Bool>(false)
+    let logger: Logger
+
+    public init(logger: Logger) { self.logger = logger }
+
+    /// Sets a domain's allowed Z85 public keys; starts the handler the first time.
+    public func allow(domain: String, keys: Set<String>) {
+        allowed.withLock { $0[domain] = keys }
+    }
+
+    func isAllowed(domain: String, publicKey: [UInt8]) -> Bool {
+        guard let key = ZMQCurve.encode(publicKey) else { return false }
+        return allowed.withLock { $0[domain]?.contains(key) ?? false }
+    }
+
+    /// Binds the handler socket on `context` and serves it on a thread until `stop`.
+    public func start(context: ZMQContext) throws(ZMQError) {
+        let socket = try ZMQSocket(context, .rep)
+        try socket.setLinger(milliseconds: 0)
+        try socket.bind("inproc://zeromq.zap.01")
+        running.store(true, ordering: .relaxed)
+        let transfer = UncheckedTransfer(socket)
+        let thread = Thread { [self] in
+            serve(transfer.value)
+            transfer.value.close()
+            finished.signal()
+        }
+        thread.name = "normd.zap"
+        thread.start()
+    }
+
+    public func stop() {
+        guard running.load(ordering: .relaxed) else { return }
+        stopRequested.store(true, ordering: .relaxed)
+        finished.wait()
+    }
+
+    private func serve(_ socket: ZMQSocket) {
+        while !stopRequested.load(ordering: .relaxed) {
+            guard let ready = try? zmqPoll([(.socket(socket), .readable)], timeoutMilliseconds: 100), ready[0].contains(.readable),
+                  let request = try? socket.receiveMultipart(maxFrames: 8, dontWait: true) else { continue }
+            let frames = request.frames.map(\.bytes)
+            guard frames.count >= 6 else { continue }
+            let domain = String(decoding: frames[2], as: UTF8.self)
+            let mechanism = String(decoding: frames[5], as: UTF8.self)
+            let ok = mechanism == "CURVE" && frames.count >= 7 && isAllowed(domain: domain, publicKey: frames[6])
+            if !ok { logger.warning("refused a CURVE client", metadata: ["domain": "\(domain)", "address": "\(String(decoding: frames[3], as: UTF8.self))"]) }
+            let reply = [Array("1.0".utf8), frames[1], Array((ok ? "200" : "400").utf8), Array((ok ? "OK" : "not allowed").utf8), Array((ok ? "client" : "").utf8), []]
+            _ = try? socket.send(multipart: reply.map { try ZMQMessage($0) })
+        }
+    }
+}
