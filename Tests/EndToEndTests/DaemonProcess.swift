@@ -1,0 +1,129 @@
+import Foundation
+import NormDaemon
+import ZeroMQ
+
+/// A real `normd` process on a configuration in its own temporary folder.
+final class DaemonProcess {
+    let directory: URL
+    let configPath: String
+    let process = Process()
+    let logPath: String
+    var socketPath: String { directory.appendingPathComponent("ctl.sock").path }
+    var stateDir: String { directory.appendingPathComponent("state").path }
+
+    /// The `normd` executable built beside this test bundle.
+    static let binary: String = {
+        if let path = ProcessInfo.processInfo.environment["NORMD_BINARY"] { return path }
+        let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        var folder = exe.deletingLastPathComponent()
+        while folder.path != "/" {
+            let candidate = folder.appendingPathComponent("normd").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            folder = folder.deletingLastPathComponent()
+        }
+        fatalError("normd binary not found near \(exe.path); set NORMD_BINARY")
+    }()
+
+    static func makeDirectory() -> URL {
+        let url = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("normd-e2e-\(UUID().uuidString.prefix(8))")
+        try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
+    /// `pipelines` is TOML for the `[[pipeline]]` tables; `{dir}` stands for the temporary folder.
+    init(pipelines: String, daemon extra: String = "", directory: URL = DaemonProcess.makeDirectory(),
+         arguments: [String] = [], environment: [String: String] = [:], waitUntilReady: Bool = true) throws {
+        self.directory = directory
+        configPath = directory.appendingPathComponent("normd.toml").path
+        logPath = directory.appendingPathComponent("normd.log").path
+        let text = """
+            [daemon]
+            control_socket = "\(directory.path)/ctl.sock"
+            state_dir = "\(directory.path)/state"
+            threads = 2
+            log_level = "debug"
+            \(extra)
+
+            \(pipelines.replacingOccurrences(of: "{dir}", with: directory.path))
+            """
+        if !FileManager.default.fileExists(atPath: configPath) { try text.write(toFile: configPath, atomically: true, encoding: .utf8) }
+        try launch(arguments: arguments, environment: environment)
+        if waitUntilReady { try self.waitUntilReady() }
+    }
+
+    func launch(arguments: [String], environment: [String: String]) throws {
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.arguments = ["run", "--config", configPath] + arguments
+        var env = ProcessInfo.processInfo.environment
+        for (k, v) in environment { env[k] = v }
+        process.environment = env
+        let log = FileHandle(forWritingAtPath: logPath)!
+        log.seekToEndOfFile()
+        process.standardError = log
+        process.standardOutput = log
+        try process.run()
+    }
+
+    func waitUntilReady(timeout: Double = 20) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if !process.isRunning { throw TestFailure("normd exited with \(process.terminationStatus):\n\(log)") }
+            if (try? ControlClient.send(["stats"], socket: socketPath)) != nil { return }
+            usleep(20_000)
+        }
+        throw TestFailure("normd did not become ready:\n\(log)")
+    }
+
+    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    /// Sends a control command and parses the JSON answer.
+    func ctl(_ words: String...) throws -> JSONValue {
+        let reply = try ControlClient.send(words, socket: socketPath)
+        return try JSONParser.parse(reply.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+
+    func ctlText(_ words: String...) throws -> String { try ControlClient.send(words, socket: socketPath) }
+
+    func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
+
+    /// SIGTERM and wait; returns the exit status.
+    @discardableResult
+    func stop(timeout: Double = 20) -> Int32 {
+        if process.isRunning { signal(SIGTERM) }
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { usleep(10_000) }
+        if process.isRunning {
+            signal(SIGKILL)
+            process.waitUntilExit()
+            return -1
+        }
+        return process.terminationStatus
+    }
+
+    deinit {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Runs `normd` with arguments and captures its output (for check-config and the like).
+func runNormd(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: DaemonProcess.binary)
+    process.arguments = arguments
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let stdout = out.fileHandleForReading.readDataToEndOfFile(), stderr = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+}
