@@ -37,6 +37,11 @@ struct TOMLLineIndex {
         var candidate = key
         while true {
             if let line = lines[candidate] { return line }
+            // `bind[0]` was written on the line of `bind`; otherwise try the enclosing table.
+            if candidate.hasSuffix("]"), let open = candidate.lastIndex(of: "["), !candidate[..<open].hasSuffix(".") {
+                candidate = String(candidate[..<open])
+                continue
+            }
             guard let dot = candidate.lastIndex(of: ".") else { return nil }
             candidate = String(candidate[..<dot])
         }
