@@ -49,7 +49,8 @@ let package = Package(
         ),
         .testTarget(name: "NormCoreTests", dependencies: ["NormCore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "NormDaemonTests", dependencies: ["NormDaemon"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["NormDaemon", "ZeroMQ"]),
+        // The end-to-end tests read their fixtures through #filePath; they drive the built binary.
+        .testTarget(name: "EndToEndTests", dependencies: ["NormDaemon", "ZeroMQ"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -43,6 +43,12 @@ extension ConfigurationLoader {
         }
         if !norm.initFile.isEmpty && norm.channels == 0 {
             reader.fail(table.key("init"), "needs a fixed channels (channels = 0 learns them per key)")
+        } else if !norm.initFile.isEmpty {
+            do {
+                _ = try InitFile.load(path: norm.initFile, norm: norm)
+            } catch {
+                reader.fail(table.key("init"), error.message)
+            }
         }
         table.finish()
         return norm

@@ -2,17 +2,28 @@ import Dispatch
 import Foundation
 import Logging
 import ServiceLifecycle
+import Synchronization
 import UnixSignals
 
-/// The daemon as a ServiceLifecycle service: reloads on SIGHUP, checkpoints every
-/// `checkpoint_interval_s`, pings the systemd watchdog while every pipeline turns, and shuts
-/// down gracefully when the service group does (SIGTERM, SIGINT).
-public struct DaemonService: Service {
-    let daemon: Daemon
+/// The daemon as a ServiceLifecycle service: builds the daemon once the service group handles
+/// signals (so a SIGTERM right after start-up is never fatal), reloads on SIGHUP, checkpoints every
+/// `checkpoint_interval_s`, pings the systemd watchdog while every pipeline turns, and shuts down
+/// gracefully when the group does (SIGTERM, SIGINT).
+public final class DaemonService: Service, Sendable {
+    let makeDaemon: @Sendable () throws -> Daemon
+    /// Why the daemon could not start, for the exit status.
+    let startupFailure = Mutex<(any Error)?>(nil)
 
-    public init(daemon: Daemon) { self.daemon = daemon }
+    public init(makeDaemon: @escaping @Sendable () throws -> Daemon) { self.makeDaemon = makeDaemon }
 
     public func run() async throws {
+        let daemon: Daemon
+        do {
+            daemon = try makeDaemon()
+        } catch {
+            startupFailure.withLock { $0 = error }
+            throw error
+        }
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 for await _ in await UnixSignalsSequence(trapping: .sighup) {
@@ -20,17 +31,16 @@ public struct DaemonService: Service {
                     await Self.offPool { _ = try? daemon.reload() }
                 }
             }
-            group.addTask { await periodic() }
+            group.addTask { await self.periodic(daemon) }
             try? await gracefulShutdown()
             group.cancelAll()
         }
         await Self.offPool { daemon.shutdown() }
     }
 
-    private func periodic() async {
-        let interval = daemon.configuration.daemon.checkpointIntervalS
+    private func periodic(_ daemon: Daemon) async {
         let watchdog = daemon.notifier.watchdogInterval
-        var nextCheckpoint = ContinuousClock.now + .seconds(interval)
+        var nextCheckpoint = ContinuousClock.now + .seconds(daemon.configuration.daemon.checkpointIntervalS)
         while !Task.isCancelled {
             try? await Task.sleep(for: .milliseconds(Int(min(watchdog ?? 0.5, 0.5) * 1000)))
             if let watchdog, daemon.allPipelinesTurning(within: max(1, watchdog)) { daemon.notifier.watchdog() }
@@ -73,21 +83,16 @@ public enum DaemonRunner {
         }
         let logger = makeLogger(loaded.configuration.daemon.logLevel)
         for warning in loaded.warnings { logger.warning("\(warning)") }
-        let daemon: Daemon
-        do {
-            daemon = try Daemon(configuration: loaded.configuration, source: source, resetState: resetState, logger: logger)
-        } catch let error as DaemonError where error.code == .configuration {
-            logger.critical("cannot start: \(error)")
-            return ConfigurationError.exitCode
-        } catch {
-            logger.critical("cannot start: \(error)")
-            return 1
+        let service = DaemonService {
+            try Daemon(configuration: loaded.configuration, source: source, resetState: resetState, logger: logger)
         }
-        let group = ServiceGroup(services: [DaemonService(daemon: daemon)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        let group = ServiceGroup(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         do {
             try await group.run()
         } catch {
-            logger.critical("service group failed: \(error)")
+            let failure = service.startupFailure.withLock { $0 } ?? error
+            logger.critical("cannot start: \(failure)")
+            if let failure = failure as? DaemonError, failure.code == .configuration { return ConfigurationError.exitCode }
             return 1
         }
         logger.info("normd stopped")

@@ -127,3 +127,14 @@ func runNormd(_ arguments: [String]) throws -> (status: Int32, stdout: String, s
     process.waitUntilExit()
     return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
 }
+
+/// Polls until `condition` holds (counters are updated just after a send returns, so a consumer
+/// can see a message a moment before `stats` counts it).
+func eventually(timeout: Double = 5, _ condition: () throws -> Bool) rethrows -> Bool {
+    let deadline = Date().addingTimeInterval(timeout)
+    while Date() < deadline {
+        if try condition() { return true }
+        usleep(10_000)
+    }
+    return try condition()
+}

@@ -114,9 +114,10 @@ struct PipelineEndToEndTests {
             try push.sendTensor(key: "k", header: #"{"dtype":"float32","shape":[3,2,5]}"#, floats: testFloats(30, seed: 9))
             #expect(try pull.receiveTensor().header["norm"]?["kind"] == .string(kind))
         }
-        let stats = try daemon.ctl("stats")
-        #expect(stats["pipelines"]?["a"]?["published"] == .number("1"))
-        #expect(stats["pipelines"]?["b"]?["published"] == .number("1"))
+        #expect(try eventually {
+            let stats = try daemon.ctl("stats")
+            return stats["pipelines"]?["a"]?["published"] == .number("1") && stats["pipelines"]?["b"]?["published"] == .number("1")
+        })
         #expect(daemon.stop() == 0)
     }
 

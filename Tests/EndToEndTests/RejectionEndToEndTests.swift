@@ -90,6 +90,7 @@ struct RejectionEndToEndTests {
         #expect(try JSONParser.parse(letter[1])["error"] == .string("max_keys"))
         expected["max_keys"] = 1
 
+        #expect(try eventually { try daemon.ctl("stats")["pipelines"]?["strict"]?["published"]?.intValue == Self.cases.count + 1 })
         let stats = try daemon.ctl("stats")["pipelines"]!["strict"]!
         let rejected = stats["rejected"]!.objectValue!
         #expect(Dictionary(uniqueKeysWithValues: rejected.map { ($0.0, $0.1.intValue!) }) == expected)
