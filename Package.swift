@@ -9,6 +9,9 @@ let kernelFlags: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
 let kernelFlags: [SwiftSetting] = []
 #endif
 
+/// Our own targets treat warnings as errors; dependencies keep their own settings.
+let strict: [SwiftSetting] = [.treatAllWarnings(as: .error)]
+
 let package = Package(
     name: "normd",
     platforms: [.macOS(.v15)],
@@ -28,8 +31,8 @@ let package = Package(
             pkgConfig: "libzmq",
             providers: [.apt(["libzmq3-dev"])]
         ),
-        .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
-        .target(name: "NormCore", swiftSettings: kernelFlags),
+        .target(name: "ZeroMQ", dependencies: ["CZeroMQ"], swiftSettings: strict),
+        .target(name: "NormCore", swiftSettings: kernelFlags + strict),
         .target(
             name: "NormDaemon",
             dependencies: [
@@ -38,19 +41,21 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
-            ]
+            ],
+            swiftSettings: strict
         ),
         .executableTarget(
             name: "normd",
             dependencies: [
                 "NormDaemon",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+            ],
+            swiftSettings: strict
         ),
-        .testTarget(name: "NormCoreTests", dependencies: ["NormCore"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "NormDaemonTests", dependencies: ["NormDaemon"]),
+        .testTarget(name: "NormCoreTests", dependencies: ["NormCore"], resources: [.copy("Fixtures")], swiftSettings: strict),
+        .testTarget(name: "NormDaemonTests", dependencies: ["NormDaemon"], swiftSettings: strict),
         // The end-to-end tests read their fixtures through #filePath; they drive the built binary.
-        .testTarget(name: "EndToEndTests", dependencies: ["NormDaemon", "ZeroMQ"], exclude: ["Fixtures"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["NormDaemon", "ZeroMQ"], exclude: ["Fixtures"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,39 @@
+import Foundation
+import Testing
+
+@Suite("The systemd unit")
+struct SystemdUnitTests {
+    static let unit = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("systemd/normd.service")
+    static let analyzer = ["/usr/bin/systemd-analyze", "/bin/systemd-analyze"].first { FileManager.default.isExecutableFile(atPath: $0) }
+
+    @Test("systemd-analyze verify accepts systemd/normd.service", .enabled(if: analyzer != nil, "systemd-analyze is not installed"))
+    func verify() throws {
+        let text = try String(contentsOf: Self.unit, encoding: .utf8).replacingOccurrences(of: "/usr/local/bin/normd", with: DaemonProcess.binary)
+        let directory = DaemonProcess.makeDirectory()
+        let copy = directory.appendingPathComponent("normd.service")
+        try text.write(to: copy, atomically: true, encoding: .utf8)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.analyzer!)
+        process.arguments = ["verify", copy.path]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let report = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        let ours = report.split(separator: "\n").filter { $0.contains("normd.service") }
+        #expect(ours.isEmpty, "\(ours.joined(separator: "\n"))")
+        #expect(process.terminationStatus == 0)
+    }
+
+    @Test("the unit is Type=notify, checks its configuration first, and keeps its hardening")
+    func contents() throws {
+        let text = try String(contentsOf: Self.unit, encoding: .utf8)
+        for line in ["Type=notify", "ExecStartPre=/usr/local/bin/normd check-config /etc/normd/normd.toml", "Restart=on-failure",
+                     "WatchdogSec=", "DynamicUser=yes", "StateDirectory=normd", "RuntimeDirectory=normd", "ProtectSystem=strict",
+                     "NoNewPrivileges=yes", "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6", "ExecReload=/bin/kill -HUP $MAINPID"] {
+            #expect(text.contains(line), "missing \(line)")
+        }
+    }
+}
