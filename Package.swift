@@ -44,10 +44,11 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .target(name: "NormBench", dependencies: ["NormCore", "NormDaemon", "ZeroMQ"], swiftSettings: strict),
         .executableTarget(
             name: "normd",
             dependencies: [
-                "NormDaemon",
+                "NormDaemon", "NormBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict

@@ -1,12 +1,13 @@
 /// The apply pass: one fused read–normalize–write sweep in memory order.
 ///
-/// Returns false when an output value is not finite; the caller decides whether that rejects
-/// the batch (it is how eval mode, which computes no statistics, notices NaN and ±inf).
+/// With `checkFinite` it returns false when an output value is not finite; that is how eval
+/// mode, which computes no statistics, notices NaN and ±inf. Train mode has already seen them in
+/// the statistics pass and skips the check, which would otherwise chain every vector of the loop.
 enum ApplyKernel {
     static func apply<In: StoredElement, Out: StoredElement, S: ComputeScalar>(
         _: In.Type, _: Out.Type, _: S.Type,
         input: UnsafeRawPointer, output: UnsafeMutableRawPointer,
-        plan: BatchPlan, coefficients: Coefficients, runner: ParallelRunner
+        plan: BatchPlan, coefficients: Coefficients, runner: ParallelRunner, checkFinite: Bool
     ) -> Bool {
         let k = coefficients.converted(to: S.self)
         let workers = runner.workers(forElements: plan.geometry.elementCount)
@@ -28,10 +29,10 @@ enum ApplyKernel {
                                 finite[worker] = sweepElementwise(In.self, Out.self, input, output, plan: plan, table: tables.value, weight: weight, bias: bias, elements: elements)
                             } else if plan.sweepsRows {
                                 let rows = ParallelRunner.share(worker, of: workers, total: plan.batch * plan.spatial)
-                                finite[worker] = sweepRows(In.self, Out.self, input, output, plan: plan, table: tables.value, rows: rows)
+                                finite[worker] = sweepRows(In.self, Out.self, input, output, plan: plan, table: tables.value, rows: rows, checkFinite: checkFinite)
                             } else {
                                 let elements = ParallelRunner.share(worker, of: workers, total: total)
-                                finite[worker] = sweepRuns(In.self, Out.self, input, output, plan: plan, table: tables.value, elements: elements)
+                                finite[worker] = sweepRuns(In.self, Out.self, input, output, plan: plan, table: tables.value, elements: elements, checkFinite: checkFinite)
                             }
                         }
                     }
@@ -48,30 +49,43 @@ enum ApplyKernel {
     }
 
     @inline(__always)
-    private static func segment<In: StoredElement, Out: StoredElement, S: ComputeScalar>(
+    static func segment<In: StoredElement, Out: StoredElement, S: ComputeScalar>(
         _: In.Type, _: Out.Type, _ input: UnsafeRawPointer, _ output: UnsafeMutableRawPointer,
-        _ range: Range<Int>, hi: S, lo: S, scale: S, beta: S, sentinel: inout SIMD8<S>
+        _ range: Range<Int>, hi: S, lo: S, scale: S, beta: S, checkFinite: Bool, sentinel: inout SIMD8<S>
     ) {
         let hi8 = SIMD8(repeating: hi), lo8 = SIMD8(repeating: lo)
         let scale8 = SIMD8(repeating: scale), beta8 = SIMD8(repeating: beta)
         var i = range.lowerBound
+        var second = SIMD8<S>()
+        while i &+ 16 <= range.upperBound {
+            let a = beta8.addingProduct((S.load8(In.self, input, i) - hi8) - lo8, scale8)
+            let b = beta8.addingProduct((S.load8(In.self, input, i &+ 8) - hi8) - lo8, scale8)
+            S.store8(Out.self, a, output, i)
+            S.store8(Out.self, b, output, i &+ 8)
+            if checkFinite {
+                sentinel += a * 0
+                second += b * 0
+            }
+            i &+= 16
+        }
+        sentinel += second
         while i &+ 8 <= range.upperBound {
-            let y = ((S.load8(In.self, input, i) - hi8) - lo8) * scale8 + beta8
+            let y = beta8.addingProduct((S.load8(In.self, input, i) - hi8) - lo8, scale8)
             S.store8(Out.self, y, output, i)
-            sentinel += y * 0
+            if checkFinite { sentinel += y * 0 }
             i &+= 8
         }
         while i < range.upperBound {
-            let y = ((S(In.loadDouble(input, i)) - hi) - lo) * scale + beta
+            let y = beta.addingProduct((S(In.loadDouble(input, i)) - hi) - lo, scale)
             Out.storeDouble(Double(y), output, i)
-            sentinel[0] += y * 0
+            if checkFinite { sentinel[0] += y * 0 }
             i &+= 1
         }
     }
 
     private static func sweepRuns<In: StoredElement, Out: StoredElement, S: ComputeScalar>(
         _: In.Type, _: Out.Type, _ input: UnsafeRawPointer, _ output: UnsafeMutableRawPointer,
-        plan: BatchPlan, table: CoefficientTable<S>, elements: Range<Int>
+        plan: BatchPlan, table: CoefficientTable<S>, elements: Range<Int>, checkFinite: Bool
     ) -> Bool {
         let spatial = plan.spatial, channels = plan.channels
         var sentinel = SIMD8<S>()
@@ -81,7 +95,7 @@ enum ApplyKernel {
             let end = min((run + 1) * spatial, elements.upperBound)
             let q = table.perSample ? run : run % channels
             segment(In.self, Out.self, input, output, position..<end,
-                    hi: table.hi[q], lo: table.lo[q], scale: table.scale[q], beta: table.beta[q], sentinel: &sentinel)
+                    hi: table.hi[q], lo: table.lo[q], scale: table.scale[q], beta: table.beta[q], checkFinite: checkFinite, sentinel: &sentinel)
             position = end
         }
         return sentinel.sum().isFinite
@@ -89,7 +103,7 @@ enum ApplyKernel {
 
     private static func sweepRows<In: StoredElement, Out: StoredElement, S: ComputeScalar>(
         _: In.Type, _: Out.Type, _ input: UnsafeRawPointer, _ output: UnsafeMutableRawPointer,
-        plan: BatchPlan, table: CoefficientTable<S>, rows: Range<Int>
+        plan: BatchPlan, table: CoefficientTable<S>, rows: Range<Int>, checkFinite: Bool
     ) -> Bool {
         let channels = plan.channels, vectorEnd = channels & ~7
         var sentinel = SIMD8<S>()
@@ -103,19 +117,18 @@ enum ApplyKernel {
             while c < vectorEnd {
                 let offset = (base &+ c) &* stride
                 let x = S.load8(In.self, input, start &+ c)
-                let y = ((x - hi.loadUnaligned(fromByteOffset: offset, as: SIMD8<S>.self))
-                    - lo.loadUnaligned(fromByteOffset: offset, as: SIMD8<S>.self))
-                    * scale.loadUnaligned(fromByteOffset: offset, as: SIMD8<S>.self)
-                    + beta.loadUnaligned(fromByteOffset: offset, as: SIMD8<S>.self)
+                let d = (x - hi.loadUnaligned(fromByteOffset: offset, as: SIMD8<S>.self)) - lo.loadUnaligned(fromByteOffset: offset, as: SIMD8<S>.self)
+                let y = beta.loadUnaligned(fromByteOffset: offset, as: SIMD8<S>.self)
+                    .addingProduct(d, scale.loadUnaligned(fromByteOffset: offset, as: SIMD8<S>.self))
                 S.store8(Out.self, y, output, start &+ c)
-                sentinel += y * 0
+                if checkFinite { sentinel += y * 0 }
                 c &+= 8
             }
             while c < channels {
                 let q = base &+ c
-                let y = ((S(In.loadDouble(input, start &+ c)) - table.hi[q]) - table.lo[q]) * table.scale[q] + table.beta[q]
+                let y = table.beta[q].addingProduct((S(In.loadDouble(input, start &+ c)) - table.hi[q]) - table.lo[q], table.scale[q])
                 Out.storeDouble(Double(y), output, start &+ c)
-                sentinel[0] += y * 0
+                if checkFinite { sentinel[0] += y * 0 }
                 c &+= 1
             }
         }

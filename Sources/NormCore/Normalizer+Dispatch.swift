@@ -12,36 +12,51 @@ extension Normalizer {
 
     static func apply(
         _ input: UnsafeRawPointer, _ inputDType: DType, _ output: UnsafeMutableRawPointer, _ outputDType: DType,
-        plan: BatchPlan, coefficients: Coefficients, runner: ParallelRunner
+        plan: BatchPlan, coefficients: Coefficients, runner: ParallelRunner, checkFinite: Bool
     ) -> Bool {
         switch inputDType {
-        case .float32: apply(Float32Element.self, input, output, outputDType, plan: plan, coefficients: coefficients, runner: runner)
-        case .float64: apply(Float64Element.self, input, output, outputDType, plan: plan, coefficients: coefficients, runner: runner)
-        case .float16: apply(Float16Element.self, input, output, outputDType, plan: plan, coefficients: coefficients, runner: runner)
-        case .bfloat16: apply(BFloat16Element.self, input, output, outputDType, plan: plan, coefficients: coefficients, runner: runner)
+        case .float32: apply(Float32Element.self, input, output, outputDType, plan: plan, coefficients: coefficients, runner: runner, checkFinite: checkFinite)
+        case .float64: apply(Float64Element.self, input, output, outputDType, plan: plan, coefficients: coefficients, runner: runner, checkFinite: checkFinite)
+        case .float16: apply(Float16Element.self, input, output, outputDType, plan: plan, coefficients: coefficients, runner: runner, checkFinite: checkFinite)
+        case .bfloat16: apply(BFloat16Element.self, input, output, outputDType, plan: plan, coefficients: coefficients, runner: runner, checkFinite: checkFinite)
         }
     }
 
     private static func apply<In: StoredElement>(
         _: In.Type, _ input: UnsafeRawPointer, _ output: UnsafeMutableRawPointer, _ outputDType: DType,
-        plan: BatchPlan, coefficients: Coefficients, runner: ParallelRunner
+        plan: BatchPlan, coefficients: Coefficients, runner: ParallelRunner, checkFinite: Bool
     ) -> Bool {
         switch outputDType {
-        case .float32: apply(In.self, Float32Element.self, input, output, plan: plan, coefficients: coefficients, runner: runner)
-        case .float64: apply(In.self, Float64Element.self, input, output, plan: plan, coefficients: coefficients, runner: runner)
-        case .float16: apply(In.self, Float16Element.self, input, output, plan: plan, coefficients: coefficients, runner: runner)
-        case .bfloat16: apply(In.self, BFloat16Element.self, input, output, plan: plan, coefficients: coefficients, runner: runner)
+        case .float32: apply(In.self, Float32Element.self, input, output, plan: plan, coefficients: coefficients, runner: runner, checkFinite: checkFinite)
+        case .float64: apply(In.self, Float64Element.self, input, output, plan: plan, coefficients: coefficients, runner: runner, checkFinite: checkFinite)
+        case .float16: apply(In.self, Float16Element.self, input, output, plan: plan, coefficients: coefficients, runner: runner, checkFinite: checkFinite)
+        case .bfloat16: apply(In.self, BFloat16Element.self, input, output, plan: plan, coefficients: coefficients, runner: runner, checkFinite: checkFinite)
         }
     }
 
     private static func apply<In: StoredElement, Out: StoredElement>(
         _: In.Type, _: Out.Type, _ input: UnsafeRawPointer, _ output: UnsafeMutableRawPointer,
-        plan: BatchPlan, coefficients: Coefficients, runner: ParallelRunner
+        plan: BatchPlan, coefficients: Coefficients, runner: ParallelRunner, checkFinite: Bool
     ) -> Bool {
         if In.self == Float64Element.self || Out.self == Float64Element.self {
-            ApplyKernel.apply(In.self, Out.self, Double.self, input: input, output: output, plan: plan, coefficients: coefficients, runner: runner)
+            ApplyKernel.apply(In.self, Out.self, Double.self, input: input, output: output, plan: plan, coefficients: coefficients, runner: runner, checkFinite: checkFinite)
         } else {
-            ApplyKernel.apply(In.self, Out.self, Float.self, input: input, output: output, plan: plan, coefficients: coefficients, runner: runner)
+            ApplyKernel.apply(In.self, Out.self, Float.self, input: input, output: output, plan: plan, coefficients: coefficients, runner: runner, checkFinite: checkFinite)
+        }
+    }
+}
+
+extension Normalizer {
+    static func fused(
+        _ input: UnsafeRawPointer, _ inputDType: DType, _ output: UnsafeMutableRawPointer, _ outputDType: DType,
+        plan: BatchPlan, eps: Double, affine: Affine?, runner: ParallelRunner
+    ) -> Bool {
+        switch (inputDType, outputDType) {
+        case (.float32, .float32): FusedKernel.normalize(Float32Element.self, Float32Element.self, Float.self, input: input, output: output, plan: plan, eps: eps, affine: affine, runner: runner)
+        case (.float16, .float16): FusedKernel.normalize(Float16Element.self, Float16Element.self, Float.self, input: input, output: output, plan: plan, eps: eps, affine: affine, runner: runner)
+        case (.bfloat16, .bfloat16): FusedKernel.normalize(BFloat16Element.self, BFloat16Element.self, Float.self, input: input, output: output, plan: plan, eps: eps, affine: affine, runner: runner)
+        case (.float64, .float64): FusedKernel.normalize(Float64Element.self, Float64Element.self, Double.self, input: input, output: output, plan: plan, eps: eps, affine: affine, runner: runner)
+        default: false
         }
     }
 }

@@ -69,6 +69,13 @@ public struct Normalizer: Sendable {
             throw NormError(.tooFewValues, "\(what) (shape \(geometry.shape))")
         }
 
+        // Group, layer and instance on NCHW: one pass per partition while it is in cache. Mixed
+        // dtypes and everything it does not cover (NaN and ±inf among them) take the two passes below.
+        if !settings.hasRunningStatistics, descriptor.dtype == outputDType, FusedKernel.canFuse(plan: plan, dtype: descriptor.dtype, affine: affine, runner: runner),
+           Self.fused(input.baseAddress!, descriptor.dtype, output.baseAddress!, outputDType, plan: plan, eps: settings.eps, affine: affine, runner: runner) {
+            return NormOutcome(batchesTracked: nil, updatedStatistics: false, passedNonFinite: false)
+        }
+
         var passedNonFinite = false
         var moments: [Moments] = []
         if !useRunning {
@@ -92,8 +99,9 @@ public struct Normalizer: Sendable {
 
         let coefficients = try coefficients(plan: plan, moments: moments, running: useRunning ? statistics : nil, affine: affine,
                                             doublePrecision: descriptor.dtype == .float64 || outputDType == .float64)
+        // The statistics pass has already seen any NaN or ±inf unless running statistics are used.
         let finite = Self.apply(input.baseAddress!, descriptor.dtype, output.baseAddress!, outputDType,
-                                plan: plan, coefficients: coefficients, runner: runner)
+                                plan: plan, coefficients: coefficients, runner: runner, checkFinite: useRunning || passedNonFinite)
         if !finite {
             if settings.nonFinite == .reject && !passedNonFinite {
                 throw NormError(.nonfinite, useRunning ? "payload holds NaN or infinite values" : "normalized output is not finite")

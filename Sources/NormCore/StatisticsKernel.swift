@@ -46,7 +46,7 @@ enum StatisticsKernel {
     }
 
     @inline(__always)
-    private static func contiguousMoments<E: StoredElement>(_: E.Type, _ base: UnsafeRawPointer, _ range: Range<Int>) -> Moments {
+    static func contiguousMoments<E: StoredElement>(_: E.Type, _ base: UnsafeRawPointer, _ range: Range<Int>) -> Moments {
         let shift = E.loadDouble(base, range.lowerBound)
         let shift8 = SIMD8<Double>(repeating: shift)
         var sumA = SIMD8<Double>(), sumB = SIMD8<Double>()
@@ -58,8 +58,8 @@ enum StatisticsKernel {
             let b = E.loadDouble8(base, i &+ 8) - shift8
             sumA += a
             sumB += b
-            squaresA += a * a
-            squaresB += b * b
+            squaresA.addProduct(a, a)
+            squaresB.addProduct(b, b)
             i &+= 16
         }
         while i &+ 8 <= range.upperBound {

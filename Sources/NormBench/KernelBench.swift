@@ -1,0 +1,95 @@
+import Foundation
+import NormCore
+
+/// `normd bench --kernel`: every kind against the read-twice-write-once bound, interleaved
+/// (bound, kinds, bound, kinds, …) so both see the same machine conditions.
+public struct KernelBench: Sendable {
+    public var shapes: [[Int]] = [[32, 64, 32, 32], [16, 256, 56, 56]]
+    public var threads: [Int] = [1, 2]
+    public var rounds = 5
+    /// Seconds each timed measurement runs for.
+    public var secondsPerMeasurement = 0.3
+    public init() {}
+
+    public struct Row: Sendable {
+        public let shape: [Int], kind: String, threads: Int
+        public let gbps: Sample, boundGBps: Sample
+        /// Median of kernel time ÷ bound time over the rounds.
+        public let ratio: Sample
+    }
+
+    static let kinds: [(String, NormSettings, NormMode)] = [
+        ("batch train", NormSettings(kind: .batch), .train),
+        ("batch eval", NormSettings(kind: .batch), .eval),
+        ("group (G=32)", NormSettings(kind: .group, groups: 32), .train),
+        ("layer", NormSettings(kind: .layer), .train),
+        ("instance", NormSettings(kind: .instance), .train),
+    ]
+
+    public func run() throws -> [Row] {
+        var rows: [Row] = []
+        for shape in shapes {
+            let geometry = try TensorGeometry(shape: shape)
+            let bytes = geometry.elementCount * 4
+            let input = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes, alignment: 64)
+            let output = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes, alignment: 64)
+            defer { input.deallocate(); output.deallocate() }
+            var seed: UInt32 = 12345
+            for i in 0..<geometry.elementCount {
+                seed = seed &* 1_664_525 &+ 1_013_904_223
+                input.storeBytes(of: Float(seed >> 8) / Float(1 << 24) * 4 - 2, toByteOffset: i * 4, as: Float.self)
+            }
+            for threadCount in threads {
+                var bound = Sample()
+                var kernel = [Sample](repeating: Sample(), count: Self.kinds.count)
+                var ratios = [Sample](repeating: Sample(), count: Self.kinds.count)
+                let boundLoop = MemoryBound(threads: threadCount)
+                for round in 0..<rounds {
+                    let boundSeconds = time { boundLoop.run(UnsafeRawBufferPointer(input), into: output) }
+                    bound.add(Double(bytes) / boundSeconds / 1e9)
+                    for (index, (name, settings, mode)) in Self.kinds.enumerated() {
+                        progress("kernel \(shape) \(threadCount) thread(s) round \(round + 1)/\(rounds): \(name)")
+                        let normalizer = Normalizer(settings: settings, threads: threadCount)
+                        let descriptor = TensorDescriptor(dtype: .float32, geometry: geometry)
+                        var statistics: RunningStatistics? = settings.hasRunningStatistics ? .initial(channels: geometry.channels) : nil
+                        let seconds = time {
+                            _ = try? normalizer.normalize(UnsafeRawBufferPointer(input), as: descriptor, into: output, outputDType: .float32,
+                                                          mode: mode, affine: nil, statistics: &statistics)
+                        }
+                        kernel[index].add(Double(bytes) / seconds / 1e9)
+                        ratios[index].add(seconds / boundSeconds)
+                    }
+                }
+                for (index, (name, _, _)) in Self.kinds.enumerated() {
+                    rows.append(Row(shape: shape, kind: name, threads: threadCount, gbps: kernel[index], boundGBps: bound, ratio: ratios[index]))
+                }
+            }
+        }
+        endProgress()
+        return rows
+    }
+
+    /// Seconds per call: repeats `body` for about `secondsPerMeasurement` after one warm-up call.
+    func time(_ body: () -> Void) -> Double {
+        body()
+        var calls = 0
+        let start = now()
+        var elapsed = 0.0
+        repeat {
+            body()
+            calls += 1
+            elapsed = now() - start
+        } while elapsed < secondsPerMeasurement
+        return elapsed / Double(calls)
+    }
+
+    public static func table(_ rows: [Row]) -> String {
+        var out = "| shape | kind | threads | GB/s median (min–max) | bound GB/s median | kernel time ÷ bound (median, min–max) |\n"
+        out += "| --- | --- | --- | --- | --- | --- |\n"
+        for r in rows {
+            out += "| \(r.shape) | \(r.kind) | \(r.threads) | \(format(r.gbps.median, 1)) (\(format(r.gbps.min, 1))–\(format(r.gbps.max, 1))) "
+            out += "| \(format(r.boundGBps.median, 1)) | \(format(r.ratio.median)) (\(format(r.ratio.min))–\(format(r.ratio.max))) |\n"
+        }
+        return out
+    }
+}

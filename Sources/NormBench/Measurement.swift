@@ -1,0 +1,31 @@
+import Foundation
+
+/// Medians and spreads of repeated timings, as BENCHMARKS.md asks figures to be quoted.
+public struct Sample: Sendable {
+    public var values: [Double] = []
+    public init() {}
+
+    public mutating func add(_ value: Double) { values.append(value) }
+    public var median: Double {
+        let sorted = values.sorted()
+        guard !sorted.isEmpty else { return .nan }
+        return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+    }
+    public var min: Double { values.min() ?? .nan }
+    public var max: Double { values.max() ?? .nan }
+}
+
+/// Monotonic seconds.
+func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+
+func format(_ value: Double, _ digits: Int = 2) -> String { String(format: "%.\(digits)f", value) }
+
+/// Progress on stderr, rewritten in place on a terminal.
+func progress(_ text: String) {
+    let line = isatty(STDERR_FILENO) != 0 ? "\r\u{1B}[2K\(text)" : "\(text)\n"
+    FileHandle.standardError.write(Data(line.utf8))
+}
+
+func endProgress() {
+    if isatty(STDERR_FILENO) != 0 { FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8)) }
+}
