@@ -4,21 +4,45 @@ import NormBench
 
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure normd: the kernels against the memory bound (--kernel), or end to end against a zmq_proxy forwarder.")
+        abstract: "Measure normd: end to end beside a zmq_proxy forwarder (default), or the kernels against the memory bound (--kernel).")
 
     @Flag(help: "Measure the normalization kernels against the read-twice-write-once bound.")
     var kernel = false
 
-    @Option(help: "Rounds of each measurement (interleaved A, B, A, B…).")
-    var rounds = 5
+    @Option(help: "Norm kind of the benchmarked pipeline.") var kind = "batch"
+    @Option(help: "Batch shape, comma-separated.") var shape = "32,64,32,32"
+    @Option(name: .customLong("in-flight"), help: "Batches outstanding between producer and consumer.") var inFlight = 4
+    @Option(help: "Measured seconds per round.") var duration = 5.0
+    @Option(help: "Rounds of each measurement, interleaved.") var rounds = 5
+    @Option(help: "High-water mark of every socket, in messages.") var hwm: Int32 = 4
+    @Option(help: "Input endpoint of an already running daemon (with --output): measure it instead of starting one.") var input: String?
+    @Option(help: "Output endpoint of an already running daemon.") var output: String?
+    @Flag(help: "Measure normd alone, without the forwarder rounds.") var noForwarder = false
+    @Flag(help: "Print one JSON line of results as well.") var json = false
+    @Flag(help: .hidden) var forwarderProcess = false
 
     func run() async throws {
+        if forwarderProcess {
+            try EndToEndBench.forwarder(input: input ?? "", output: output ?? "", hwm: hwm)
+        }
         if kernel {
             var bench = KernelBench()
             bench.rounds = rounds
             print(KernelBench.table(try bench.run()), terminator: "")
             return
         }
-        throw ValidationError("choose --kernel")
+        var bench = EndToEndBench()
+        bench.kind = kind
+        bench.shape = shape.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        bench.inFlight = inFlight
+        bench.duration = duration
+        bench.rounds = rounds
+        bench.hwm = hwm
+        bench.compareWithForwarder = !noForwarder
+        bench.executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+        if let input, let output { bench.endpoints = (input, output) }
+        let report = BenchReport.summary(try bench.run(), bench: bench)
+        print(report.text, terminator: "")
+        if json { print(report.json) }
     }
 }

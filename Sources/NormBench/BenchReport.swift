@@ -1,0 +1,51 @@
+import Foundation
+import NormDaemon
+
+/// Turns interleaved rounds into the figures BENCHMARKS.md asks for.
+public enum BenchReport {
+    public static func summary(_ rounds: [EndToEndBench.Round], bench: EndToEndBench) -> (text: String, json: String) {
+        var text = "normd bench: kind \(bench.kind), shape \(bench.shape) float32 (\(format(Double(bench.shape.reduce(4, *)) / 1_048_576, 1)) MiB), "
+        text += "\(bench.inFlight) in flight, HWM \(bench.hwm), ipc://, \(bench.rounds) rounds × \(format(bench.duration, 0)) s\n"
+        var json: [(String, JSONValue)] = [("kind", .string(bench.kind)), ("shape", .array(bench.shape.map { .int($0) })),
+                                            ("in_flight", .int(bench.inFlight)), ("rounds", .int(bench.rounds))]
+        var medians: [String: Double] = [:]
+        for target in ["normd", "forwarder", "normd (running)"] {
+            let mine = rounds.filter { $0.target == target }
+            guard !mine.isEmpty else { continue }
+            var gbps = Sample(), rate = Sample(), p50 = Sample(), p99 = Sample()
+            for r in mine {
+                gbps.add(r.result.gigabytesPerSecond)
+                rate.add(r.result.batchesPerSecond)
+                p50.add(r.result.percentile(0.5))
+                p99.add(r.result.percentile(0.99))
+            }
+            let maxLatency = mine.flatMap(\.result.latenciesMs).max() ?? .nan
+            let peak = mine.map(\.peakResident).max() ?? 0
+            medians[target] = gbps.median
+            text += "  \(target): \(format(gbps.median)) GB/s (\(format(gbps.min))–\(format(gbps.max))), \(format(rate.median, 0)) batches/s, "
+            text += "latency p50 \(format(p50.median)) ms, p99 \(format(p99.median)) ms, max \(format(maxLatency)) ms"
+            if peak > 0 { text += ", peak RSS \(peak / 1_048_576) MiB" }
+            text += "\n"
+            var fields: [(String, JSONValue)] = [("gbps_median", .double(gbps.median)), ("gbps_min", .double(gbps.min)), ("gbps_max", .double(gbps.max)),
+                                                 ("batches_per_s", .double(rate.median)), ("p50_ms", .double(p50.median)),
+                                                 ("p99_ms", .double(p99.median)), ("max_ms", .double(maxLatency)), ("peak_rss_bytes", .int(peak))]
+            if target == "normd" {
+                // Flat memory: resident size at the end of each round against after its first second.
+                let growth = mine.compactMap { r -> Double? in
+                    guard let first = r.residentSamples.first, let last = r.residentSamples.last, first > 0 else { return nil }
+                    return Double(last) / Double(first)
+                }
+                if let worst = growth.max() {
+                    text += "  normd resident memory, end of round ÷ after its first second: worst \(format(worst, 3))\n"
+                    fields.append(("rss_growth_worst", .double(worst)))
+                }
+            }
+            json.append((target, .object(fields)))
+        }
+        if let normd = medians["normd"], let forwarder = medians["forwarder"] {
+            text += "  normd ÷ forwarder (medians): \(format(normd / forwarder))\n"
+            json.append(("ratio_to_forwarder", .double(normd / forwarder)))
+        }
+        return (text, JSONValue.object(json).serialized)
+    }
+}

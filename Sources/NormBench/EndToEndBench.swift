@@ -1,0 +1,159 @@
+import Foundation
+import NormDaemon
+import ZeroMQ
+
+/// `normd bench`: normd end to end beside libzmq's own zmq_proxy moving the same messages,
+/// each in a process of its own, rounds interleaved (normd, forwarder, normd, …).
+public struct EndToEndBench: Sendable {
+    public var kind = "batch"
+    public var shape = [32, 64, 32, 32]
+    public var inFlight = 4
+    public var duration = 5.0
+    public var warmup = 1.0
+    public var rounds = 5
+    public var hwm: Int32 = 4
+    /// Measure an already running daemon at these endpoints instead of starting one (no forwarder).
+    public var endpoints: (input: String, output: String)?
+    public var compareWithForwarder = true
+    public var executable = CommandLine.arguments[0]
+    public init() {}
+
+    public struct Round: Sendable {
+        public let target: String
+        public let result: LoadDriver.Result
+        /// Resident memory samples of the target process (bytes), one a second, and its peak.
+        public let residentSamples: [Int]
+        public let peakResident: Int
+    }
+
+    public func run() throws -> [Round] {
+        let elements = shape.reduce(1, *)
+        let buffer = ZMQBuffer(count: elements * 4)
+        var seed: UInt32 = 7
+        for i in 0..<elements {
+            seed = seed &* 1_664_525 &+ 1_013_904_223
+            buffer.bytes.storeBytes(of: Float(seed >> 8) / Float(1 << 24) * 4 - 2, toByteOffset: i * 4, as: Float.self)
+        }
+        let header = "{\"dtype\":\"float32\",\"shape\":[\(shape.map(String.init).joined(separator: ","))],\"t\":0}"
+        if let endpoints {
+            let driver = LoadDriver(input: endpoints.input, output: endpoints.output, payload: buffer, header: header, inFlight: inFlight, hwm: hwm)
+            return [Round(target: "normd (running)", result: try measure(driver, label: "normd"), residentSamples: [], peakResident: 0)]
+        }
+        var rounds: [Round] = []
+        for round in 0..<self.rounds {
+            for target in compareWithForwarder ? ["normd", "forwarder"] : ["normd"] {
+                let directory = FileManager.default.temporaryDirectory.appendingPathComponent("normd-bench-\(getpid())-\(round)-\(target)")
+                try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+                defer { try? FileManager.default.removeItem(at: directory) }
+                let input = "ipc://\(directory.path)/in", output = "ipc://\(directory.path)/out"
+                let process = try start(target, directory: directory, input: input, output: output)
+                defer { process.terminate(); process.waitUntilExit() }
+                let driver = LoadDriver(input: input, output: output, payload: buffer, header: header, inFlight: inFlight, hwm: hwm)
+                let sampler = ResidentSampler(pid: process.processIdentifier)
+                sampler.start()
+                let result = try measure(driver, label: "\(target) round \(round + 1)/\(self.rounds)")
+                let samples = sampler.stop()
+                rounds.append(Round(target: target, result: result, residentSamples: samples, peakResident: ResidentSampler.peak(pid: process.processIdentifier)))
+            }
+        }
+        endProgress()
+        return rounds
+    }
+
+    private func measure(_ driver: LoadDriver, label: String) throws -> LoadDriver.Result {
+        try driver.run(warmup: warmup, duration: duration) { batches, elapsed in
+            progress("\(label): \(batches) batches in \(format(elapsed, 0)) s, \(format(Double(batches * driver.payload.count) / elapsed / 1e9)) GB/s")
+        }
+    }
+
+    private func start(_ target: String, directory: URL, input: String, output: String) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        if target == "forwarder" {
+            process.arguments = ["bench", "--forwarder-process", "--input", input, "--output", output, "--hwm", "\(hwm)"]
+        } else {
+            let config = directory.appendingPathComponent("bench.toml").path
+            try """
+                [daemon]
+                control_socket = "\(directory.path)/ctl.sock"
+                state_dir = "\(directory.path)/state"
+                log_level = "warning"
+                checkpoint_interval_s = 3600
+                [[pipeline]]
+                name = "bench"
+                [pipeline.input]
+                socket = "pull"
+                bind = ["\(input)"]
+                hwm = \(hwm)
+                [pipeline.output]
+                socket = "push"
+                bind = ["\(output)"]
+                hwm = \(hwm)
+                [pipeline.norm]
+                kind = "\(kind)"
+                \(kind == "group" ? "groups = \(shape[1] >= 32 ? 32 : 1)" : "")
+                momentum = 0.1
+                stats = "shared"
+                mode = "train"
+                """.write(toFile: config, atomically: true, encoding: .utf8)
+            process.arguments = ["run", "--config", config]
+        }
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date().addingTimeInterval(10)
+        let socket = target == "forwarder" ? nil : "\(directory.path)/ctl.sock"
+        while Date() < deadline {
+            if let socket, (try? ControlClient.send(["stats"], socket: socket)) != nil { return process }
+            if socket == nil, FileManager.default.fileExists(atPath: "\(directory.path)/out") { return process }
+            usleep(20_000)
+        }
+        throw BenchError("\(target) did not start")
+    }
+
+    /// Runs zmq_proxy from a bound PULL to a bound PUSH until killed (`normd bench --forwarder-process`).
+    public static func forwarder(input: String, output: String, hwm: Int32) throws -> Never {
+        let context = try ZMQContext()
+        let front = try ZMQSocket(context, .pull), back = try ZMQSocket(context, .push)
+        try front.setHighWaterMarks(receive: hwm)
+        try back.setHighWaterMarks(send: hwm)
+        try front.bind(input)
+        try back.bind(output)
+        signal(SIGTERM) { _ in _exit(0) }
+        try zmqProxy(frontend: front, backend: back)
+        exit(0)
+    }
+}
+
+/// Samples a process's resident memory once a second from /proc.
+final class ResidentSampler: @unchecked Sendable {
+    // `samples` is written only by the sampling thread until `stop` joins it.
+    private var samples: [Int] = []
+    private let pid: Int32
+    private let done = DispatchSemaphore(value: 0)
+    private let stopFlag = DispatchSemaphore(value: 0)
+
+    init(pid: Int32) { self.pid = pid }
+
+    func start() {
+        Thread { [self] in
+            while stopFlag.wait(timeout: .now() + .seconds(1)) == .timedOut {
+                if let rss = Self.status(pid: pid, field: "VmRSS:") { samples.append(rss) }
+            }
+            done.signal()
+        }.start()
+    }
+
+    func stop() -> [Int] {
+        stopFlag.signal()
+        done.wait()
+        return samples
+    }
+
+    static func peak(pid: Int32) -> Int { status(pid: pid, field: "VmHWM:") ?? 0 }
+
+    static func status(pid: Int32, field: String) -> Int? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+              let line = text.split(separator: "\n").first(where: { $0.hasPrefix(field) }) else { return nil }
+        return line.split(separator: " ").compactMap { Int($0) }.first.map { $0 * 1024 }
+    }
+}

@@ -1,0 +1,130 @@
+import Foundation
+import Synchronization
+import ZeroMQ
+
+/// The bench's producer and consumer: keeps `inFlight` batches outstanding between a PUSH to
+/// the target's input and a PULL from its output, timing each batch from send to receipt.
+public struct LoadDriver: Sendable {
+    let input: String
+    let output: String
+    let payload: ZMQBuffer
+    let header: String
+    let inFlight: Int
+    let hwm: Int32
+
+    public struct Result: Sendable {
+        var batches = 0
+        var bytes = 0
+        var seconds = 0.0
+        var latenciesMs: [Double] = []
+
+        public var batchesPerSecond: Double { Double(batches) / seconds }
+        public var gigabytesPerSecond: Double { Double(bytes) / seconds / 1e9 }
+        public func percentile(_ p: Double) -> Double {
+            let sorted = latenciesMs.sorted()
+            guard !sorted.isEmpty else { return .nan }
+            return sorted[min(sorted.count - 1, max(0, Int((p * Double(sorted.count)).rounded(.up)) - 1))]
+        }
+    }
+
+    /// Runs `warmup` seconds unmeasured, then `duration` measured; `tick` is called about once a second.
+    func run(warmup: Double, duration: Double, tick: @escaping @Sendable (Int, Double) -> Void) throws -> Result {
+        let context = try ZMQContext()
+        defer { context.terminate() }
+        // Starts at 0 and is signalled up: libdispatch traps when a semaphore is freed below its initial value.
+        let credits = DispatchSemaphore(value: 0)
+        for _ in 0..<inFlight { credits.signal() }
+        let stop = Atomic<Bool>(false)
+        let measuring = Atomic<Bool>(false)
+        let result = Mutex(Result())
+        let consumerDone = DispatchSemaphore(value: 0), producerDone = DispatchSemaphore(value: 0)
+        let failure = Mutex<String?>(nil)
+        let payload = UncheckedSendableBox(payload), header = header, input = input, output = output, hwm = hwm
+
+        let consumer = Thread {
+            defer { consumerDone.signal() }
+            do {
+                let socket = try ZMQSocket(context, .pull)
+                try socket.setHighWaterMarks(receive: hwm)
+                try socket.set(ZMQOption.receiveTimeout, 200)
+                try socket.setLinger(milliseconds: 0)
+                try socket.connect(output)
+                while !stop.load(ordering: .relaxed) {
+                    guard let message = try socket.receiveMultipart(maxFrames: 3, dontWait: false), message.frames.count == 3 else { continue }
+                    credits.signal()
+                    let sentAt = message.frames[1].withUnsafeBytes { LoadDriver.sendTime(in: $0) }
+                    let received = Double(DispatchTime.now().uptimeNanoseconds)
+                    if measuring.load(ordering: .relaxed) {
+                        result.withLock {
+                            $0.batches += 1
+                            $0.bytes += payload.value.count
+                            if let sentAt { $0.latenciesMs.append((received - sentAt) / 1e6) }
+                        }
+                    }
+                }
+                socket.close(lingerMilliseconds: 0)
+            } catch {
+                failure.withLock { $0 = "consumer: \(error)" }
+            }
+        }
+        let producer = Thread {
+            defer { producerDone.signal() }
+            do {
+                let socket = try ZMQSocket(context, .push)
+                try socket.setHighWaterMarks(send: hwm)
+                try socket.set(ZMQOption.sendTimeout, 200)
+                try socket.setLinger(milliseconds: 0)
+                try socket.connect(input)
+                var seq = 0
+                while !stop.load(ordering: .relaxed) {
+                    guard credits.wait(timeout: .now() + .milliseconds(200)) == .success else { continue }
+                    let text = header.replacingOccurrences(of: "\"t\":0", with: "\"t\":\(DispatchTime.now().uptimeNanoseconds),\"seq\":\(seq)")
+                    let frames = [try ZMQMessage(string: "bench"), try ZMQMessage(string: text), try ZMQMessage(sending: payload.value)]
+                    while !stop.load(ordering: .relaxed), !(try socket.send(multipart: frames, dontWait: false)) {}
+                    seq += 1
+                }
+                socket.close(lingerMilliseconds: 0)
+            } catch {
+                failure.withLock { $0 = "producer: \(error)" }
+            }
+        }
+        consumer.start()
+        producer.start()
+        Thread.sleep(forTimeInterval: warmup)
+        measuring.store(true, ordering: .relaxed)
+        let start = DispatchTime.now().uptimeNanoseconds
+        var elapsed = 0.0
+        while elapsed < duration {
+            Thread.sleep(forTimeInterval: min(1, duration - elapsed))
+            elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            tick(result.withLock { $0.batches }, elapsed)
+        }
+        measuring.store(false, ordering: .relaxed)
+        stop.store(true, ordering: .relaxed)
+        producerDone.wait()
+        consumerDone.wait()
+        if let failure = failure.withLock({ $0 }) { throw BenchError(failure) }
+        var final = result.withLock { $0 }
+        final.seconds = elapsed
+        return final
+    }
+
+    /// The `"t":NANOSECONDS` the producer wrote into the header.
+    static func sendTime(in header: UnsafeRawBufferPointer) -> Double? {
+        let text = String(decoding: header, as: UTF8.self)
+        guard let range = text.range(of: "\"t\":") else { return nil }
+        return Double(text[range.upperBound...].prefix { $0.isNumber })
+    }
+}
+
+struct BenchError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// The payload buffer is read-only after it is filled, so it may be shared by the producer thread.
+struct UncheckedSendableBox<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
+}
+
