@@ -18,12 +18,12 @@ let package = Package(
     products: [
         .executable(name: "normd", targets: ["normd"]),
         .library(name: "NormCore", targets: ["NormCore"]),
+        .library(name: "NormDaemon", targets: ["NormDaemon"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
-        .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
     ],
     targets: [
         .systemLibrary(
@@ -40,7 +40,6 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
-                .product(name: "TOMLKit", package: "TOMLKit"),
             ],
             swiftSettings: strict
         ),
@@ -60,3 +59,11 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// libFuzzer targets, declared only for scripts/fuzz (they need -sanitize=fuzzer and have no main).
+if Context.environment["NORMD_FUZZ"] == "1" {
+    package.targets += [
+        .executableTarget(name: "FuzzHeader", dependencies: ["NormDaemon", "NormCore"], path: "Fuzz/FuzzHeader"),
+        .executableTarget(name: "FuzzConfig", dependencies: ["NormDaemon"], path: "Fuzz/FuzzConfig"),
+    ]
+}

@@ -41,14 +41,14 @@ public enum ConfigurationLoader {
     }
 
     public static func parse(_ text: String, file: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigurationError) -> Loaded {
-        let root: TOMLNode
+        let document: TOMLParser.Document
         do {
-            root = try TOMLNode.parse(text)
+            document = try TOMLParser.parse(text)
         } catch {
             throw ConfigurationError(file: file, line: error.line, error.message)
         }
-        guard case .table(let members) = root else { throw ConfigurationError(file: file, "not a TOML document") }
-        let reader = ConfigurationReader(file: file, source: text)
+        guard case .table(let members) = document.root else { throw ConfigurationError(file: file, "not a TOML document") }
+        let reader = ConfigurationReader(file: file, lines: document.lines)
         let top = ConfigurationReader.Table(path: "", members: members, reader: reader)
         let defaults = DefaultPaths(environment: environment)
         let daemon = readDaemon(top.table("daemon"), defaults: defaults, reader: reader)

@@ -2,21 +2,36 @@
 /// what is left over can be reported as unknown, and collecting all problems, not just the first.
 final class ConfigurationReader {
     let file: String
-    let lines: TOMLLineIndex
+    let lines: [String: Int]
     private(set) var problems: [ConfigurationProblem] = []
     private(set) var warnings: [ConfigurationProblem] = []
 
-    init(file: String, source: String) {
+    init(file: String, lines: [String: Int]) {
         self.file = file
-        self.lines = TOMLLineIndex(source: source)
+        self.lines = lines
     }
 
     func fail(_ key: String, _ message: String) {
-        problems.append(ConfigurationProblem(file: file, line: lines.line(of: key), key: key, message: message))
+        problems.append(ConfigurationProblem(file: file, line: line(of: key), key: key, message: message))
     }
 
     func warn(_ key: String, _ message: String) {
-        warnings.append(ConfigurationProblem(file: file, line: lines.line(of: key), key: key, message: message))
+        warnings.append(ConfigurationProblem(file: file, line: line(of: key), key: key, message: message))
+    }
+
+    /// The line of `key`, or of the closest enclosing key or table that was written down
+    /// (`bind[0]` sits on the line of `bind`).
+    func line(of key: String) -> Int? {
+        var candidate = key
+        while true {
+            if let line = lines[candidate] { return line }
+            if candidate.hasSuffix("]"), let open = candidate.lastIndex(of: "["), !candidate[..<open].hasSuffix(".") {
+                candidate = String(candidate[..<open])
+                continue
+            }
+            guard let dot = candidate.lastIndex(of: ".") else { return nil }
+            candidate = String(candidate[..<dot])
+        }
     }
 
     /// One table being read.

@@ -1,6 +1,4 @@
-import TOMLKit
-
-/// A parsed TOML document as plain Swift values, so nothing of TOMLKit's C++ nodes escapes.
+/// A parsed TOML document as plain Swift values.
 indirect enum TOMLNode: Sendable {
     case table([(String, TOMLNode)])
     case array([TOMLNode])
@@ -23,31 +21,6 @@ indirect enum TOMLNode: Sendable {
         }
     }
 
-    /// Parses TOML text; the error carries the line toml++ reported.
-    static func parse(_ text: String) throws(TOMLSyntaxError) -> TOMLNode {
-        do {
-            return convert(try TOMLTable(string: text))
-        } catch let error as TOMLParseError {
-            throw TOMLSyntaxError(line: error.source.begin.line, message: error.description)
-        } catch {
-            throw TOMLSyntaxError(line: nil, message: "\(error)")
-        }
-    }
-
-    private static func convert(_ value: TOMLValueConvertible) -> TOMLNode {
-        switch value.type {
-        case .table:
-            let table = value.table!
-            return .table(table.keys.map { ($0, convert(table[$0]!)) })
-        case .array:
-            return .array(value.array!.map { convert($0) })
-        case .string: return .string(value.string!)
-        case .int: return .int(value.int!)
-        case .double: return .double(value.double!)
-        case .bool: return .bool(value.bool!)
-        default: return .other(value.debugDescription)
-        }
-    }
 }
 
 struct TOMLSyntaxError: Error {

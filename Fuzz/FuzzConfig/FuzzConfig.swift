@@ -1,0 +1,36 @@
+// libFuzzer target for the configuration loader: any text either loads, and then renders to
+// TOML that loads to the same configuration, or fails with problems that name the file.
+// Build and run: scripts/fuzz config [seconds]
+import NormDaemon
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzConfig(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    let text = String(decoding: UnsafeRawBufferPointer(start: data, count: size), as: UTF8.self)
+    let environment = ["HOME": "/nonexistent"]
+    do {
+        let loaded = try ConfigurationLoader.parse(text, file: "fuzz.toml", environment: environment)
+        let rendered = ConfigurationRenderer.render(loaded.configuration)
+        let again = try ConfigurationLoader.parse(rendered, file: "rendered.toml", environment: environment)
+        precondition(again.configuration == loaded.configuration, "render round trip changed the configuration:\n\(rendered)")
+    } catch let error as ConfigurationError {
+        precondition(!error.problems.isEmpty && error.problems.allSatisfy { $0.file == "fuzz.toml" }, "\(error)")
+    } catch {
+        fatalError("unexpected error type: \(error)")
+    }
+    return 0
+}
+
+// SwiftPM links executables with their entry point renamed to <Target>_main; -parse-as-library
+// emits none, so this one hands the process to libFuzzer's driver.
+@_silgen_name("LLVMFuzzerRunDriver")
+func LLVMFuzzerRunDriver(
+    _ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+    _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> CInt
+) -> CInt
+
+@_cdecl("FuzzConfig_main")
+public func fuzzConfigMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+    var argc = argc
+    var argv = argv
+    return LLVMFuzzerRunDriver(&argc, &argv) { fuzzConfig($0, $1) }
+}

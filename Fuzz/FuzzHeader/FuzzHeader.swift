@@ -1,0 +1,42 @@
+// libFuzzer target for the wire decoder (frames 0 and 1) and the JSON it relies on.
+// Input: byte 0 is the key's length, then the key, then the header frame.
+// Build and run: scripts/fuzz header [seconds]
+import NormCore
+import NormDaemon
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzHeader(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    let bytes = UnsafeRawBufferPointer(start: data, count: size)
+    guard let first = bytes.first else { return 0 }
+    let keyLength = min(Int(first), size - 1)
+    let key = UnsafeRawBufferPointer(rebasing: bytes[1..<(1 + keyLength)])
+    let header = UnsafeRawBufferPointer(rebasing: bytes[(1 + keyLength)...])
+    let decoder = WireDecoder(maxMessageBytes: 1 << 20, channels: 0, groups: nil)
+    guard let decoded = try? decoder.decode(keyFrame: key, headerFrame: header, frameCount: 3) else { return 0 }
+    // What was accepted must come out as a header that parses again and keeps every field.
+    let output = WireEncoder.outputHeader(decoded.members, outputDType: .float32, norm: [("kind", .string("batch"))])
+    guard let reparsed = try? JSONParser.parse(output), let members = reparsed.objectValue else {
+        fatalError("output header does not parse: \(output)")
+    }
+    for (name, value) in decoded.members where name != "dtype" && name != "norm" {
+        precondition(reparsed[name] == decoded.members.last { $0.0 == name }?.1, "field \(name) changed")
+    }
+    precondition(members.contains { $0.0 == "norm" })
+    precondition(decoded.descriptor.byteCount <= 1 << 20)
+    return 0
+}
+
+// SwiftPM links executables with their entry point renamed to <Target>_main; -parse-as-library
+// emits none, so this one hands the process to libFuzzer's driver.
+@_silgen_name("LLVMFuzzerRunDriver")
+func LLVMFuzzerRunDriver(
+    _ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+    _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> CInt
+) -> CInt
+
+@_cdecl("FuzzHeader_main")
+public func fuzzHeaderMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+    var argc = argc
+    var argv = argv
+    return LLVMFuzzerRunDriver(&argc, &argv) { fuzzHeader($0, $1) }
+}
