@@ -27,7 +27,11 @@ public enum ControlClient {
         }
         defer { close(fd) }
         UnixSocket.writeAll(fd, commandLine(words) + "\n")
-        return String(decoding: UnixSocket.readAll(fd), as: UTF8.self)
+        let reply = UnixSocket.readAll(fd)
+        guard !reply.isEmpty else {
+            throw .unreachable("the daemon at \(path) closed the connection without an answer (this user may not be allowed: control_group)")
+        }
+        return String(decoding: reply, as: UTF8.self)
     }
 
     /// An answer for a person: indented JSON, Prometheus text as is.

@@ -74,6 +74,8 @@ public enum DaemonRunner {
 
     /// Runs the daemon; returns the process exit status.
     public static func run(source: ConfigurationSource, resetState: Bool, logger makeLogger: (String) -> Logger) async -> Int32 {
+        // Peers come and go; a write to one that left must be an error, never the end of the daemon.
+        signal(SIGPIPE, SIG_IGN)
         let loaded: ConfigurationLoader.Loaded
         do {
             loaded = try source.load()

@@ -1,0 +1,185 @@
+import Foundation
+import NormDaemon
+import Testing
+import ZeroMQ
+
+@Suite("Backpressure, memory and counters under a consumer that stops reading")
+struct LoadEndToEndTests {
+    static func config(whenFull: String) -> String {
+        """
+        [[pipeline]]
+        name = "p"
+        [pipeline.input]
+        socket = "pull"
+        bind = ["ipc://{dir}/in"]
+        hwm = 2
+        [pipeline.output]
+        socket = "push"
+        bind = ["ipc://{dir}/out"]
+        hwm = 2
+        when_full = "\(whenFull)"
+        [pipeline.norm]
+        kind = "batch"
+        """
+    }
+
+    static let batch = testFloats(16 * 8 * 1024, seed: 3)  // 512 KiB
+    static let header = #"{"dtype":"float32","shape":[16,8,1024]}"#
+
+    static func counters(_ daemon: DaemonProcess) throws -> (received: Int, published: Int, dropped: Int, inFlight: Int, rejected: Int) {
+        let p = try daemon.ctl("stats")["pipelines"]!["p"]!
+        let rejected = p["rejected"]!.objectValue!.reduce(0) { $0 + $1.1.intValue! }
+        return (p["received"]!.intValue!, p["published"]!.intValue!, p["dropped"]!.intValue!, p["in_flight"]!.intValue!, rejected)
+    }
+
+    @Test("when_full = block: a stalled consumer stops the daemon reading, producers feel it, nothing is dropped")
+    func block() throws {
+        let daemon = try DaemonProcess(pipelines: Self.config(whenFull: "block"))
+        let peers = TestPeers()
+        let push = try peers.socket(.push, connect: ["ipc://\(daemon.directory.path)/in"])
+        try push.setHighWaterMarks(send: 2)
+        try push.set(ZMQOption.sendTimeout, 200)
+        let pull = try peers.socket(.pull, connect: ["ipc://\(daemon.directory.path)/out"])
+        try pull.setHighWaterMarks(receive: 2)
+        var accepted = 0
+        for _ in 0..<200 {
+            let frames = try [Array("k".utf8), Array(Self.header.utf8), Self.batch.withUnsafeBytes { Array($0) }].map { try ZMQMessage($0) }
+            guard try push.send(multipart: frames) else { break }
+            accepted += 1
+        }
+        #expect(accepted < 60, "the producer was never held back (\(accepted) sends went through)")
+        let stalled = try Self.counters(daemon)
+        #expect(stalled.dropped == 0)
+        #expect(stalled.received == stalled.published + stalled.dropped + stalled.inFlight + stalled.rejected)
+        #expect(stalled.inFlight <= 8)
+        let resident = try String(contentsOfFile: "/proc/\(daemon.process.processIdentifier)/status", encoding: .utf8)
+            .split(separator: "\n").first { $0.hasPrefix("VmRSS:") }.flatMap { $0.split(separator: " ").dropFirst().first.flatMap { Int($0) } } ?? 0
+        #expect(resident < 300_000, "resident \(resident) kB while stalled")
+        // The consumer resumes: everything the producer got in comes out, in order, nothing lost.
+        for _ in 0..<accepted { _ = try pull.receiveTensor() }
+        #expect(try eventually { let c = try Self.counters(daemon); return c.published == accepted && c.received == accepted && c.inFlight == 0 })
+        #expect(daemon.stop() == 0)
+    }
+
+    @Test("when_full = drop: a stalled consumer costs drops, counted, never a blocked producer")
+    func drop() throws {
+        let daemon = try DaemonProcess(pipelines: Self.config(whenFull: "drop"))
+        let peers = TestPeers()
+        let push = try peers.socket(.push, connect: ["ipc://\(daemon.directory.path)/in"])
+        try push.set(ZMQOption.sendTimeout, 2000)
+        let pull = try peers.socket(.pull, connect: ["ipc://\(daemon.directory.path)/out"])
+        try pull.setHighWaterMarks(receive: 2)
+        for _ in 0..<60 {
+            try push.send(frames: [Array("k".utf8), Array(Self.header.utf8), Self.batch.withUnsafeBytes { Array($0) }])
+        }
+        #expect(try eventually { let c = try Self.counters(daemon); return c.received == 60 && c.inFlight == 0 })
+        let c = try Self.counters(daemon)
+        #expect(c.dropped > 0)
+        #expect(c.published + c.dropped == 60)
+        #expect(try daemon.ctl("stats")["pipelines"]?["p"]?["dropped_by_reason"]?["when_full"]?.intValue == c.dropped)
+        // A dropped batch was accepted: its statistics update stands.
+        #expect(try daemon.ctl("show", "p", "k")["keys"]?["k"]?["num_batches_tracked"] == .number("60"))
+        #expect(daemon.stop() == 0)
+    }
+}
+
+@Suite("Security: CURVE on TCP endpoints and the control socket's peer credentials")
+struct SecurityEndToEndTests {
+    @Test("CURVE: an allowed client gets through; an unknown key and a plain client do not")
+    func curve() throws {
+        let directory = DaemonProcess.makeDirectory()
+        let keys = directory.appendingPathComponent("keys").path
+        _ = try CurveCertificate.generate(directory: keys, name: "server")
+        _ = try CurveCertificate.generate(directory: keys, name: "client")
+        _ = try CurveCertificate.generate(directory: keys, name: "stranger")
+        let server = try CurveCertificate.load(secretFile: "\(keys)/server.key_secret")
+        let client = try CurveCertificate.load(secretFile: "\(keys)/client.key_secret")
+        let stranger = try CurveCertificate.load(secretFile: "\(keys)/stranger.key_secret")
+        let port = 20_000 + Int(getpid() % 20_000)
+        let daemon = try DaemonProcess(pipelines: """
+            [[pipeline]]
+            name = "secure"
+            [pipeline.input]
+            socket = "pull"
+            bind = ["tcp://127.0.0.1:\(port)"]
+            [pipeline.input.curve]
+            secret_key_file = "\(keys)/server.key_secret"
+            allow = ["\(client.publicKey)"]
+            [pipeline.output]
+            socket = "push"
+            bind = ["ipc://{dir}/out"]
+            """, directory: directory)
+        let peers = TestPeers()
+        let pull = try peers.socket(.pull, connect: ["ipc://\(directory.path)/out"])
+        func producer(_ cert: CurveCertificate?) throws -> ZMQSocket {
+            let socket = try ZMQSocket(peers.context, .push)
+            peers.sockets.append(socket)
+            try socket.setLinger(milliseconds: 0)
+            try socket.set(ZMQOption.sendTimeout, 500)
+            if let cert {
+                try socket.set(ZMQOption.curveServerKey, string: server.publicKey)
+                try socket.set(ZMQOption.curvePublicKey, string: cert.publicKey)
+                try socket.set(ZMQOption.curveSecretKey, string: cert.secretKey!)
+            }
+            try socket.connect("tcp://127.0.0.1:\(port)")
+            return socket
+        }
+        let header = #"{"dtype":"float32","shape":[2,2,2],"who":"WHO"}"#
+        for (name, cert) in [("stranger", stranger), ("plain", nil), ("client", client)] as [(String, CurveCertificate?)] {
+            let socket = try producer(cert)
+            // A refused handshake leaves the message queued at the producer; it never reaches normd.
+            _ = try? socket.send(multipart: [try ZMQMessage(string: "k"), try ZMQMessage(string: header.replacingOccurrences(of: "WHO", with: name)),
+                                             try ZMQMessage(testFloats(8, seed: 1).withUnsafeBytes { Array($0) })])
+        }
+        try pull.set(ZMQOption.receiveTimeout, 3000)
+        let out = try pull.receiveTensor()
+        #expect(out.header["who"] == .string("client"))
+        try pull.set(ZMQOption.receiveTimeout, 1000)
+        #expect(try pull.receiveFrames() == nil, "a refused client's message came through")
+        #expect(try daemon.ctl("stats")["pipelines"]?["secure"]?["received"] == .number("1"))
+        #expect(daemon.log.contains("refused a CURVE client"))
+        #expect(daemon.stop() == 0)
+    }
+
+    @Test("the control socket closes on a peer that is not root, normd's user or in control_group",
+          .enabled(if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv"), "needs root and setpriv"))
+    func peerCredentials() throws {
+        let pipelines = """
+            [[pipeline]]
+            name = "p"
+            [pipeline.input]
+            bind = ["ipc://{dir}/in"]
+            [pipeline.output]
+            bind = ["ipc://{dir}/out"]
+            """
+        func ctlAsNobody(_ daemon: DaemonProcess) throws -> (status: Int32, stdout: String, stderr: String) {
+            // Past the file mode, so that the peer-credential check is what decides.
+            chmod(daemon.directory.path, 0o755)
+            chmod(daemon.socketPath, 0o666)
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+            process.arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", DaemonProcess.binary, "ctl", "--socket", daemon.socketPath, "stats"]
+            let out = Pipe(), err = Pipe()
+            process.standardOutput = out
+            process.standardError = err
+            try process.run()
+            let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            return (process.terminationStatus, stdout, stderr)
+        }
+        let refused = try DaemonProcess(pipelines: pipelines)
+        let answer = try ctlAsNobody(refused)
+        #expect(answer.status == 2, "\(answer)")
+        #expect(answer.stdout.isEmpty)
+        #expect(refused.log.contains("control connection refused"))
+        #expect(refused.stop() == 0)
+
+        let group = String(cString: getgrgid(65534)!.pointee.gr_name)
+        let allowed = try DaemonProcess(pipelines: pipelines, daemon: "control_group = \"\(group)\"")
+        let granted = try ctlAsNobody(allowed)
+        #expect(granted.status == 0, "\(granted)")
+        #expect(granted.stdout.contains("\"pipelines\""))
+        #expect(allowed.stop() == 0)
+    }
+}
