@@ -31,19 +31,20 @@ let package = Package(
             pkgConfig: "libzmq",
             providers: [.apt(["libzmq3-dev"])]
         ),
-        .target(name: "ZeroMQ", dependencies: ["CZeroMQ"], swiftSettings: strict),
-        .target(name: "NormCore", swiftSettings: kernelFlags + strict),
+        .target(name: "Locking", swiftSettings: strict),
+        .target(name: "ZeroMQ", dependencies: ["CZeroMQ", "Locking"], swiftSettings: strict),
+        .target(name: "NormCore", dependencies: ["Locking"], swiftSettings: kernelFlags + strict),
         .target(
             name: "NormDaemon",
             dependencies: [
-                "NormCore", "ZeroMQ",
+                "NormCore", "ZeroMQ", "Locking",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
         ),
-        .target(name: "NormBench", dependencies: ["NormCore", "NormDaemon", "ZeroMQ"], swiftSettings: strict),
+        .target(name: "NormBench", dependencies: ["NormCore", "NormDaemon", "ZeroMQ", "Locking"], swiftSettings: strict),
         .executableTarget(
             name: "normd",
             dependencies: [

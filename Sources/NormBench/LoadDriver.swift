@@ -1,4 +1,5 @@
 import Foundation
+import Locking
 import Synchronization
 import ZeroMQ
 
@@ -36,9 +37,9 @@ public struct LoadDriver: Sendable {
         for _ in 0..<inFlight { credits.signal() }
         let stop = Atomic<Bool>(false)
         let measuring = Atomic<Bool>(false)
-        let result = Mutex(Result())
+        let result = ObservedMutex(Result())
         let consumerDone = DispatchSemaphore(value: 0), producerDone = DispatchSemaphore(value: 0)
-        let failure = Mutex<String?>(nil)
+        let failure = ObservedMutex<String?>(nil)
         let payload = UncheckedSendableBox(payload), header = header, input = input, output = output, hwm = hwm
 
         let consumer = Thread {

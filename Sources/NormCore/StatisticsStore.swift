@@ -1,3 +1,4 @@
+import Locking
 import Synchronization
 
 /// Running statistics per stream key (or one shared entry), safe to use from many lanes.
@@ -35,7 +36,7 @@ public final class StatisticsStore: Sendable {
         var entries: [String: Entry] = [:]
         var clock: UInt64 = 0
     }
-    private let state = Mutex(State())
+    private let state = ObservedMutex(State())
 
     public init(
         configuredChannels: Int, keepsStatistics: Bool, maxKeys: Int = 0, evictsLeastRecentlyUsed: Bool = false,

@@ -1,3 +1,4 @@
+import Locking
 import Synchronization
 import ZeroMQ
 
@@ -11,7 +12,7 @@ final class CompletionQueue: Sendable {
         let receivedAt: UInt64
     }
 
-    private let items = Mutex<[Completion]>([])
+    private let items = ObservedMutex<[Completion]>([])
     private let wake: EventSignal
 
     init(wake: EventSignal) { self.wake = wake }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NormCore
+import Locking
 import Synchronization
 import ZeroMQ
 
@@ -27,10 +28,10 @@ public final class Daemon: Sendable {
     let authenticator: ZAPAuthenticator
     let startedAt = Date()
     let stateFiles: StateFiles
-    private let running: Mutex<Running>
+    private let running: ObservedMutex<Running>
     /// Serializes reloads, checkpoints and shutdown, which come from signals and the control socket.
     private let administration = DispatchQueue(label: "normd.administration")
-    private let control: Mutex<ControlServer?> = Mutex(nil)
+    private let control: ObservedMutex<ControlServer?> = ObservedMutex(nil)
 
     struct Running {
         var configuration: Configuration
@@ -51,7 +52,7 @@ public final class Daemon: Sendable {
         self.stateFiles = StateFiles(directory: configuration.daemon.stateDir)
         self.context = try ZMQContext(ioThreads: 1)
         self.authenticator = ZAPAuthenticator(logger: logger)
-        self.running = Mutex(Running(configuration: configuration, pipelines: []))
+        self.running = ObservedMutex(Running(configuration: configuration, pipelines: []))
         try authenticator.start(context: context)
         var started: [Pipeline] = []
         do {
@@ -62,10 +63,10 @@ public final class Daemon: Sendable {
                 started.append(pipeline)
             }
             running.withLock { $0.pipelines = started }
+            // unowned: shutdown() stops the server before the daemon can go away.
             let server = try ControlServer(path: configuration.daemon.controlSocket, controlGroup: configuration.daemon.controlGroup,
-                                           logger: logger) { [weak self] line in
-                guard let self else { return "" }
-                return ControlCommand.execute(line, on: self)
+                                           logger: logger) { [unowned self] line in
+                ControlCommand.execute(line, on: self)
             }
             server.start()
             control.withLock { $0 = server }

@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 import Logging
 import ServiceLifecycle
+import Locking
 import Synchronization
 import UnixSignals
 
@@ -12,7 +13,7 @@ import UnixSignals
 public final class DaemonService: Service, Sendable {
     let makeDaemon: @Sendable () throws -> Daemon
     /// Why the daemon could not start, for the exit status.
-    let startupFailure = Mutex<(any Error)?>(nil)
+    let startupFailure = ObservedMutex<(any Error)?>(nil)
 
     public init(makeDaemon: @escaping @Sendable () throws -> Daemon) { self.makeDaemon = makeDaemon }
 

@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 import Logging
 import NormCore
+import Locking
 import Synchronization
 import ZeroMQ
 
@@ -44,7 +45,7 @@ public final class Pipeline: Sendable {
     /// Starts the loop's thread and returns once its sockets are bound and connected.
     public func start() throws(DaemonError) {
         let started = DispatchSemaphore(value: 0)
-        let failure = Mutex<DaemonError?>(nil)
+        let failure = ObservedMutex<DaemonError?>(nil)
         let thread = Thread { [self] in
             let loop: PipelineLoop
             do {

@@ -1,4 +1,5 @@
 import Foundation
+import Locking
 import Synchronization
 
 /// A pipeline's counters, all behind one lock so every snapshot satisfies
@@ -40,7 +41,7 @@ public final class PipelineCounters: Sendable {
         var recentNext = 0
         var rateBuckets = [(second: Int, count: Int)](repeating: (0, 0), count: 11)
     }
-    private let state = Mutex(State())
+    private let state = ObservedMutex(State())
 
     public init() {}
 

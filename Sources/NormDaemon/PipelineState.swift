@@ -1,5 +1,6 @@
 import Foundation
 import NormCore
+import Locking
 import Synchronization
 
 /// What outlives one run of a pipeline's sockets: its statistics, mode and counters. A reload
@@ -9,7 +10,7 @@ public final class PipelineState: Sendable {
     public let store: StatisticsStore
     public let affine: Affine?
     public let counters: PipelineCounters
-    private let currentMode: Mutex<NormMode>
+    private let currentMode: ObservedMutex<NormMode>
     /// The mode the configuration said when this state was set up (state files keep it).
     public let configuredMode: NormMode
 
@@ -19,7 +20,7 @@ public final class PipelineState: Sendable {
         self.counters = counters
         self.store = store
         self.affine = affine
-        self.currentMode = Mutex(mode)
+        self.currentMode = ObservedMutex(mode)
         self.configuredMode = configuredMode
     }
 

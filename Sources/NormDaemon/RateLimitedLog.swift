@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Locking
 import Synchronization
 
 /// Logs rejections without letting a storm of bad messages flood the journal: at most
@@ -9,7 +10,7 @@ final class RateLimitedLog: Sendable {
     private let perInterval: Int
     private let intervalSeconds: Double
     private struct Window { var start = Date.distantPast; var logged = 0; var suppressed = 0 }
-    private let window = Mutex(Window())
+    private let window = ObservedMutex(Window())
 
     init(logger: Logger, perInterval: Int, intervalSeconds: Double) {
         self.logger = logger

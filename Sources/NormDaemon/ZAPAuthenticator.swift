@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Locking
 import Synchronization
 import ZeroMQ
 
@@ -7,7 +8,7 @@ import ZeroMQ
 /// on `inproc://zeromq.zap.01`, answering 200 only for client keys on the socket's domain list.
 /// A domain with no allowed key refuses everyone.
 public final class ZAPAuthenticator: Sendable {
-    private let allowed = Mutex<[String: Set<String>]>([:])
+    private let allowed = ObservedMutex<[String: Set<String>]>([:])
     private let stopRequested = Atomic<Bool>(false)
     private let finished = DispatchSemaphore(value: 0)
     private let running = Atomic<Bool>(false)

@@ -1,3 +1,4 @@
+import Locking
 import Synchronization
 
 /// A 64-byte aligned byte buffer for zero-copy sends. When the last reference goes (after
@@ -34,7 +35,7 @@ public final class ZMQBuffer: @unchecked Sendable {
 
 /// Keeps a few freed buffers for reuse, bounded in count so memory stays flat.
 public final class ZMQBufferPool: Sendable {
-    private let free = Mutex<[(bytes: UncheckedPointer, capacity: Int)]>([])
+    private let free = ObservedMutex<[(bytes: UncheckedPointer, capacity: Int)]>([])
     public let limit: Int
 
     public init(limit: Int = 8) { self.limit = limit }

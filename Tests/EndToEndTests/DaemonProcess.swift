@@ -56,6 +56,8 @@ final class DaemonProcess {
         process.executableURL = URL(fileURLWithPath: Self.binary)
         process.arguments = ["run", "--config", configPath] + arguments
         var env = ProcessInfo.processInfo.environment
+        // Under AddressSanitizer CI checks the daemon for leaks even when the test runner itself is not.
+        if let options = env["NORMD_DAEMON_ASAN_OPTIONS"] { env["ASAN_OPTIONS"] = options }
         for (k, v) in environment { env[k] = v }
         process.environment = env
         let log = FileHandle(forWritingAtPath: logPath)!
