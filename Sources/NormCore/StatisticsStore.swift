@@ -31,6 +31,8 @@ public final class StatisticsStore: Sendable {
     public let maxKeys: Int
     /// At `maxKeys`: refuse new keys (false) or evict the least recently used one (true).
     public let evictsLeastRecentlyUsed: Bool
+    /// Where an evicted key's statistics are looked up when it returns.
+    public let archive: (@Sendable (String) -> RunningStatistics?)?
 
     private struct State {
         var entries: [String: Entry] = [:]
@@ -40,8 +42,10 @@ public final class StatisticsStore: Sendable {
 
     public init(
         configuredChannels: Int, keepsStatistics: Bool, maxKeys: Int = 0, evictsLeastRecentlyUsed: Bool = false,
+        archive: (@Sendable (String) -> RunningStatistics?)? = nil,
         seed: @escaping @Sendable (Int) -> RunningStatistics = { RunningStatistics.initial(channels: $0) }
     ) {
+        self.archive = archive
         self.configuredChannels = configuredChannels
         self.keepsStatistics = keepsStatistics
         self.maxKeys = maxKeys
@@ -51,20 +55,17 @@ public final class StatisticsStore: Sendable {
 
     /// The statistics a batch of `channels` channels under `key` starts from.
     public func checkout(key: String, channels: Int) throws(StoreError) -> Checkout {
-        let result: Result<Checkout, StoreError> = state.withLock { state in
-            if let entry = state.entries[key] {
-                guard entry.channels == channels else {
-                    return .failure(.channels(expected: entry.channels, got: channels))
-                }
-                return .success(Checkout(key: key, channels: channels, statistics: entry.statistics, generation: entry.generation))
-            }
-            if configuredChannels != 0 && configuredChannels != channels {
-                return .failure(.channels(expected: configuredChannels, got: channels))
-            }
-            let statistics = keepsStatistics ? seed(channels) : nil
-            return .success(Checkout(key: key, channels: channels, statistics: statistics, generation: nil))
+        if let entry = state.withLock({ $0.entries[key] }) {
+            guard entry.channels == channels else { throw .channels(expected: entry.channels, got: channels) }
+            return Checkout(key: key, channels: channels, statistics: entry.statistics, generation: entry.generation)
         }
-        return try result.get()
+        if configuredChannels != 0 && configuredChannels != channels {
+            throw .channels(expected: configuredChannels, got: channels)
+        }
+        guard keepsStatistics else { return Checkout(key: key, channels: channels, statistics: nil, generation: nil) }
+        // A key comes back from the archive outside the lock; only its own lane can commit it.
+        let returning = archive?(key).flatMap { $0.channels == channels ? $0 : nil }
+        return Checkout(key: key, channels: channels, statistics: returning ?? seed(channels), generation: nil)
     }
 
     /// Stores what a batch produced; creates the key on its first accepted batch. A new key

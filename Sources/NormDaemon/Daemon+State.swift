@@ -25,9 +25,15 @@ extension Daemon {
             if let seedStatistics, seedStatistics.channels == channels { return seedStatistics }
             return .initial(channels: channels)
         }
+        let evicts = norm.keyPolicy == .evictLRU && norm.maxKeys > 0
+        let name = config.name
+        var archive: (@Sendable (String) -> RunningStatistics?)?
+        if evicts {
+            archive = { [unowned self] (key: String) -> RunningStatistics? in self.archived(key: key, pipeline: name) }
+        }
         let store = StatisticsStore(configuredChannels: norm.channels, keepsStatistics: norm.settings.hasRunningStatistics,
-                                    maxKeys: norm.settings.hasRunningStatistics ? norm.maxKeys : 0,
-                                    evictsLeastRecentlyUsed: norm.keyPolicy == .evictLRU, seed: seed)
+                                    maxKeys: norm.settings.hasRunningStatistics ? norm.maxKeys : 0, evictsLeastRecentlyUsed: evicts,
+                                    archive: archive, seed: seed)
         var mode = norm.mode
         if resetState {
             logger.notice("pipeline \(config.name): --reset-state, ignoring any state file")
@@ -45,7 +51,10 @@ extension Daemon {
                 if snapshot.kind != norm.kind || snapshot.shared != (norm.stats == .shared) {
                     logger.warning("pipeline \(config.name): state file is for kind \(snapshot.kind.rawValue); starting fresh")
                 } else {
-                    for (key, stats) in snapshot.keys {
+                    // With evict_lru the file may hold more keys than max_keys: the first max_keys by name
+                    // are loaded, the others stay in the file until they return.
+                    let keep = Set(evicts ? Array(snapshot.keys.keys.sorted().prefix(norm.maxKeys)) : Array(snapshot.keys.keys))
+                    for (key, stats) in snapshot.keys where keep.contains(key) {
                         guard norm.channels == 0 || stats.channels == norm.channels else {
                             throw DaemonError(.state, "state file for \(config.name) has \(stats.channels) channels for key \"\(key)\", configuration says \(norm.channels)")
                         }

@@ -96,6 +96,14 @@ public struct StateFiles: Sendable {
         return path
     }
 
+    /// The newest readable snapshot, or nil (used to carry archived keys and find returning ones).
+    public func newest(pipeline: String) -> Snapshot? {
+        switch try? load(pipeline: pipeline) {
+        case .current(let snapshot)?, .previous(let snapshot, _)?: snapshot
+        default: nil
+        }
+    }
+
     /// What `load` found.
     public enum Loaded: Sendable {
         case none

@@ -183,3 +183,45 @@ struct SecurityEndToEndTests {
         #expect(allowed.stop() == 0)
     }
 }
+
+@Suite("max_keys with key_policy = evict_lru")
+struct EvictionEndToEndTests {
+    @Test("the least recently used key is written to the state file as it leaves memory and read back when it returns")
+    func evictAndReturn() throws {
+        let daemon = try DaemonProcess(pipelines: """
+            [[pipeline]]
+            name = "lru"
+            [pipeline.input]
+            bind = ["ipc://{dir}/in"]
+            [pipeline.output]
+            bind = ["ipc://{dir}/out"]
+            [pipeline.norm]
+            kind = "batch"
+            channels = 2
+            max_keys = 2
+            key_policy = "evict_lru"
+            """)
+        let peers = TestPeers()
+        let push = try peers.socket(.push, connect: ["ipc://\(daemon.directory.path)/in"])
+        let pull = try peers.socket(.pull, connect: ["ipc://\(daemon.directory.path)/out"])
+        func send(_ key: String, seed: UInt64) throws -> Int? {
+            try push.sendTensor(key: key, header: #"{"dtype":"float32","shape":[4,2,3]}"#, floats: testFloats(24, seed: seed, mean: 1, std: 2))
+            return try pull.receiveTensor().header["norm"]?["batches"]?.intValue
+        }
+        #expect(try send("a", seed: 1) == 1)
+        #expect(try send("a", seed: 2) == 2)
+        #expect(try send("b", seed: 3) == 1)
+        #expect(try send("c", seed: 4) == 1)  // "a" is the least recently used: out it goes
+        let keys = try daemon.ctl("show", "lru")["keys"]?.objectValue?.map(\.0)
+        #expect(keys == ["b", "c"])
+        let file = try SafeTensors.decode(Array(try Data(contentsOf: URL(fileURLWithPath: "\(daemon.stateDir)/lru.safetensors"))))
+        #expect(file.tensors["a.num_batches_tracked"]?.int64Scalar == 2)
+        #expect(try send("a", seed: 5) == 3, "the returning key did not continue from its saved statistics")
+        let stats = try daemon.ctl("stats")["pipelines"]?["lru"]
+        #expect(stats?["rejected"] == .object([]))
+        #expect(daemon.stop() == 0)
+        // At shutdown the file holds every key: two in memory, one evicted.
+        let final = try SafeTensors.decode(Array(try Data(contentsOf: URL(fileURLWithPath: "\(daemon.stateDir)/lru.safetensors"))))
+        #expect(Set(final.tensors.keys.filter { $0.hasSuffix(".num_batches_tracked") }) == ["a.num_batches_tracked", "b.num_batches_tracked", "c.num_batches_tracked"])
+    }
+}
