@@ -32,6 +32,7 @@ public final class Daemon: Sendable {
     /// Serializes reloads, checkpoints and shutdown, which come from signals and the control socket.
     private let administration = DispatchQueue(label: "normd.administration")
     private let control: ObservedMutex<ControlServer?> = ObservedMutex(nil)
+    private let metricsListener: ObservedMutex<MetricsListener?> = ObservedMutex(nil)
     /// State files are written by checkpoints and by key evictions (from lanes); one at a time.
     let stateWrites = ObservedMutex(())
 
@@ -72,7 +73,14 @@ public final class Daemon: Sendable {
             }
             server.start()
             control.withLock { $0 = server }
+            if let listen = HostPort(configuration.daemon.metricsListen) {
+                let listener = try MetricsListener(host: listen.host, port: Int(listen.port), render: { [unowned self] in
+                    MetricsExposition.render(self)
+                }, logger: logger)
+                metricsListener.withLock { $0 = listener }
+            }
         } catch {
+            control.withLock { $0?.stop(); $0 = nil }
             for pipeline in started { pipeline.stop(within: 0) }
             for pipeline in started { pipeline.join() }
             authenticator.stop()
@@ -164,6 +172,7 @@ public final class Daemon: Sendable {
                 logger.error("cannot write state at shutdown: \(error)")
             }
             control.withLock { $0?.stop(); $0 = nil }
+            metricsListener.withLock { $0?.stop(); $0 = nil }
             authenticator.stop()
             context.terminate()
         }

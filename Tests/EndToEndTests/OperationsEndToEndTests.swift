@@ -237,3 +237,31 @@ final class NotifyListener {
         unlink(path)
     }
 }
+
+@Suite("The HTTP metrics listener")
+struct MetricsListenerTests {
+    @Test("daemon.metrics_listen serves GET /metrics and nothing else")
+    func scrape() throws {
+        let port = 30_000 + Int(getpid() % 20_000)
+        let daemon = try DaemonProcess(pipelines: OperationsEndToEndTests.pipeline(), daemon: "metrics_listen = \"127.0.0.1:\(port)\"")
+        try OperationsEndToEndTests.feed(daemon, TestPeers(), count: 1)
+        func get(_ path: String, method: String = "GET") throws -> String {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            defer { close(fd) }
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(port).bigEndian)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let connected = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+            guard connected == 0 else { throw TestFailure("cannot connect to 127.0.0.1:\(port)") }
+            UnixSocket.writeAll(fd, "\(method) \(path) HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            return String(decoding: UnixSocket.readAll(fd), as: UTF8.self)
+        }
+        let metrics = try get("/metrics")
+        #expect(metrics.hasPrefix("HTTP/1.1 200 OK"))
+        #expect(metrics.contains("normd_published_total{pipeline=\"bn\"} 1"))
+        #expect(try get("/stats").hasPrefix("HTTP/1.1 404"))
+        #expect(try get("/metrics", method: "POST").hasPrefix("HTTP/1.1 405"))
+        #expect(daemon.stop() == 0)
+    }
+}
