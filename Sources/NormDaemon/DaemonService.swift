@@ -77,6 +77,11 @@ public enum DaemonRunner {
     public static func run(source: ConfigurationSource, resetState: Bool, logger makeLogger: (String) -> Logger) async -> Int32 {
         // Peers come and go; a write to one that left must be an error, never the end of the daemon.
         signal(SIGPIPE, SIG_IGN)
+        let missing = CPUSupport.missingFeatures()
+        guard missing.isEmpty else {
+            FileHandle.standardError.write(Data("normd: this CPU lacks \(missing.joined(separator: ", ")); normd's kernels need x86-64 with AVX2, FMA and F16C\n".utf8))
+            return 1
+        }
         let loaded: ConfigurationLoader.Loaded
         do {
             loaded = try source.load()
