@@ -180,6 +180,21 @@ public enum ConfigurationLoader {
         }
         curve.allowDir = table.string("allow_dir", "")
         curve.serverPublicKey = table.string("server_public_key", "")
+        if !curve.secretKeyFile.isEmpty {
+            do throws(DaemonError) {
+                guard try CurveCertificate.load(secretFile: curve.secretKeyFile).secretKey != nil else {
+                    throw DaemonError(.configuration, "\(curve.secretKeyFile) holds no secret-key")
+                }
+            } catch {
+                reader.fail(table.key("secret_key_file"), error.message)
+            }
+        }
+        if !curve.allowDir.isEmpty {
+            var isDirectory: ObjCBool = false
+            if !FileManager.default.fileExists(atPath: curve.allowDir, isDirectory: &isDirectory) || !isDirectory.boolValue {
+                reader.fail(table.key("allow_dir"), "\(curve.allowDir) is not a folder")
+            }
+        }
         if !curve.serverPublicKey.isEmpty && !ZMQCurve.isValidKey(curve.serverPublicKey) {
             reader.fail(table.key("server_public_key"), "not a 40-character Z85 public key")
         }
