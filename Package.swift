@@ -69,7 +69,8 @@ let package = Package(
 // libFuzzer targets, declared only for scripts/fuzz (they need -sanitize=fuzzer and have no main).
 if Context.environment["NORMD_FUZZ"] == "1" {
     package.targets += [
-        .executableTarget(name: "FuzzHeader", dependencies: ["NormDaemon", "NormCore"], path: "Fuzz/FuzzHeader"),
-        .executableTarget(name: "FuzzConfig", dependencies: ["NormDaemon"], path: "Fuzz/FuzzConfig"),
+        .target(name: "FuzzDriver", path: "Fuzz/FuzzDriver"),
+        .executableTarget(name: "FuzzHeader", dependencies: ["NormDaemon", "NormCore", "FuzzDriver"], path: "Fuzz/FuzzHeader"),
+        .executableTarget(name: "FuzzConfig", dependencies: ["NormDaemon", "FuzzDriver"], path: "Fuzz/FuzzConfig"),
     ]
 }

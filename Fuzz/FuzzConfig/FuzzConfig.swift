@@ -1,6 +1,7 @@
 // libFuzzer target for the configuration loader: any text either loads, and then renders to
 // TOML that loads to the same configuration, or fails with problems that name the file.
 // Build and run: scripts/fuzz config [seconds]
+import FuzzDriver
 import NormDaemon
 
 @_cdecl("LLVMFuzzerTestOneInput")
@@ -20,17 +21,7 @@ public func fuzzConfig(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     return 0
 }
 
-// SwiftPM links executables with their entry point renamed to <Target>_main; -parse-as-library
-// emits none, so this one hands the process to libFuzzer's driver.
-@_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(
-    _ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> CInt
-) -> CInt
-
 @_cdecl("FuzzConfig_main")
 public func fuzzConfigMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
-    var argc = argc
-    var argv = argv
-    return LLVMFuzzerRunDriver(&argc, &argv) { fuzzConfig($0, $1) }
+    runLibFuzzer(argc, argv) { fuzzConfig($0, $1) }
 }

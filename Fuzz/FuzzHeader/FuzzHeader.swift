@@ -2,6 +2,7 @@
 // Input: byte 0 is the key's length, then the key, then the header frame.
 // Build and run: scripts/fuzz header [seconds]
 import NormCore
+import FuzzDriver
 import NormDaemon
 
 @_cdecl("LLVMFuzzerTestOneInput")
@@ -26,17 +27,7 @@ public func fuzzHeader(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     return 0
 }
 
-// SwiftPM links executables with their entry point renamed to <Target>_main; -parse-as-library
-// emits none, so this one hands the process to libFuzzer's driver.
-@_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(
-    _ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> CInt
-) -> CInt
-
 @_cdecl("FuzzHeader_main")
 public func fuzzHeaderMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
-    var argc = argc
-    var argv = argv
-    return LLVMFuzzerRunDriver(&argc, &argv) { fuzzHeader($0, $1) }
+    runLibFuzzer(argc, argv) { fuzzHeader($0, $1) }
 }

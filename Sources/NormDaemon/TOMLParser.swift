@@ -299,27 +299,32 @@ struct TOMLParser {
 
     // MARK: - Strings
 
-    private mutating func basicString() throws(TOMLSyntaxError) -> String {
-        let multiline = starts(with: "\"\"\"")
+    private mutating func basicString() throws(TOMLSyntaxError) -> String { try quotedString(UInt8(ascii: "\""), escapes: true) }
+    private mutating func literalString() throws(TOMLSyntaxError) -> String { try quotedString(UInt8(ascii: "'"), escapes: false) }
+
+    /// Basic (`"`, with escapes) and literal (`'`) strings, single-line or tripled multi-line.
+    private mutating func quotedString(_ quote: UInt8, escapes: Bool) throws(TOMLSyntaxError) -> String {
+        let triple = String(repeating: Character(Unicode.Scalar(quote)), count: 3)
+        let single = String(Character(Unicode.Scalar(quote)))
+        let multiline = starts(with: triple)
         index += multiline ? 3 : 1
         if multiline { skipFirstNewline() }
         var out = String.UnicodeScalarView()
         while true {
             guard let byte = peek() else { throw fail("unterminated string") }
-            if byte == UInt8(ascii: "\"") {
+            if byte == quote {
                 if !multiline { index += 1; return String(out) }
-                if starts(with: "\"\"\"") {
+                if starts(with: triple) {
                     index += 3
                     // Up to two quotes may end a multi-line string: """a"""" is `a"`.
-                    while starts(with: "\"") && !starts(with: "\"\"\"") {
-                        out.append("\""); index += 1
-                    }
+                    while starts(with: single) && !starts(with: triple) { out.append(Unicode.Scalar(quote)); index += 1 }
                     return String(out)
                 }
-                out.append("\""); index += 1
+                out.append(Unicode.Scalar(quote))
+                index += 1
                 continue
             }
-            if byte == UInt8(ascii: "\\") {
+            if escapes && byte == UInt8(ascii: "\\") {
                 index += 1
                 if multiline, let next = peek(), next == UInt8(ascii: "\n") || next == UInt8(ascii: " ") || next == UInt8(ascii: "\t") || next == UInt8(ascii: "\r") {
                     // A line-ending backslash trims the newline and the white space after it.
@@ -363,31 +368,6 @@ struct TOMLParser {
             index += count
             return scalar
         default: throw fail("invalid escape \\\(Character(Unicode.Scalar(byte)))")
-        }
-    }
-
-    private mutating func literalString() throws(TOMLSyntaxError) -> String {
-        let multiline = starts(with: "'''")
-        index += multiline ? 3 : 1
-        if multiline { skipFirstNewline() }
-        var out = String.UnicodeScalarView()
-        while true {
-            guard let byte = peek() else { throw fail("unterminated string") }
-            if byte == UInt8(ascii: "'") {
-                if !multiline { index += 1; return String(out) }
-                if starts(with: "'''") {
-                    index += 3
-                    while starts(with: "'") && !starts(with: "'''") { out.append("'"); index += 1 }
-                    return String(out)
-                }
-            }
-            if byte == UInt8(ascii: "\n") {
-                guard multiline else { throw fail("newline in a single-line string") }
-                line += 1
-            } else if byte < 0x20 && byte != UInt8(ascii: "\t") && !(multiline && byte == UInt8(ascii: "\r")) || byte == 0x7F {
-                throw fail("control character in a string")
-            }
-            out.append(contentsOf: try utf8Scalar())
         }
     }
 

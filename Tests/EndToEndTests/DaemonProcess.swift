@@ -118,8 +118,13 @@ struct TestFailure: Error, CustomStringConvertible {
 
 /// Runs `normd` with arguments and captures its output (for check-config and the like).
 func runNormd(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+    try runProcess(DaemonProcess.binary, arguments)
+}
+
+/// Runs a program to its end and captures what it printed.
+func runProcess(_ executable: String, _ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: DaemonProcess.binary)
+    process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
     let out = Pipe(), err = Pipe()
     process.standardOutput = out

@@ -156,17 +156,7 @@ struct SecurityEndToEndTests {
             // Past the file mode, so that the peer-credential check is what decides.
             chmod(daemon.directory.path, 0o755)
             chmod(daemon.socketPath, 0o666)
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
-            process.arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", DaemonProcess.binary, "ctl", "--socket", daemon.socketPath, "stats"]
-            let out = Pipe(), err = Pipe()
-            process.standardOutput = out
-            process.standardError = err
-            try process.run()
-            let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            return (process.terminationStatus, stdout, stderr)
+            return try runProcess("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", DaemonProcess.binary, "ctl", "--socket", daemon.socketPath, "stats"])
         }
         let refused = try DaemonProcess(pipelines: pipelines)
         let answer = try ctlAsNobody(refused)

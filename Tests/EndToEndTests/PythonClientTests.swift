@@ -16,17 +16,10 @@ struct PythonClientTests {
             [pipeline.output]
             bind = ["ipc://{dir}/out"]
             """)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", Self.clientDirectory.appendingPathComponent("example.py").path,
-                             "--input", "ipc://\(daemon.directory.path)/in", "--output", "ipc://\(daemon.directory.path)/out"]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "\(text)")
+        let result = try runProcess("/usr/bin/env", ["python3", Self.clientDirectory.appendingPathComponent("example.py").path,
+                                                     "--input", "ipc://\(daemon.directory.path)/in", "--output", "ipc://\(daemon.directory.path)/out"])
+        let text = result.stdout + result.stderr
+        #expect(result.status == 0, "\(text)")
         #expect(text.contains("'batches': 3"), "\(text)")
         #expect(daemon.stop() == 0)
     }

@@ -13,18 +13,10 @@ struct SystemdUnitTests {
         let directory = DaemonProcess.makeDirectory()
         let copy = directory.appendingPathComponent("normd.service")
         try text.write(to: copy, atomically: true, encoding: .utf8)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.analyzer!)
-        process.arguments = ["verify", copy.path]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let report = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        let ours = report.split(separator: "\n").filter { $0.contains("normd.service") }
+        let result = try runProcess(Self.analyzer!, ["verify", copy.path])
+        let ours = (result.stdout + result.stderr).split(separator: "\n").filter { $0.contains("normd.service") }
         #expect(ours.isEmpty, "\(ours.joined(separator: "\n"))")
-        #expect(process.terminationStatus == 0)
+        #expect(result.status == 0)
     }
 
     @Test("the unit is Type=notify, checks its configuration first, and keeps its hardening")
