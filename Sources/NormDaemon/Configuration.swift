@@ -21,6 +21,8 @@ public struct DaemonSettings: Sendable, Equatable, Codable {
     public var shutdownTimeoutS: Double = 10
     /// `host:port` for an HTTP `GET /metrics` listener; empty = off.
     public var metricsListen: String = ""
+    /// Per-key running_mean/running_var gauges in the metrics (off: keys can be many).
+    public var metricsKeyStatistics = false
 
     public init(controlSocket: String, stateDir: String) {
         self.controlSocket = controlSocket

@@ -92,6 +92,7 @@ public enum ConfigurationLoader {
         daemon.controlGroup = table.string("control_group", "")
         daemon.shutdownTimeoutS = table.double("shutdown_timeout_s", 10, range: 0...3600, exclusiveLower: true)
         daemon.metricsListen = table.string("metrics_listen", "")
+        daemon.metricsKeyStatistics = table.bool("metrics_key_statistics", false)
         if !daemon.metricsListen.isEmpty && HostPort(daemon.metricsListen) == nil {
             reader.fail(table.key("metrics_listen"), "\"\(daemon.metricsListen)\" is not HOST:PORT")
         }

@@ -11,6 +11,7 @@ public enum ConfigurationRenderer {
         line(&out, "control_group", quote(d.controlGroup))
         line(&out, "shutdown_timeout_s", number(d.shutdownTimeoutS))
         line(&out, "metrics_listen", quote(d.metricsListen))
+        line(&out, "metrics_key_statistics", "\(d.metricsKeyStatistics)")
         for p in configuration.pipelines {
             out += "\n[[pipeline]]\n"
             line(&out, "name", quote(p.name))

@@ -55,6 +55,26 @@ public enum MetricsExposition {
             out += "normd_batch_latency_seconds_sum{pipeline=\"\(name)\"} \(s.latencySumMs / 1000)\n"
             out += "normd_batch_latency_seconds_count{pipeline=\"\(name)\"} \(cumulative)\n"
         }
+        if daemon.configuration.daemon.metricsKeyStatistics {
+            family("normd_running_mean", "gauge", "running_mean per pipeline, key and channel.")
+            var variances = ""
+            var tracked = ""
+            for (p, _) in pipelines {
+                for (key, entry) in p.state.store.snapshot() {
+                    guard let stats = entry.statistics else { continue }
+                    let labels = "pipeline=\"\(label(p.configuration.name))\",key=\"\(label(key))\""
+                    for c in 0..<stats.channels {
+                        out += "normd_running_mean{\(labels),channel=\"\(c)\"} \(stats.mean[c])\n"
+                        variances += "normd_running_var{\(labels),channel=\"\(c)\"} \(stats.variance[c])\n"
+                    }
+                    tracked += "normd_num_batches_tracked{\(labels)} \(stats.batchesTracked)\n"
+                }
+            }
+            family("normd_running_var", "gauge", "running_var per pipeline, key and channel.")
+            out += variances
+            family("normd_num_batches_tracked", "gauge", "num_batches_tracked per pipeline and key.")
+            out += tracked
+        }
         return out
     }
 }

@@ -198,6 +198,7 @@ struct OperationsEndToEndTests {
         #expect(text.contains("normd_published_total{pipeline=\"bn\"} 2"))
         #expect(text.contains("normd_rejected_total{pipeline=\"bn\",reason=\"nonfinite\"} 0"))
         #expect(text.contains("normd_batch_latency_seconds_count{pipeline=\"bn\"} 2"))
+        #expect(!text.contains("normd_running_mean"), "per-key gauges are off by default")
         #expect(daemon.stop() == 0)
     }
 }
@@ -243,7 +244,8 @@ struct MetricsListenerTests {
     @Test("daemon.metrics_listen serves GET /metrics and nothing else")
     func scrape() throws {
         let port = 30_000 + Int(getpid() % 20_000)
-        let daemon = try DaemonProcess(pipelines: OperationsEndToEndTests.pipeline(), daemon: "metrics_listen = \"127.0.0.1:\(port)\"")
+        let daemon = try DaemonProcess(pipelines: OperationsEndToEndTests.pipeline(),
+                                       daemon: "metrics_listen = \"127.0.0.1:\(port)\"\nmetrics_key_statistics = true")
         try OperationsEndToEndTests.feed(daemon, TestPeers(), count: 1)
         func get(_ path: String, method: String = "GET") throws -> String {
             let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -260,6 +262,9 @@ struct MetricsListenerTests {
         let metrics = try get("/metrics")
         #expect(metrics.hasPrefix("HTTP/1.1 200 OK"))
         #expect(metrics.contains("normd_published_total{pipeline=\"bn\"} 1"))
+        #expect(metrics.contains("normd_num_batches_tracked{pipeline=\"bn\",key=\"cam0\"} 1"))
+        let show = try daemon.ctl("show", "bn", "cam0")["keys"]?["cam0"]?["running_var"]?.arrayValue?.first?.doubleValue
+        #expect(metrics.contains("normd_running_var{pipeline=\"bn\",key=\"cam0\",channel=\"0\"} \(show ?? .nan)"))
         #expect(try get("/stats").hasPrefix("HTTP/1.1 404"))
         #expect(try get("/metrics", method: "POST").hasPrefix("HTTP/1.1 405"))
         #expect(daemon.stop() == 0)
