@@ -18,6 +18,7 @@ Checks at the end, printed and turned into the exit status:
 """
 import argparse
 import json
+import multiprocessing as mp
 import os
 import signal
 import subprocess
@@ -30,6 +31,71 @@ import numpy as np
 import zmq
 
 SHAPE = (8, 4, 64)
+MALFORMED = ["header", "shape", "nonfinite", "payload_size"]
+
+
+def batch_pool(index):
+    """The batches producer `index` cycles through, drawn up front so NumPy does not set the
+    pace; the checker draws the same pool again from the same seed."""
+    rng = np.random.default_rng(index)
+    return [rng.normal(rng.uniform(-5, 5), rng.uniform(0.5, 3), SHAPE).astype(np.float32) for _ in range(97)]
+
+
+def producer_main(index, args, work, stop, sent_counts, received_counts, results):
+    """One producer process (no GIL shared with the others): its keys, at its share of the rate."""
+    pool = batch_pool(index)
+    rng = np.random.default_rng(1000 + index)
+    keys = [f"key{k}" for k in range(index, args.keys, args.producers)]
+    seqs = {k: 0 for k in keys}
+    order = {k: [] for k in keys}   # per key, the pool index of each seq
+    malformed = dict.fromkeys(MALFORMED, 0)
+    interval = args.producers / args.rate
+    ctx = zmq.Context()
+    sock = None
+    reconnect_at = 0
+    next_send = time.monotonic()
+    n = 0
+    while not stop.is_set():
+        if sock is None or time.monotonic() > reconnect_at:
+            if sock is not None:
+                # Two live connections from one producer are fair-queued by ZeroMQ, so batches of
+                # a key could reach normd out of send order; let the old one drain first.
+                deadline = time.monotonic() + 20
+                while time.monotonic() < deadline and not stop.is_set() and received_counts[index] < sent_counts[index]:
+                    time.sleep(0.02)
+                sock.close(linger=10000)
+            sock = ctx.socket(zmq.PUSH)
+            sock.setsockopt(zmq.SNDHWM, 16)
+            sock.connect(f"ipc://{work}/in")
+            reconnect_at = time.monotonic() + rng.uniform(3, 8)
+        n += 1
+        key = keys[n % len(keys)]
+        if n % 17 == 0:  # the storm of malformed messages
+            kind = MALFORMED[n // 17 % 4]
+            bad = pool[n % len(pool)]
+            frames = {
+                "header": [key.encode(), b"{not json", bad.tobytes()],
+                "shape": [key.encode(), b'{"dtype":"float32","shape":[0,4]}', bad.tobytes()],
+                "nonfinite": [key.encode(), b'{"dtype":"float32","shape":[8,4,64]}',
+                              np.where(np.arange(bad.size).reshape(SHAPE) == 5, np.nan, bad).astype(np.float32).tobytes()],
+                "payload_size": [key.encode(), b'{"dtype":"float32","shape":[8,4,64]}', bad.tobytes()[:-4]],
+            }[kind]
+            sock.send_multipart(frames)
+            malformed[kind] += 1
+            continue
+        seq = seqs[key]
+        seqs[key] += 1
+        i = n % len(pool)
+        order[key].append(i)
+        sock.send_multipart([key.encode(), b'{"dtype":"float32","shape":[8,4,64],"seq":%d}' % seq, pool[i]], copy=False)
+        sent_counts[index] += 1
+        next_send += interval
+        delay = next_send - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+    sock.close(linger=10000)
+    ctx.term()
+    results.put((index, order, malformed))
 
 
 def rss_kib(pid):
@@ -91,69 +157,20 @@ momentum = 0.1
         time.sleep(0.05)
     print(f"soak: {binary}, {args.duration:.0f} s, {args.rate:.0f} batches/s, {args.keys} keys, {args.producers} producers, folder {work}", flush=True)
 
+    # Producers are processes, started before this process makes any ZeroMQ context or thread.
+    fork = mp.get_context("fork")
+    stop = fork.Event()
+    sent_counts = fork.Array("q", args.producers, lock=False)
+    received_counts = fork.Array("q", args.producers, lock=False)
+    results = fork.Queue()
+    producers = [fork.Process(target=producer_main, args=(i, args, work, stop, sent_counts, received_counts, results))
+                 for i in range(args.producers)]
+    for p in producers:
+        p.start()
     ctx = zmq.Context()
-    stop = threading.Event()
     lock = threading.Lock()
-    sent = {}            # key -> {seq: payload}
-    malformed = {"header": 0, "shape": 0, "nonfinite": 0, "payload_size": 0}
     received = {}        # key -> [seq, ...] in arrival order
     rss = []
-
-    def producer(index):
-        rng = np.random.default_rng(index)
-        # Batches drawn up front so the load generator, not NumPy, sets the pace.
-        pool = [rng.normal(rng.uniform(-5, 5), rng.uniform(0.5, 3), SHAPE).astype(np.float32) for _ in range(97)]
-        keys = [f"key{k}" for k in range(index, args.keys, args.producers)]
-        seqs = {k: 0 for k in keys}
-        interval = args.producers / args.rate
-        sock_ = None
-        reconnect_at = 0
-        next_send = time.monotonic()
-        n = 0
-        while not stop.is_set():
-            if sock_ is None or time.monotonic() > reconnect_at:
-                if sock_ is not None:
-                    # Two live connections from one producer are fair-queued by ZeroMQ, so batches
-                    # of a key could reach normd out of send order; let the old one drain first.
-                    sent_so_far = sum(seqs.values())
-                    deadline = time.monotonic() + 20
-                    while time.monotonic() < deadline and not stop.is_set():
-                        with lock:
-                            if sum(len(received.get(k, [])) for k in keys) >= sent_so_far:
-                                break
-                        time.sleep(0.05)
-                    sock_.close(linger=10000)
-                sock_ = ctx.socket(zmq.PUSH)
-                sock_.setsockopt(zmq.SNDHWM, 16)
-                sock_.connect(f"ipc://{work}/in")
-                reconnect_at = time.monotonic() + rng.uniform(3, 8)
-            n += 1
-            key = keys[n % len(keys)]
-            if n % 17 == 0:  # the storm of malformed messages
-                kind = ["header", "shape", "nonfinite", "payload_size"][n // 17 % 4]
-                bad = rng.normal(0, 1, SHAPE).astype(np.float32)
-                frames = {
-                    "header": [key.encode(), b"{not json", bad.tobytes()],
-                    "shape": [key.encode(), json.dumps({"dtype": "float32", "shape": [0, 4]}).encode(), bad.tobytes()],
-                    "nonfinite": [key.encode(), json.dumps({"dtype": "float32", "shape": list(SHAPE)}).encode(),
-                                  np.where(np.arange(bad.size).reshape(SHAPE) == 5, np.nan, bad).astype(np.float32).tobytes()],
-                    "payload_size": [key.encode(), json.dumps({"dtype": "float32", "shape": list(SHAPE)}).encode(), bad.tobytes()[:-4]],
-                }[kind]
-                sock_.send_multipart(frames)
-                with lock:
-                    malformed[kind] += 1
-                continue
-            seq = seqs[key]
-            seqs[key] += 1
-            x = pool[n % len(pool)]
-            with lock:
-                sent.setdefault(key, {})[seq] = x
-            sock_.send_multipart([key.encode(), b'{"dtype":"float32","shape":[8,4,64],"seq":%d}' % seq, x], copy=False)
-            next_send += interval
-            delay = next_send - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-        sock_.close(linger=10000)
 
     def consumer():
         pull = ctx.socket(zmq.PULL)
@@ -176,8 +193,10 @@ momentum = 0.1
                 continue
             quiet_since = None
             h = json.loads(header)
+            name = key.decode()
             with lock:
-                received.setdefault(key.decode(), []).append(h["seq"])
+                received.setdefault(name, []).append(h["seq"])
+            received_counts[int(name[3:]) % args.producers] += 1
         pull.close()
 
     def dead_letters():
@@ -191,8 +210,7 @@ momentum = 0.1
                 pass
         dead.close()
 
-    threads = [threading.Thread(target=producer, args=(i,)) for i in range(args.producers)]
-    threads += [threading.Thread(target=consumer), threading.Thread(target=dead_letters)]
+    threads = [threading.Thread(target=consumer), threading.Thread(target=dead_letters)]
     for t in threads:
         t.start()
     start = time.monotonic()
@@ -214,6 +232,17 @@ momentum = 0.1
         print(f"\rsoak: {elapsed:5.0f} s, {outputs} batches out, RSS {rss_kib(daemon.pid) // 1024} MiB", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
     stop.set()
+    sent = {}            # key -> [batch of each seq]
+    malformed = dict.fromkeys(MALFORMED, 0)
+    for _ in producers:
+        index, order, bad = results.get(timeout=60)
+        pool = batch_pool(index)
+        for key, indices in order.items():
+            sent[key] = [pool[i] for i in indices]
+        for kind, count in bad.items():
+            malformed[kind] += count
+    for p in producers:
+        p.join()
     for t in threads:
         t.join()
     time.sleep(1)
