@@ -229,7 +229,11 @@ momentum = 0.1
             next_hup += 7
         with lock:
             outputs = sum(len(v) for v in received.values())
-        print(f"\rsoak: {elapsed:5.0f} s, {outputs} batches out, RSS {rss_kib(daemon.pid) // 1024} MiB", end="", file=sys.stderr, flush=True)
+        line = f"soak: {elapsed:5.0f} s, {outputs} batches out, RSS {rss_kib(daemon.pid) // 1024} MiB"
+        if sys.stderr.isatty():
+            print(f"\r{line}", end="", file=sys.stderr, flush=True)
+        elif int(elapsed) % 10 == 0:
+            print(line, file=sys.stderr, flush=True)
     print(file=sys.stderr)
     stop.set()
     sent = {}            # key -> [batch of each seq]
