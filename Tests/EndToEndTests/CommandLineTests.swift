@@ -40,14 +40,7 @@ struct CommandLineTests {
 
     @Test("ctl: JSON when piped, exit 1 on an error reply, 2 when the socket cannot be reached")
     func ctl() throws {
-        let daemon = try DaemonProcess(pipelines: """
-            [[pipeline]]
-            name = "p"
-            [pipeline.input]
-            bind = ["ipc://{dir}/in"]
-            [pipeline.output]
-            bind = ["ipc://{dir}/out"]
-            """)
+        let daemon = try DaemonProcess(pipelines: minimalPipeline)
         let stats = try runNormd(["ctl", "--socket", daemon.socketPath, "stats"])
         #expect(stats.status == 0)
         #expect(try JSONParser.parse(stats.stdout.trimmingCharacters(in: .whitespacesAndNewlines))["pipelines"]?["p"]?["received"] == .number("0"))
@@ -66,14 +59,7 @@ struct CommandLineTests {
 
     @Test("the control socket is mode 0660 and removed at shutdown")
     func socketMode() throws {
-        let daemon = try DaemonProcess(pipelines: """
-            [[pipeline]]
-            name = "p"
-            [pipeline.input]
-            bind = ["ipc://{dir}/in"]
-            [pipeline.output]
-            bind = ["ipc://{dir}/out"]
-            """)
+        let daemon = try DaemonProcess(pipelines: minimalPipeline)
         let permissions = try FileManager.default.attributesOfItem(atPath: daemon.socketPath)[.posixPermissions] as? Int
         #expect(permissions == 0o660)
         #expect(daemon.stop() == 0)

@@ -111,6 +111,16 @@ final class DaemonProcess {
     }
 }
 
+/// One batch-norm pipeline "p": PULL bound at {dir}/in, PUSH bound at {dir}/out, every other key at its default.
+let minimalPipeline = """
+    [[pipeline]]
+    name = "p"
+    [pipeline.input]
+    bind = ["ipc://{dir}/in"]
+    [pipeline.output]
+    bind = ["ipc://{dir}/out"]
+    """
+
 struct TestFailure: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }

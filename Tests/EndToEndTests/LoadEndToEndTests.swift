@@ -144,14 +144,7 @@ struct SecurityEndToEndTests {
     @Test("the control socket closes on a peer that is not root, normd's user or in control_group",
           .enabled(if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv"), "needs root and setpriv"))
     func peerCredentials() throws {
-        let pipelines = """
-            [[pipeline]]
-            name = "p"
-            [pipeline.input]
-            bind = ["ipc://{dir}/in"]
-            [pipeline.output]
-            bind = ["ipc://{dir}/out"]
-            """
+        let pipelines = minimalPipeline
         func ctlAsNobody(_ daemon: DaemonProcess) throws -> (status: Int32, stdout: String, stderr: String) {
             // Past the file mode, so that the peer-credential check is what decides.
             chmod(daemon.directory.path, 0o755)
@@ -221,18 +214,7 @@ struct ReconnectEndToEndTests {
     @Test("a downstream that leaves and returns, and a daemon restarted under a live producer: nothing accepted is lost, order holds")
     func comeAndGo() throws {
         let directory = DaemonProcess.makeDirectory()
-        let pipelines = """
-            [[pipeline]]
-            name = "p"
-            [pipeline.input]
-            socket = "pull"
-            bind = ["ipc://{dir}/in"]
-            [pipeline.output]
-            socket = "push"
-            bind = ["ipc://{dir}/out"]
-            [pipeline.norm]
-            kind = "batch"
-            """
+        let pipelines = minimalPipeline
         var daemon = try DaemonProcess(pipelines: pipelines, directory: directory)
         let peers = TestPeers()
         // The producer connects once and stays: ZeroMQ reconnects it when the daemon comes back.
