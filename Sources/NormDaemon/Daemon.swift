@@ -178,12 +178,10 @@ public final class Daemon: Sendable {
         }
     }
 
-    /// Periodic work of the run loop: checkpoints and watchdog pings.
-    public func tick(checkpointDue: Bool) {
-        if checkpointDue {
-            administration.sync {
-                do { _ = try checkpoint() } catch { logger.error("checkpoint failed: \(error)") }
-            }
+    /// The run loop's checkpoint every `checkpoint_interval_s`: failures are logged, not thrown.
+    public func periodicCheckpoint() {
+        administration.sync {
+            do { _ = try checkpoint() } catch { logger.error("checkpoint failed: \(error)") }
         }
     }
 

@@ -47,7 +47,7 @@ public final class DaemonService: Service, Sendable {
             if let watchdog, daemon.allPipelinesTurning(within: max(1, watchdog)) { daemon.notifier.watchdog() }
             if ContinuousClock.now >= nextCheckpoint {
                 nextCheckpoint = ContinuousClock.now + .seconds(daemon.configuration.daemon.checkpointIntervalS)
-                await Self.offPool { daemon.tick(checkpointDue: true) }
+                await Self.offPool { daemon.periodicCheckpoint() }
             }
         }
     }

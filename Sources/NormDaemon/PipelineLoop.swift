@@ -94,18 +94,16 @@ final class PipelineLoop {
         counters.received(bytes: frames.reduce(0) { $0 + $1.count })
         let receivedAt = Pipeline.uptimeNanoseconds()
         let header: InboundHeader
-        do {
+        do throws(Rejection) {
             guard frames.count == 3 else { throw Rejection(.frames, "expected 3 frames, got \(frameCount)") }
             header = try frames[0].withUnsafeBytes { key throws(Rejection) in
                 try frames[1].withUnsafeBytes { header throws(Rejection) in
                     try decoder.decode(keyFrame: key, headerFrame: header, frameCount: frameCount)
                 }
             }
-        } catch let rejection as Rejection {
-            counters.rejected(rejection.reason, wasInFlight: false)
-            reject(rejection, key: frames.first?.bytes ?? [], header: frames.count > 1 ? frames[1].bytes : [])
-            return
         } catch {
+            counters.rejected(error.reason, wasInFlight: false)
+            reject(error, key: frames.first?.bytes ?? [], header: frames.count > 1 ? frames[1].bytes : [])
             return
         }
         counters.startedProcessing()

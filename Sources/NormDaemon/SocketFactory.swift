@@ -18,7 +18,7 @@ struct SocketFactory {
         if settings.socket == .sub {
             for topic in settings.topics { try socket.subscribe(Array(topic.utf8)) }
         }
-        try applyCurve(settings.curve, to: socket, domain: "\(pipeline)/input", binds: !settings.bind.isEmpty)
+        try applyCurve(settings.curve, to: socket, domain: "\(pipeline)/input")
         try attach(socket, bind: settings.bind, connect: settings.connect)
         return socket
     }
@@ -29,7 +29,7 @@ struct SocketFactory {
         if settings.socket == .pub { try socket.set(ZMQOption.xpubNoDrop, 1) }
         try socket.set(ZMQOption.sendTimeout, Self.blockingSendTimeoutMs)
         if !settings.connect.isEmpty { try socket.set(ZMQOption.immediate, 1) }
-        try applyCurve(settings.curve, to: socket, domain: "\(pipeline)/output", binds: !settings.bind.isEmpty)
+        try applyCurve(settings.curve, to: socket, domain: "\(pipeline)/output")
         try attach(socket, bind: settings.bind, connect: settings.connect)
         return socket
     }
@@ -39,7 +39,7 @@ struct SocketFactory {
         let socket = try ZMQSocket(context, .push)
         try socket.setHighWaterMarks(send: Int32(clamping: settings.hwm))
         try socket.setLinger(milliseconds: 0)
-        try applyCurve(settings.curve, to: socket, domain: "\(pipeline)/dead_letter", binds: true)
+        try applyCurve(settings.curve, to: socket, domain: "\(pipeline)/dead_letter")
         try socket.bind(settings.deadLetter)
         return socket
     }
@@ -49,7 +49,7 @@ struct SocketFactory {
         for endpoint in connect { try socket.connect(endpoint) }
     }
 
-    private func applyCurve(_ curve: CurveSettings?, to socket: ZMQSocket, domain: String, binds: Bool) throws {
+    private func applyCurve(_ curve: CurveSettings?, to socket: ZMQSocket, domain: String) throws {
         guard let curve else { return }
         let certificate = try CurveCertificate.load(secretFile: curve.secretKeyFile)
         guard let secret = certificate.secretKey else {
@@ -66,6 +66,5 @@ struct SocketFactory {
             try socket.set(ZMQOption.curvePublicKey, string: certificate.publicKey)
             try socket.set(ZMQOption.curveSecretKey, string: secret)
         }
-        _ = binds
     }
 }

@@ -93,13 +93,14 @@ public enum WireEncoder {
     /// The input header with `dtype` set to the output's and a `norm` object added.
     public static func outputHeader(_ members: [(String, JSONValue)], outputDType: DType, norm: [(String, JSONValue)]) -> String {
         var result = members
+        // The field keeps its place; a duplicate of it later in the header goes.
         func set(_ key: String, _ value: JSONValue) {
-            if let index = result.firstIndex(where: { $0.0 == key }) {
-                result[index].1 = value
-                result.removeAll { $0.0 == key && $0.1 != value }
-            } else {
+            guard let index = result.firstIndex(where: { $0.0 == key }) else {
                 result.append((key, value))
+                return
             }
+            result[index].1 = value
+            result = result.enumerated().filter { $0.offset <= index || $0.element.0 != key }.map(\.element)
         }
         set("dtype", .string(outputDType.rawValue))
         set("norm", .object(norm))

@@ -16,7 +16,7 @@ public final class ZAPAuthenticator: Sendable {
 
     public init(logger: Logger) { self.logger = logger }
 
-    /// Sets a domain's allowed Z85 public keys; starts the handler the first time.
+    /// Sets a domain's allowed Z85 public keys (replacing what it had).
     public func allow(domain: String, keys: Set<String>) {
         allowed.withLock { $0[domain] = keys }
     }

@@ -161,6 +161,13 @@ struct CodecTests {
         }
     }
 
+    @Test("the output header keeps every field in place, sets dtype and norm once")
+    func outputHeader() throws {
+        let members = try JSONParser.parse(#"{"dtype":"float16","seq":7,"dtype":"float64","x":[1]}"#).objectValue!
+        let text = WireEncoder.outputHeader(members, outputDType: .float32, norm: [("kind", .string("layer"))])
+        #expect(text == #"{"dtype":"float32","seq":7,"x":[1],"norm":{"kind":"layer"}}"#)
+    }
+
     @Test("safetensors round trip; truncation is detected")
     func safetensors() throws {
         let file = SafeTensors(metadata: ["format": "x"], tensors: ["a.running_mean": .float64([1, 2.5]), "n": .int64(7)])
