@@ -66,6 +66,13 @@ public final class Daemon: Sendable {
                 started.append(pipeline)
             }
             running.withLock { $0.pipelines = started }
+            if let listen = HostPort(configuration.daemon.metricsListen) {
+                let listener = try MetricsListener(host: listen.host, port: Int(listen.port), render: { [unowned self] in
+                    MetricsExposition.render(self)
+                }, logger: logger)
+                metricsListener.withLock { $0 = listener }
+            }
+            // The control socket comes last: once `normd ctl` answers, every listener is bound.
             // unowned: shutdown() stops the server before the daemon can go away.
             let server = try ControlServer(path: configuration.daemon.controlSocket, controlGroup: configuration.daemon.controlGroup,
                                            logger: logger) { [unowned self] line in
@@ -73,14 +80,9 @@ public final class Daemon: Sendable {
             }
             server.start()
             control.withLock { $0 = server }
-            if let listen = HostPort(configuration.daemon.metricsListen) {
-                let listener = try MetricsListener(host: listen.host, port: Int(listen.port), render: { [unowned self] in
-                    MetricsExposition.render(self)
-                }, logger: logger)
-                metricsListener.withLock { $0 = listener }
-            }
         } catch {
             control.withLock { $0?.stop(); $0 = nil }
+            metricsListener.withLock { $0?.stop(); $0 = nil }
             for pipeline in started { pipeline.stop(within: 0) }
             for pipeline in started { pipeline.join() }
             authenticator.stop()

@@ -95,7 +95,7 @@ struct SecurityEndToEndTests {
         let server = try CurveCertificate.load(secretFile: "\(keys)/server.key_secret")
         let client = try CurveCertificate.load(secretFile: "\(keys)/client.key_secret")
         let stranger = try CurveCertificate.load(secretFile: "\(keys)/stranger.key_secret")
-        let port = 20_000 + Int(getpid() % 20_000)
+        let port = try TestPeers.freeLoopbackPort()
         let daemon = try DaemonProcess(pipelines: """
             [[pipeline]]
             name = "secure"

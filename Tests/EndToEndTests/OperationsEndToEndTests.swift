@@ -243,7 +243,7 @@ final class NotifyListener {
 struct MetricsListenerTests {
     @Test("daemon.metrics_listen serves GET /metrics and nothing else")
     func scrape() throws {
-        let port = 30_000 + Int(getpid() % 20_000)
+        let port = try TestPeers.freeLoopbackPort()
         let daemon = try DaemonProcess(pipelines: OperationsEndToEndTests.pipeline(),
                                        daemon: "metrics_listen = \"127.0.0.1:\(port)\"\nmetrics_key_statistics = true")
         try OperationsEndToEndTests.feed(daemon, TestPeers(), count: 1)

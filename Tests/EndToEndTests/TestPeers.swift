@@ -23,6 +23,22 @@ final class TestPeers {
         for socket in sockets { socket.close(lingerMilliseconds: 0) }
         context.terminate()
     }
+
+    /// A loopback TCP port the kernel reports free right now (bound to port 0, then released),
+    /// so that parallel runs of the suite do not collide on a port derived from the pid.
+    static func freeLoopbackPort() throws -> Int {
+        let fd = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { Glibc.close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        guard bound else { throw TestFailure("cannot bind a loopback port: errno \(errno)") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
 }
 
 struct Frames {
