@@ -12,7 +12,7 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "Norm kind of the benchmarked pipeline.") var kind = "batch"
     @Option(help: "Batch shape, comma-separated.") var shape = "32,64,32,32"
     @Option(name: .customLong("in-flight"), help: "Batches outstanding between producer and consumer.") var inFlight = 4
-    @Option(help: "Measured seconds per round.") var duration = 5.0
+    @Option(help: "Measured seconds per round (default 5), or of the whole soak (default 60).") var duration: Double?
     @Option(help: "Rounds of each measurement, interleaved.") var rounds = 5
     @Option(help: "High-water mark of every socket, in messages.") var hwm: Int32 = 4
     @Option(help: "Input endpoint of an already running daemon (with --output): measure it instead of starting one.") var input: String?
@@ -20,6 +20,13 @@ struct Bench: AsyncParsableCommand {
     @Flag(help: "Measure normd alone, without the forwarder rounds.") var noForwarder = false
     @Flag(help: "Print one JSON line of results as well.") var json = false
     @Flag(help: .hidden) var forwarderProcess = false
+
+    @Flag(help: "Soak the real daemon under load, reconnects, consumer stalls, SIGHUP and malformed messages, then check it.")
+    var soak = false
+    @Option(help: "Soak: valid batches a second (default: --load × the capacity measured first).") var rate: Double?
+    @Option(help: "Soak: fraction of the measured capacity to offer.") var load = 0.8
+    @Option(help: "Soak: stream keys.") var keys = 64
+    @Option(help: "Soak: producer threads.") var producers = 4
 
     func run() async throws {
         if forwarderProcess {
@@ -31,15 +38,29 @@ struct Bench: AsyncParsableCommand {
             print(KernelBench.table(try bench.run()), terminator: "")
             return
         }
+        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+        if soak {
+            var soak = Soak()
+            soak.duration = duration ?? 60
+            soak.rate = rate
+            soak.load = load
+            soak.keys = keys
+            soak.producers = producers
+            soak.executable = executable
+            let report = try soak.run()
+            print(report.text, terminator: "")
+            if !report.passed { throw ExitCode.failure }
+            return
+        }
         var bench = EndToEndBench()
         bench.kind = kind
         bench.shape = shape.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
         bench.inFlight = inFlight
-        bench.duration = duration
+        bench.duration = duration ?? 5
         bench.rounds = rounds
         bench.hwm = hwm
         bench.compareWithForwarder = !noForwarder
-        bench.executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+        bench.executable = executable
         if let input, let output { bench.endpoints = (input, output) }
         let report = BenchReport.summary(try bench.run(), bench: bench)
         print(report.text, terminator: "")
