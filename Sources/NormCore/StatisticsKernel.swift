@@ -28,36 +28,80 @@ enum StatisticsKernel {
         return result
     }
 
+    /// NCHW: runs in memory order. Each partition keeps one shift (its first value this worker
+    /// sees) and plain float64 sums across all its runs, so the loop does no division per run;
+    /// the worker's sums become one `Moments` per partition at the end.
     private static func sweepRuns<E: StoredElement>(
         _: E.Type, _ base: UnsafeRawPointer, plan: BatchPlan, elements: Range<Int>,
         into local: UnsafeMutableBufferPointer<Moments>, finiteOnly: Bool
     ) {
+        guard !elements.isEmpty else { return }
         let runLength = plan.runLength
+        let wraps = plan.kind == .batch, channels = plan.channels
         var position = elements.lowerBound
-        while position < elements.upperBound {
-            let run = position / runLength
-            let end = min((run + 1) * runLength, elements.upperBound)
-            let piece = finiteOnly
-                ? finiteMoments(E.self, base, position..<end)
-                : contiguousMoments(E.self, base, position..<end)
-            local[plan.partition(ofRun: run)].merge(piece)
-            position = end
+        var run = position / runLength
+        var partition = plan.partition(ofRun: run)
+        if finiteOnly {
+            while position < elements.upperBound {
+                let end = min((run + 1) * runLength, elements.upperBound)
+                local[partition].merge(finiteMoments(E.self, base, position..<end))
+                (position, run, partition) = (end, run + 1, wraps && partition + 1 == channels ? 0 : partition + 1)
+            }
+            return
         }
+        let one = unfoldableOne(elements.count)
+        let sums = UnsafeMutableBufferPointer<ShiftedSums>.allocate(capacity: local.count)
+        sums.initialize(repeating: ShiftedSums())
+        defer { sums.deallocate() }
+        while position < elements.upperBound {
+            let end = min((run + 1) * runLength, elements.upperBound)
+            if sums[partition].count == 0 { sums[partition].shift = E.loadDouble(base, position) }
+            let (sum, squares) = shiftedSums(E.self, base, position..<end, shift: sums[partition].shift, one: one)
+            sums[partition].sum += sum
+            sums[partition].squares += squares
+            sums[partition].count += end - position
+            (position, run, partition) = (end, run + 1, wraps && partition + 1 == channels ? 0 : partition + 1)
+        }
+        for p in sums.indices where sums[p].count > 0 {
+            local[p].merge(Moments(count: Double(sums[p].count), shift: sums[p].shift, sum: sums[p].sum, sumOfSquares: sums[p].squares))
+        }
+    }
+
+    private struct ShiftedSums {
+        var shift = 0.0, sum = 0.0, squares = 0.0
+        var count = 0
     }
 
     @inline(__always)
     static func contiguousMoments<E: StoredElement>(_: E.Type, _ base: UnsafeRawPointer, _ range: Range<Int>) -> Moments {
         let shift = E.loadDouble(base, range.lowerBound)
-        let shift8 = SIMD8<Double>(repeating: shift)
+        let (sum, squares) = shiftedSums(E.self, base, range, shift: shift, one: unfoldableOne(range.count))
+        return Moments(count: Double(range.count), shift: shift, sum: sum, sumOfSquares: squares)
+    }
+
+    /// 1.0 that the optimizer cannot see is 1.0 (x / x for a run-time x ≥ 1 is not folded
+    /// without fast-math), so `sum.addProduct(d, one)` stays a fused multiply-add.
+    @inline(__always)
+    static func unfoldableOne(_ count: Int) -> Double {
+        let x = Double(max(1, count))
+        return x / x
+    }
+
+    /// Σ(x − shift) and Σ(x − shift)² over `range`, in float64. `one` must be 1.
+    @inline(__always)
+    static func shiftedSums<E: StoredElement>(_: E.Type, _ base: UnsafeRawPointer, _ range: Range<Int>, shift: Double, one: Double) -> (Double, Double) {
+        let shift8 = SIMD8<Double>(repeating: shift), one8 = SIMD8<Double>(repeating: one)
         var sumA = SIMD8<Double>(), sumB = SIMD8<Double>()
         var squaresA = SIMD8<Double>(), squaresB = SIMD8<Double>()
         var i = range.lowerBound
-        // Two accumulator pairs hide the add latency.
+        // Two accumulator pairs hide the latency. The conversions and subtractions keep the
+        // floating-point add ports busy; the sums go through the multiply-add ports as d·1 + sum
+        // (the same rounding as d + sum), which measured ~35% faster on one core in L3.
         while i &+ 16 <= range.upperBound {
             let a = E.loadDouble8(base, i) - shift8
             let b = E.loadDouble8(base, i &+ 8) - shift8
-            sumA += a
-            sumB += b
+            sumA.addProduct(a, one8)
+            sumB.addProduct(b, one8)
             squaresA.addProduct(a, a)
             squaresB.addProduct(b, b)
             i &+= 16
@@ -75,7 +119,7 @@ enum StatisticsKernel {
             squares += d * d
             i &+= 1
         }
-        return Moments(count: Double(range.count), shift: shift, sum: sum, sumOfSquares: squares)
+        return (sum, squares)
     }
 
     /// The slow path for `nonfinite = "pass"`: statistics of the finite values only.
