@@ -10,7 +10,7 @@ enum ApplyKernel {
         plan: BatchPlan, coefficients: Coefficients, runner: ParallelRunner, checkFinite: Bool
     ) -> Bool {
         let k = coefficients.converted(to: S.self)
-        let workers = runner.workers(forElements: plan.geometry.elementCount)
+        let workers = runner.pieces(forElements: plan.geometry.elementCount)
         let finite = UnsafeMutableBufferPointer<Bool>.allocate(capacity: workers)
         finite.initialize(repeating: true)
         defer { finite.deallocate() }

@@ -18,7 +18,7 @@ enum FusedKernel {
         plan: BatchPlan, eps: Double, affine: Affine?, runner: ParallelRunner
     ) -> Bool {
         let partitions = plan.partitionCount
-        let workers = min(runner.workers(forElements: plan.geometry.elementCount), partitions)
+        let workers = min(runner.pieces(forElements: plan.geometry.elementCount), partitions)
         let finite = UnsafeMutableBufferPointer<Bool>.allocate(capacity: max(workers, 1))
         finite.initialize(repeating: true)
         defer { finite.deallocate() }

@@ -10,7 +10,7 @@ public struct MemoryBound: Sendable {
     @discardableResult
     public func run(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) -> Float {
         let count = input.count / 4
-        let workers = runner.workers(forElements: count)
+        let workers = runner.pieces(forElements: count)
         let sums = UnsafeMutableBufferPointer<Float>.allocate(capacity: workers)
         sums.initialize(repeating: 0)
         defer { sums.deallocate() }

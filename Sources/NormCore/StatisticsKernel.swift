@@ -5,7 +5,7 @@ enum StatisticsKernel {
         _: E.Type, _ base: UnsafeRawPointer, plan: BatchPlan, runner: ParallelRunner, finiteOnly: Bool
     ) -> [Moments] {
         let partitions = plan.partitionCount
-        let workers = runner.workers(forElements: plan.geometry.elementCount)
+        let workers = runner.pieces(forElements: plan.geometry.elementCount)
         let local = UnsafeMutableBufferPointer<Moments>.allocate(capacity: workers * partitions)
         local.initialize(repeating: Moments())
         defer { local.deallocate() }
