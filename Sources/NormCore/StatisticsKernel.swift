@@ -4,8 +4,11 @@ enum StatisticsKernel {
     static func moments<E: StoredElement>(
         _: E.Type, _ base: UnsafeRawPointer, plan: BatchPlan, runner: ParallelRunner, finiteOnly: Bool
     ) -> [Moments] {
-        let partitions = plan.partitionCount
-        let workers = runner.pieces(forElements: plan.geometry.elementCount)
+        let partitions = plan.partitionCount, elements = plan.geometry.elementCount
+        // Every piece carries per-partition accumulators that are merged at the end, so with
+        // many partitions (instance on a large N·C) extra pieces cost more than they save.
+        let workers = min(runner.pieces(forElements: elements),
+                          max(runner.workers(forElements: elements), elements / (16 * max(1, partitions))))
         let local = UnsafeMutableBufferPointer<Moments>.allocate(capacity: workers * partitions)
         local.initialize(repeating: Moments())
         defer { local.deallocate() }
