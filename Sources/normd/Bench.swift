@@ -28,6 +28,13 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "Soak: stream keys.") var keys = 64
     @Option(help: "Soak: producer threads.") var producers = 4
 
+    func validate() throws {
+        if let rate, !(rate > 0 && rate.isFinite) { throw ValidationError("--rate must be a positive number of batches a second") }
+        guard load > 0, load <= 1 else { throw ValidationError("--load must be in (0, 1]") }
+        guard producers >= 1, keys >= producers else { throw ValidationError("--keys must be at least --producers, which must be at least 1") }
+        if let duration, !(duration > 0 && duration.isFinite) { throw ValidationError("--duration must be a positive number of seconds") }
+    }
+
     func run() async throws {
         if forwarderProcess {
             try EndToEndBench.forwarder(input: input ?? "", output: output ?? "", hwm: hwm)

@@ -66,6 +66,17 @@ struct CommandLineTests {
         #expect(!FileManager.default.fileExists(atPath: daemon.socketPath))
     }
 
+    @Test("bench --soak refuses a load it cannot run, before it starts anything")
+    func soakArguments() throws {
+        for (arguments, message) in [(["--keys", "2", "--producers", "4"], "--keys must be at least --producers"),
+                                     (["--rate", "0"], "--rate must be a positive number"),
+                                     (["--load", "1.5"], "--load must be in (0, 1]")] {
+            let result = try runNormd(["bench", "--soak"] + arguments)
+            #expect(result.status == 64)
+            #expect(result.stderr.contains(message))
+        }
+    }
+
     @Test("keygen writes a zcert pair, the secret one readable only by its owner")
     func keygen() throws {
         let directory = DaemonProcess.makeDirectory().path
