@@ -31,9 +31,9 @@ enum StatisticsKernel {
         return result
     }
 
-    /// NCHW: runs in memory order. Each partition keeps one shift (its first value this worker
+    /// NCHW: runs in memory order. Each partition keeps one shift (its first value this piece
     /// sees) and plain float64 sums across all its runs, so the loop does no division per run;
-    /// the worker's sums become one `Moments` per partition at the end.
+    /// the piece's sums become one `Moments` per partition at the end.
     private static func sweepRuns<E: StoredElement>(
         _: E.Type, _ base: UnsafeRawPointer, plan: BatchPlan, elements: Range<Int>,
         into local: UnsafeMutableBufferPointer<Moments>, finiteOnly: Bool
