@@ -100,14 +100,13 @@ public struct EndToEndBench: Sendable {
         }
         process.standardOutput = FileHandle.nullDevice
         try process.run()
-        let deadline = Date().addingTimeInterval(10)
         let socket = target == "forwarder" ? nil : "\(directory.path)/ctl.sock"
-        while Date() < deadline {
-            if let socket, (try? ControlClient.send(["stats"], socket: socket)) != nil { return process }
-            if socket == nil, FileManager.default.fileExists(atPath: "\(directory.path)/out") { return process }
-            usleep(20_000)
+        let started = waitUntilReady(process, seconds: 10) {
+            if let socket { return (try? ControlClient.send(["stats"], socket: socket)) != nil }
+            return FileManager.default.fileExists(atPath: "\(directory.path)/out")
         }
-        throw BenchError("\(target) did not start")
+        guard started else { throw BenchError("\(target) did not start") }
+        return process
     }
 
     /// Runs zmq_proxy from a bound PULL to a bound PUSH until killed (`normd bench --forwarder-process`).

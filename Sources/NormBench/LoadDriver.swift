@@ -38,12 +38,9 @@ public struct LoadDriver: Sendable {
         let stop = Atomic<Bool>(false)
         let measuring = Atomic<Bool>(false)
         let result = ObservedMutex(Result())
-        let consumerDone = DispatchSemaphore(value: 0), producerDone = DispatchSemaphore(value: 0)
-        let failure = ObservedMutex<String?>(nil)
         let payload = UncheckedSendableBox(payload), header = header, input = input, output = output, hwm = hwm
 
-        let consumer = Thread {
-            defer { consumerDone.signal() }
+        let consumer = BenchThread("bench consumer") {
             do {
                 let socket = try ZMQSocket(context, .pull)
                 try socket.setHighWaterMarks(receive: hwm)
@@ -65,11 +62,10 @@ public struct LoadDriver: Sendable {
                 }
                 socket.close(lingerMilliseconds: 0)
             } catch {
-                failure.withLock { $0 = "consumer: \(error)" }
+                throw BenchError("consumer: \(error)")
             }
         }
-        let producer = Thread {
-            defer { producerDone.signal() }
+        let producer = BenchThread("bench producer") {
             do {
                 let socket = try ZMQSocket(context, .push)
                 try socket.setHighWaterMarks(send: hwm)
@@ -86,11 +82,9 @@ public struct LoadDriver: Sendable {
                 }
                 socket.close(lingerMilliseconds: 0)
             } catch {
-                failure.withLock { $0 = "producer: \(error)" }
+                throw BenchError("producer: \(error)")
             }
         }
-        consumer.start()
-        producer.start()
         Thread.sleep(forTimeInterval: warmup)
         measuring.store(true, ordering: .relaxed)
         let start = DispatchTime.now().uptimeNanoseconds
@@ -102,9 +96,10 @@ public struct LoadDriver: Sendable {
         }
         measuring.store(false, ordering: .relaxed)
         stop.store(true, ordering: .relaxed)
-        producerDone.wait()
-        consumerDone.wait()
-        if let failure = failure.withLock({ $0 }) { throw BenchError(failure) }
+        // Both are joined before either failure is thrown, so no thread outlives the context.
+        let produced = Swift.Result { try producer.join() }, consumed = Swift.Result { try consumer.join() }
+        try produced.get()
+        try consumed.get()
         var final = result.withLock { $0 }
         final.seconds = elapsed
         return final

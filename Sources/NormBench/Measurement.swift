@@ -29,3 +29,14 @@ func progress(_ text: String) {
 func endProgress() {
     if isatty(STDERR_FILENO) != 0 { FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8)) }
 }
+
+/// Polls `isReady` every 20 ms until it holds (true), `process` exits, or `seconds` pass (false).
+func waitUntilReady(_ process: Process, seconds: Double, isReady: () -> Bool) -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if isReady() { return true }
+        guard process.isRunning else { return false }
+        usleep(20_000)
+    }
+    return false
+}

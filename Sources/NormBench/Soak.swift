@@ -46,13 +46,13 @@ public struct Soak: Sendable {
         defer { context.terminate() }
         let workers = (0..<producers).map { index in
             let pool = SoakBatchPool(seed: UInt64(index))
-            return (pool, SoakWorker("soak producer \(index)") { [self] in
+            return (pool, BenchThread("soak producer \(index)") { [self] in
                 try SoakPeers.produce(index: index, of: producers, keys: keys, rate: rate, pool: pool,
                                       endpoints: endpoints, tally: tally, context: context)
             })
         }
-        let consumer = SoakWorker("soak consumer") { try SoakPeers.consume(endpoints: endpoints, tally: tally, context: context) }
-        let deadLetters = SoakWorker("soak dead letters") { try SoakPeers.drainDeadLetters(endpoints: endpoints, tally: tally, context: context) }
+        let consumer = BenchThread("soak consumer") { try SoakPeers.consume(endpoints: endpoints, tally: tally, context: context) }
+        let deadLetters = BenchThread("soak dead letters") { try SoakPeers.drainDeadLetters(endpoints: endpoints, tally: tally, context: context) }
 
         var resident: [Int] = [], crashed = false
         let start = DispatchTime.now().uptimeNanoseconds
@@ -144,11 +144,8 @@ public struct Soak: Sendable {
         process.standardOutput = log
         process.standardError = log
         try process.run()
-        let deadline = Date().addingTimeInterval(20)
-        while Date() < deadline {
-            if (try? ControlClient.send(["stats"], socket: endpoints.control)) != nil { return process }
-            guard process.isRunning else { break }
-            usleep(20_000)
+        if waitUntilReady(process, seconds: 20, isReady: { (try? ControlClient.send(["stats"], socket: endpoints.control)) != nil }) {
+            return process
         }
         throw BenchError("normd did not start for the soak; its log is \(endpoints.directory)/normd.log")
     }

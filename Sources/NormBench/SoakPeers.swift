@@ -31,27 +31,6 @@ struct SoakSent: Sendable {
     var malformed: [String: Int] = Dictionary(uniqueKeysWithValues: Soak.malformedKinds.map { ($0, 0) })
 }
 
-/// A thread whose body's result `join()` returns (or rethrows).
-final class SoakWorker<Value: Sendable>: Sendable {
-    private let done = DispatchSemaphore(value: 0)
-    private let outcome = ObservedMutex<Result<Value, any Error>?>(nil)
-
-    init(_ name: String, _ body: @escaping @Sendable () throws -> Value) {
-        let thread = Thread { [self] in
-            let result = Result { try body() }
-            outcome.withLock { $0 = result }
-            done.signal()
-        }
-        thread.name = name
-        thread.start()
-    }
-
-    func join() throws -> Value {
-        done.wait()
-        return try outcome.withLock { $0! }.get()
-    }
-}
-
 /// The bodies of the soak's producer, consumer and dead-letter threads.
 enum SoakPeers {
     static func produce(index: Int, of producers: Int, keys: Int, rate: Double, pool: SoakBatchPool,
@@ -62,10 +41,10 @@ enum SoakPeers {
         var record = SoakSent()
         let interval = UInt64(Double(producers) / rate * 1e9)
         var socket: ZMQSocket?
-        var reconnectAt: UInt64 = 0, next = now(), n = 0
+        var reconnectAt: UInt64 = 0, next = nanoseconds(), n = 0
         defer { socket?.close(lingerMilliseconds: 10_000) }
         while !tally.stop.load(ordering: .relaxed) {
-            if socket == nil || now() > reconnectAt {
+            if socket == nil || nanoseconds() > reconnectAt {
                 if let old = socket {
                     // Two live connections from one producer are fair-queued by ZeroMQ, so a key's
                     // batches could reach normd out of send order: let the old one drain first.
@@ -77,7 +56,7 @@ enum SoakPeers {
                 try fresh.set(ZMQOption.sendTimeout, 200)
                 try fresh.connect(endpoints.input)
                 socket = fresh
-                reconnectAt = now() + UInt64(random.uniform(3, 8) * 1e9)
+                reconnectAt = nanoseconds() + UInt64(random.uniform(3, 8) * 1e9)
             }
             n += 1
             let slot = n % names.count, key = names[slot], batch = n % pool.batches.count
@@ -96,7 +75,7 @@ enum SoakPeers {
             // Paced to the rate; after a stall the producer resumes the pace instead of bursting
             // to catch up, so the load stays what was asked for while the consumer reads.
             next += interval
-            let time = now()
+            let time = nanoseconds()
             if next > time {
                 usleep(UInt32((next - time) / 1000))
             } else if time - next > 100_000_000 {
@@ -111,8 +90,8 @@ enum SoakPeers {
     /// Closing a PUSH socket right after a send can lose its last messages despite ZMQ_LINGER
     /// (libzmq issues 1922, 3774, 4660), so a producer never closes one with batches outstanding.
     static func awaitOutputs(of index: Int, tally: SoakTally, evenWhenStopping: Bool) {
-        let deadline = now() + 20_000_000_000
-        while now() < deadline, evenWhenStopping || !tally.stop.load(ordering: .relaxed),
+        let deadline = nanoseconds() + 20_000_000_000
+        while nanoseconds() < deadline, evenWhenStopping || !tally.stop.load(ordering: .relaxed),
               tally.received[index].value.load(ordering: .relaxed) < tally.sent[index].value.load(ordering: .relaxed) {
             usleep(5_000)
         }
@@ -148,19 +127,19 @@ enum SoakPeers {
         try socket.set(ZMQOption.receiveTimeout, 200)
         try socket.connect(endpoints.output)
         var received: [String: [Int]] = [:]
-        var stallAt = now() + UInt64(10e9)
+        var stallAt = nanoseconds() + UInt64(10e9)
         var quietSince: UInt64?
         let producers = tally.sent.count
         while true {
-            if now() > stallAt, !tally.stop.load(ordering: .relaxed) {
+            if nanoseconds() > stallAt, !tally.stop.load(ordering: .relaxed) {
                 Thread.sleep(forTimeInterval: Soak.stallFor)
                 tally.stalledNanoseconds.add(UInt64(Soak.stallFor * 1e9), ordering: .relaxed)
-                stallAt = now() + UInt64(Soak.stallEvery * 1e9)
+                stallAt = nanoseconds() + UInt64(Soak.stallEvery * 1e9)
             }
             guard let message = try socket.receiveMultipart(maxFrames: 3, dontWait: false), message.frames.count == 3 else {
                 if tally.producersFinished.load(ordering: .relaxed) {
-                    quietSince = quietSince ?? now()
-                    if now() - quietSince! > 2_000_000_000 { break }
+                    quietSince = quietSince ?? nanoseconds()
+                    if nanoseconds() - quietSince! > 2_000_000_000 { break }
                 }
                 continue
             }
@@ -201,5 +180,6 @@ enum SoakPeers {
         return nil
     }
 
-    static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+    /// Monotonic nanoseconds.
+    static func nanoseconds() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
 }
