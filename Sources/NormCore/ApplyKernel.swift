@@ -9,37 +9,32 @@ enum ApplyKernel {
         input: UnsafeRawPointer, output: UnsafeMutableRawPointer,
         plan: BatchPlan, coefficients: Coefficients, runner: ParallelRunner, checkFinite: Bool
     ) -> Bool {
-        let k = coefficients.converted(to: S.self)
-        let workers = runner.pieces(forElements: plan.geometry.elementCount)
-        let finite = UnsafeMutableBufferPointer<Bool>.allocate(capacity: workers)
-        finite.initialize(repeating: true)
-        defer { finite.deallocate() }
-        let shared = UncheckedSendable((input, output, finite))
-        k.hi.withUnsafeBufferPointer { hi in
-            k.lo.withUnsafeBufferPointer { lo in
-                k.scale.withUnsafeBufferPointer { scale in
-                    k.beta.withUnsafeBufferPointer { beta in
-                        let table = CoefficientTable(hi: hi, lo: lo, scale: scale, beta: beta, perSample: k.perSample)
-                        let tables = UncheckedSendable(table)
-                        runner.run(workers) { worker in
-                            let (input, output, finite) = shared.value
-                            let total = plan.geometry.elementCount
-                            if let weight = k.elementWeight, let bias = k.elementBias {
-                                let elements = ParallelRunner.share(worker, of: workers, total: total)
-                                finite[worker] = sweepElementwise(In.self, Out.self, input, output, plan: plan, table: tables.value, weight: weight, bias: bias, elements: elements)
-                            } else if plan.sweepsRows {
-                                let rows = ParallelRunner.share(worker, of: workers, total: plan.batch * plan.spatial)
-                                finite[worker] = sweepRows(In.self, Out.self, input, output, plan: plan, table: tables.value, rows: rows, checkFinite: checkFinite)
-                            } else {
-                                let elements = ParallelRunner.share(worker, of: workers, total: total)
-                                finite[worker] = sweepRuns(In.self, Out.self, input, output, plan: plan, table: tables.value, elements: elements, checkFinite: checkFinite)
-                            }
-                        }
-                    }
-                }
-            }
+        let pass = ApplyPass(In.self, Out.self, S.self, input: input, output: output, plan: plan, coefficients: coefficients,
+                             pieces: pieces(plan: plan, runner: runner), checkFinite: checkFinite)
+        runner.run(pass.pieces) { pass.sweep($0) }
+        return pass.allFinite
+    }
+
+    static func pieces(plan: BatchPlan, runner: ParallelRunner) -> Int {
+        runner.pieces(forElements: plan.geometry.elementCount)
+    }
+
+    /// Piece `piece` of `pieces`; returns false when an output value was not finite.
+    static func sweep<In: StoredElement, Out: StoredElement, S: ComputeScalar>(
+        _: In.Type, _: Out.Type, _ input: UnsafeRawPointer, _ output: UnsafeMutableRawPointer, plan: BatchPlan,
+        table: CoefficientTable<S>, elementAffine: (weight: [S], bias: [S])?, piece: Int, of pieces: Int, checkFinite: Bool
+    ) -> Bool {
+        let total = plan.geometry.elementCount
+        if let (weight, bias) = elementAffine {
+            let elements = ParallelRunner.share(piece, of: pieces, total: total)
+            return sweepElementwise(In.self, Out.self, input, output, plan: plan, table: table, weight: weight, bias: bias, elements: elements)
+        } else if plan.sweepsRows {
+            let rows = ParallelRunner.share(piece, of: pieces, total: plan.batch * plan.spatial)
+            return sweepRows(In.self, Out.self, input, output, plan: plan, table: table, rows: rows, checkFinite: checkFinite)
+        } else {
+            let elements = ParallelRunner.share(piece, of: pieces, total: total)
+            return sweepRuns(In.self, Out.self, input, output, plan: plan, table: table, elements: elements, checkFinite: checkFinite)
         }
-        return finite.allSatisfy { $0 }
     }
 
     struct CoefficientTable<S: ComputeScalar> {

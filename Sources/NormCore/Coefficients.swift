@@ -22,17 +22,4 @@ struct Coefficients {
         scale.append(gamma * invStd)
         beta.append(b)
     }
-
-    /// The same constants rounded to the compute precision.
-    func converted<S: ComputeScalar>(to _: S.Type) -> ConvertedCoefficients<S> {
-        ConvertedCoefficients(
-            hi: hi.map { S($0) }, lo: lo.map { S($0) }, scale: scale.map { S($0) }, beta: beta.map { S($0) },
-            elementWeight: elementWeight?.map { S($0) }, elementBias: elementBias?.map { S($0) }, perSample: perSample)
-    }
-}
-
-struct ConvertedCoefficients<S: ComputeScalar> {
-    var hi: [S], lo: [S], scale: [S], beta: [S]
-    var elementWeight: [S]?, elementBias: [S]?
-    var perSample: Bool
 }

@@ -1,63 +1,72 @@
-// Turns runtime dtypes into statically specialized kernel calls: every combination below is
-// compiled as its own loop, which is what lets `-O` vectorize them.
+/// A kernel call that needs the batch's dtypes as static types: `Normalizer.specialized` turns
+/// the runtime dtypes into one, so every combination is compiled as its own loop, which is what
+/// lets `-O` vectorize them. `S` is the apply pass's precision: Double when float64 is involved.
+protocol KernelCall {
+    associatedtype Result
+    func callAsFunction<In: StoredElement, Out: StoredElement, S: ComputeScalar>(_: In.Type, _: Out.Type, _: S.Type) -> Result
+}
+
 extension Normalizer {
-    static func moments(_ base: UnsafeRawPointer, _ dtype: DType, plan: BatchPlan, runner: ParallelRunner, finiteOnly: Bool) -> [Moments] {
-        switch dtype {
-        case .float32: StatisticsKernel.moments(Float32Element.self, base, plan: plan, runner: runner, finiteOnly: finiteOnly)
-        case .float64: StatisticsKernel.moments(Float64Element.self, base, plan: plan, runner: runner, finiteOnly: finiteOnly)
-        case .float16: StatisticsKernel.moments(Float16Element.self, base, plan: plan, runner: runner, finiteOnly: finiteOnly)
-        case .bfloat16: StatisticsKernel.moments(BFloat16Element.self, base, plan: plan, runner: runner, finiteOnly: finiteOnly)
+    static func specialized<Call: KernelCall>(_ input: DType, _ output: DType, _ call: Call) -> Call.Result {
+        switch input {
+        case .float32: specialized(Float32Element.self, output, call)
+        case .float64: specialized(Float64Element.self, output, call)
+        case .float16: specialized(Float16Element.self, output, call)
+        case .bfloat16: specialized(BFloat16Element.self, output, call)
         }
     }
 
-    static func apply(
-        _ input: UnsafeRawPointer, _ inputDType: DType, _ output: UnsafeMutableRawPointer, _ outputDType: DType,
-        plan: BatchPlan, coefficients: Coefficients, runner: ParallelRunner, checkFinite: Bool
-    ) -> Bool {
-        switch inputDType {
-        case .float32: apply(Float32Element.self, input, output, outputDType, plan: plan, coefficients: coefficients, runner: runner, checkFinite: checkFinite)
-        case .float64: apply(Float64Element.self, input, output, outputDType, plan: plan, coefficients: coefficients, runner: runner, checkFinite: checkFinite)
-        case .float16: apply(Float16Element.self, input, output, outputDType, plan: plan, coefficients: coefficients, runner: runner, checkFinite: checkFinite)
-        case .bfloat16: apply(BFloat16Element.self, input, output, outputDType, plan: plan, coefficients: coefficients, runner: runner, checkFinite: checkFinite)
+    private static func specialized<In: StoredElement, Call: KernelCall>(_: In.Type, _ output: DType, _ call: Call) -> Call.Result {
+        switch output {
+        case .float32: specialized(In.self, Float32Element.self, call)
+        case .float64: specialized(In.self, Float64Element.self, call)
+        case .float16: specialized(In.self, Float16Element.self, call)
+        case .bfloat16: specialized(In.self, BFloat16Element.self, call)
         }
     }
 
-    private static func apply<In: StoredElement>(
-        _: In.Type, _ input: UnsafeRawPointer, _ output: UnsafeMutableRawPointer, _ outputDType: DType,
-        plan: BatchPlan, coefficients: Coefficients, runner: ParallelRunner, checkFinite: Bool
-    ) -> Bool {
-        switch outputDType {
-        case .float32: apply(In.self, Float32Element.self, input, output, plan: plan, coefficients: coefficients, runner: runner, checkFinite: checkFinite)
-        case .float64: apply(In.self, Float64Element.self, input, output, plan: plan, coefficients: coefficients, runner: runner, checkFinite: checkFinite)
-        case .float16: apply(In.self, Float16Element.self, input, output, plan: plan, coefficients: coefficients, runner: runner, checkFinite: checkFinite)
-        case .bfloat16: apply(In.self, BFloat16Element.self, input, output, plan: plan, coefficients: coefficients, runner: runner, checkFinite: checkFinite)
-        }
-    }
-
-    private static func apply<In: StoredElement, Out: StoredElement>(
-        _: In.Type, _: Out.Type, _ input: UnsafeRawPointer, _ output: UnsafeMutableRawPointer,
-        plan: BatchPlan, coefficients: Coefficients, runner: ParallelRunner, checkFinite: Bool
-    ) -> Bool {
+    private static func specialized<In: StoredElement, Out: StoredElement, Call: KernelCall>(_: In.Type, _: Out.Type, _ call: Call) -> Call.Result {
         if In.self == Float64Element.self || Out.self == Float64Element.self {
-            ApplyKernel.apply(In.self, Out.self, Double.self, input: input, output: output, plan: plan, coefficients: coefficients, runner: runner, checkFinite: checkFinite)
+            call(In.self, Out.self, Double.self)
         } else {
-            ApplyKernel.apply(In.self, Out.self, Float.self, input: input, output: output, plan: plan, coefficients: coefficients, runner: runner, checkFinite: checkFinite)
+            call(In.self, Out.self, Float.self)
         }
     }
 }
 
-extension Normalizer {
-    static func fused(
-        _ input: UnsafeRawPointer, _ inputDType: DType, _ output: UnsafeMutableRawPointer, _ outputDType: DType,
-        plan: BatchPlan, eps: Double, affine: Affine?, runner: ParallelRunner
-    ) -> Bool {
-        switch (inputDType, outputDType) {
-        case (.float32, .float32): FusedKernel.normalize(Float32Element.self, Float32Element.self, Float.self, input: input, output: output, plan: plan, eps: eps, affine: affine, runner: runner)
-        case (.float16, .float16): FusedKernel.normalize(Float16Element.self, Float16Element.self, Float.self, input: input, output: output, plan: plan, eps: eps, affine: affine, runner: runner)
-        case (.bfloat16, .bfloat16): FusedKernel.normalize(BFloat16Element.self, BFloat16Element.self, Float.self, input: input, output: output, plan: plan, eps: eps, affine: affine, runner: runner)
-        case (.float64, .float64): FusedKernel.normalize(Float64Element.self, Float64Element.self, Double.self, input: input, output: output, plan: plan, eps: eps, affine: affine, runner: runner)
-        default: false
-        }
+/// The statistics pass alone (`Out` and `S` are unused).
+struct MomentsCall: KernelCall {
+    let input: UnsafeRawPointer, plan: BatchPlan, runner: ParallelRunner, finiteOnly: Bool
+    func callAsFunction<In: StoredElement, Out: StoredElement, S: ComputeScalar>(_: In.Type, _: Out.Type, _: S.Type) -> [Moments] {
+        StatisticsKernel.moments(In.self, input, plan: plan, runner: runner, finiteOnly: finiteOnly)
+    }
+}
+
+/// The apply pass alone, with constants already made; returns whether every output was finite.
+struct ApplyCall: KernelCall {
+    let input: UnsafeRawPointer, output: UnsafeMutableRawPointer, plan: BatchPlan
+    let coefficients: Coefficients, runner: ParallelRunner, checkFinite: Bool
+    func callAsFunction<In: StoredElement, Out: StoredElement, S: ComputeScalar>(_: In.Type, _: Out.Type, _: S.Type) -> Bool {
+        ApplyKernel.apply(In.self, Out.self, S.self, input: input, output: output, plan: plan, coefficients: coefficients,
+                          runner: runner, checkFinite: checkFinite)
+    }
+}
+
+/// Statistics, constants and apply in one parallel run; returns false when `coefficients` did.
+struct TwoPassCall: KernelCall {
+    let input: UnsafeRawPointer, output: UnsafeMutableRawPointer, plan: BatchPlan, runner: ParallelRunner
+    let coefficients: ([Moments]) -> Coefficients?
+    func callAsFunction<In: StoredElement, Out: StoredElement, S: ComputeScalar>(_: In.Type, _: Out.Type, _: S.Type) -> Bool {
+        TwoPassKernel.normalize(In.self, Out.self, S.self, input: input, output: output, plan: plan, runner: runner, coefficients: coefficients)
+    }
+}
+
+/// Statistics and apply in one visit per partition; returns false on NaN or ±inf.
+struct FusedCall: KernelCall {
+    let input: UnsafeRawPointer, output: UnsafeMutableRawPointer, plan: BatchPlan
+    let eps: Double, affine: Affine?, runner: ParallelRunner
+    func callAsFunction<In: StoredElement, Out: StoredElement, S: ComputeScalar>(_: In.Type, _: Out.Type, _: S.Type) -> Bool {
+        FusedKernel.normalize(In.self, Out.self, S.self, input: input, output: output, plan: plan, eps: eps, affine: affine, runner: runner)
     }
 }
 

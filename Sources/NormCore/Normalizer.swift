@@ -69,49 +69,76 @@ public struct Normalizer: Sendable {
             throw NormError(.tooFewValues, "\(what) (shape \(geometry.shape))")
         }
 
+        let input = input.baseAddress!, output = output.baseAddress!
         // Group, layer and instance on NCHW: one pass per partition while it is in cache. Mixed
         // dtypes and everything it does not cover (NaN and ±inf among them) take the two passes below.
         if !settings.hasRunningStatistics, descriptor.dtype == outputDType, FusedKernel.canFuse(plan: plan, dtype: descriptor.dtype, affine: affine, runner: runner),
-           Self.fused(input.baseAddress!, descriptor.dtype, output.baseAddress!, outputDType, plan: plan, eps: settings.eps, affine: affine, runner: runner) {
+           Self.specialized(descriptor.dtype, outputDType, FusedCall(input: input, output: output, plan: plan, eps: settings.eps, affine: affine, runner: runner)) {
             return NormOutcome(batchesTracked: nil, updatedStatistics: false, passedNonFinite: false)
         }
+        let doublePrecision = descriptor.dtype == .float64 || outputDType == .float64
 
+        // The batch's own statistics, all finite: both passes in one parallel run.
+        if !useRunning {
+            var updated = statistics, changed = false, failure: NormError?
+            let call = TwoPassCall(input: input, output: output, plan: plan, runner: runner) { moments in
+                guard moments.allSatisfy(\.isFinite) else { return nil }
+                do throws(NormError) {
+                    changed = try advance(&updated, from: moments, mode: mode, plan: plan)
+                    return try coefficients(plan: plan, moments: moments, running: nil, affine: affine, doublePrecision: doublePrecision)
+                } catch {
+                    failure = error
+                    return nil
+                }
+            }
+            if Self.specialized(descriptor.dtype, outputDType, call) {
+                statistics = updated
+                return NormOutcome(batchesTracked: settings.hasRunningStatistics ? updated?.batchesTracked : nil,
+                                   updatedStatistics: changed, passedNonFinite: false)
+            }
+            if let failure { throw failure }
+        }
+
+        // Running statistics (eval), or NaN and ±inf among the values: separate passes that look for them.
         var passedNonFinite = false
         var moments: [Moments] = []
         if !useRunning {
-            moments = Self.moments(input.baseAddress!, descriptor.dtype, plan: plan, runner: runner, finiteOnly: false)
+            moments = Self.specialized(descriptor.dtype, descriptor.dtype, MomentsCall(input: input, plan: plan, runner: runner, finiteOnly: false))
             if !moments.allSatisfy(\.isFinite) {
                 guard settings.nonFinite == .pass else {
                     throw NormError(.nonfinite, "payload holds NaN or infinite values")
                 }
                 passedNonFinite = true
-                moments = Self.moments(input.baseAddress!, descriptor.dtype, plan: plan, runner: runner, finiteOnly: true)
+                moments = Self.specialized(descriptor.dtype, descriptor.dtype, MomentsCall(input: input, plan: plan, runner: runner, finiteOnly: true))
             }
         }
 
         var updated = statistics
-        var changed = false
-        if mode == .train, settings.hasRunningStatistics, !passedNonFinite, var current = updated {
-            try update(&current, from: moments, plan: plan)
-            updated = current
-            changed = true
-        }
-
-        let coefficients = try coefficients(plan: plan, moments: moments, running: useRunning ? statistics : nil, affine: affine,
-                                            doublePrecision: descriptor.dtype == .float64 || outputDType == .float64)
+        let changed = passedNonFinite ? false : try advance(&updated, from: moments, mode: mode, plan: plan)
+        let constants = try coefficients(plan: plan, moments: moments, running: useRunning ? statistics : nil, affine: affine,
+                                         doublePrecision: doublePrecision)
         // The statistics pass has already seen any NaN or ±inf unless running statistics are used.
-        let finite = Self.apply(input.baseAddress!, descriptor.dtype, output.baseAddress!, outputDType,
-                                plan: plan, coefficients: coefficients, runner: runner, checkFinite: useRunning || passedNonFinite)
-        if !finite {
+        let apply = ApplyCall(input: input, output: output, plan: plan, coefficients: constants, runner: runner,
+                              checkFinite: useRunning || passedNonFinite)
+        if !Self.specialized(descriptor.dtype, outputDType, apply) {
             if settings.nonFinite == .reject && !passedNonFinite {
                 throw NormError(.nonfinite, useRunning ? "payload holds NaN or infinite values" : "normalized output is not finite")
             }
             passedNonFinite = true
-            NonFiniteRestore.restore(input.baseAddress!, descriptor.dtype, output.baseAddress!, outputDType, count: geometry.elementCount)
+            NonFiniteRestore.restore(input, descriptor.dtype, output, outputDType, count: geometry.elementCount)
         }
         statistics = updated
         return NormOutcome(batchesTracked: settings.hasRunningStatistics ? updated?.batchesTracked : nil,
                            updatedStatistics: changed, passedNonFinite: passedNonFinite)
+    }
+
+    /// Moves the running statistics one batch forward when training a kind that keeps them;
+    /// returns whether it did.
+    private func advance(_ statistics: inout RunningStatistics?, from moments: [Moments], mode: NormMode, plan: BatchPlan) throws(NormError) -> Bool {
+        guard mode == .train, settings.hasRunningStatistics, var current = statistics else { return false }
+        try update(&current, from: moments, plan: plan)
+        statistics = current
+        return true
     }
 
     func usesRunningStatistics(_ mode: NormMode) -> Bool {

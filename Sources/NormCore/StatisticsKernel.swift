@@ -4,31 +4,31 @@ enum StatisticsKernel {
     static func moments<E: StoredElement>(
         _: E.Type, _ base: UnsafeRawPointer, plan: BatchPlan, runner: ParallelRunner, finiteOnly: Bool
     ) -> [Moments] {
-        let partitions = plan.partitionCount, elements = plan.geometry.elementCount
-        // Every piece carries per-partition accumulators that are merged at the end, so with
-        // many partitions (instance on a large N·C) extra pieces cost more than they save.
-        let workers = min(runner.pieces(forElements: elements),
-                          max(runner.workers(forElements: elements), elements / (16 * max(1, partitions))))
-        let local = UnsafeMutableBufferPointer<Moments>.allocate(capacity: workers * partitions)
-        local.initialize(repeating: Moments())
-        defer { local.deallocate() }
-        let shared = UncheckedSendable((base, local))
-        runner.run(workers) { worker in
-            let (base, local) = shared.value
-            let slice = UnsafeMutableBufferPointer(rebasing: local[(worker * partitions)..<((worker + 1) * partitions)])
-            if plan.sweepsRows {
-                let rows = ParallelRunner.share(worker, of: workers, total: plan.batch * plan.spatial)
-                sweepRows(E.self, base, plan: plan, rows: rows, into: slice, finiteOnly: finiteOnly)
-            } else {
-                let elements = ParallelRunner.share(worker, of: workers, total: plan.geometry.elementCount)
-                sweepRuns(E.self, base, plan: plan, elements: elements, into: slice, finiteOnly: finiteOnly)
-            }
+        let pass = StatisticsPass(E.self, base, plan: plan, runner: runner, finiteOnly: finiteOnly)
+        runner.run(pass.pieces) { pass.sweep($0) }
+        return pass.merged()
+    }
+
+    /// How many pieces a statistics pass is cut into. Every piece carries per-partition
+    /// accumulators that are merged at the end, so with many partitions (instance on a large
+    /// N·C) extra pieces cost more than they save.
+    static func pieces(plan: BatchPlan, runner: ParallelRunner) -> Int {
+        let elements = plan.geometry.elementCount
+        return min(runner.pieces(forElements: elements),
+                   max(runner.workers(forElements: elements), elements / (16 * max(1, plan.partitionCount))))
+    }
+
+    static func sweep<E: StoredElement>(
+        _: E.Type, _ base: UnsafeRawPointer, plan: BatchPlan, piece: Int, of pieces: Int,
+        into local: UnsafeMutableBufferPointer<Moments>, finiteOnly: Bool
+    ) {
+        if plan.sweepsRows {
+            let rows = ParallelRunner.share(piece, of: pieces, total: plan.batch * plan.spatial)
+            sweepRows(E.self, base, plan: plan, rows: rows, into: local, finiteOnly: finiteOnly)
+        } else {
+            let elements = ParallelRunner.share(piece, of: pieces, total: plan.geometry.elementCount)
+            sweepRuns(E.self, base, plan: plan, elements: elements, into: local, finiteOnly: finiteOnly)
         }
-        var result = Array(local[0..<partitions])
-        for worker in 1..<max(workers, 1) {
-            for p in 0..<partitions { result[p].merge(local[worker * partitions + p]) }
-        }
-        return result
     }
 
     /// NCHW: runs in memory order. Each partition keeps one shift (its first value this piece

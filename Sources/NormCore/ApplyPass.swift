@@ -1,0 +1,57 @@
+/// One apply pass over a batch, cut into pieces that any thread may run in any order, with the
+/// constants rounded to the compute precision once, in memory this object owns.
+// @unchecked Sendable: the constants are only read once built; each piece writes its own part
+// of the output and its own `finite` slot.
+final class ApplyPass<In: StoredElement, Out: StoredElement, S: ComputeScalar>: @unchecked Sendable {
+    let pieces: Int
+    private let input: UnsafeRawPointer
+    private let output: UnsafeMutableRawPointer
+    private let plan: BatchPlan
+    private let checkFinite: Bool
+    private let constants: UnsafeMutableBufferPointer<S>
+    private let table: ApplyKernel.CoefficientTable<S>
+    private let elementAffine: (weight: [S], bias: [S])?
+    private let finite: UnsafeMutableBufferPointer<Bool>
+
+    init(
+        _: In.Type, _: Out.Type, _: S.Type, input: UnsafeRawPointer, output: UnsafeMutableRawPointer,
+        plan: BatchPlan, coefficients: Coefficients, pieces: Int, checkFinite: Bool
+    ) {
+        self.input = input
+        self.output = output
+        self.plan = plan
+        self.pieces = pieces
+        self.checkFinite = checkFinite
+        let count = coefficients.hi.count
+        let constants = UnsafeMutableBufferPointer<S>.allocate(capacity: 4 * count)
+        let columns = [coefficients.hi, coefficients.lo, coefficients.scale, coefficients.beta]
+        for (column, values) in columns.enumerated() {
+            for (i, value) in values.enumerated() { constants[column * count + i] = S(value) }
+        }
+        func column(_ index: Int) -> UnsafeBufferPointer<S> {
+            UnsafeBufferPointer(rebasing: constants[(index * count)..<((index + 1) * count)])
+        }
+        self.constants = constants
+        table = ApplyKernel.CoefficientTable(hi: column(0), lo: column(1), scale: column(2), beta: column(3), perSample: coefficients.perSample)
+        if let weight = coefficients.elementWeight, let bias = coefficients.elementBias {
+            elementAffine = (weight.map { S($0) }, bias.map { S($0) })
+        } else {
+            elementAffine = nil
+        }
+        finite = .allocate(capacity: max(pieces, 1))
+        finite.initialize(repeating: true)
+    }
+
+    deinit {
+        constants.deallocate()
+        finite.deallocate()
+    }
+
+    func sweep(_ piece: Int) {
+        finite[piece] = ApplyKernel.sweep(In.self, Out.self, input, output, plan: plan, table: table, elementAffine: elementAffine,
+                                          piece: piece, of: pieces, checkFinite: checkFinite)
+    }
+
+    /// Whether every output value was finite (always true unless built with `checkFinite`).
+    var allFinite: Bool { finite.allSatisfy { $0 } }
+}

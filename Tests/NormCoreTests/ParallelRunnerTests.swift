@@ -1,0 +1,80 @@
+import Dispatch
+import Synchronization
+import Testing
+@testable import NormCore
+
+@Suite("Two phases in one parallel run")
+struct ParallelRunnerTests {
+    /// Counts how often each piece of each phase ran, and checks that no second-phase piece ran
+    /// before `between` or any first-phase piece after it.
+    final class PhaseLog: Sendable {
+        let firstPieces: Int, secondPieces: Int
+        let first: Mutex<[Int]>, second: Mutex<[Int]>
+        let betweenCalls = Atomic<Int>(0)
+        let outOfOrder = Atomic<Int>(0)
+
+        init(first: Int, second: Int) {
+            (firstPieces, secondPieces) = (first, second)
+            self.first = Mutex(Array(repeating: 0, count: first))
+            self.second = Mutex(Array(repeating: 0, count: second))
+        }
+
+        func run(_ runner: ParallelRunner, workers: Int, proceed: Bool) -> Bool {
+            runner.runPhases(
+                workers: workers, first: firstPieces, { piece in
+                    if betweenCalls.load(ordering: .acquiring) > 0 { outOfOrder.add(1, ordering: .relaxed) }
+                    first.withLock { $0[piece] += 1 }
+                },
+                between: {
+                    // Every first piece has finished, and their effects are visible here.
+                    if first.withLock({ $0.contains { $0 != 1 } }) { outOfOrder.add(1, ordering: .relaxed) }
+                    betweenCalls.add(1, ordering: .releasing)
+                    return proceed
+                },
+                second: secondPieces, { piece in
+                    if betweenCalls.load(ordering: .acquiring) != 1 { outOfOrder.add(1, ordering: .relaxed) }
+                    second.withLock { $0[piece] += 1 }
+                })
+        }
+
+        var firstCounts: [Int] { first.withLock { $0 } }
+        var secondCounts: [Int] { second.withLock { $0 } }
+    }
+
+    @Test("every piece runs once, in order of the phases, with more or fewer workers than pieces",
+          arguments: [(1, 1, 1), (2, 8, 8), (2, 3, 9), (7, 2, 5), (4, 13, 1)])
+    func piecesRunOnce(workers: Int, firstPieces: Int, secondPieces: Int) {
+        let log = PhaseLog(first: firstPieces, second: secondPieces)
+        #expect(log.run(ParallelRunner(threads: workers), workers: workers, proceed: true))
+        #expect(log.firstCounts == Array(repeating: 1, count: firstPieces))
+        #expect(log.secondCounts == Array(repeating: 1, count: secondPieces))
+        #expect(log.betweenCalls.load(ordering: .relaxed) == 1)
+        #expect(log.outOfOrder.load(ordering: .relaxed) == 0)
+    }
+
+    @Test("between returning false skips the second phase")
+    func betweenStops() {
+        let log = PhaseLog(first: 6, second: 6)
+        #expect(!log.run(ParallelRunner(threads: 2), workers: 2, proceed: false))
+        #expect(log.firstCounts == Array(repeating: 1, count: 6))
+        #expect(log.secondCounts == Array(repeating: 0, count: 6))
+    }
+
+    // Nested in a concurrentPerform that already holds every thread, libdispatch runs a call's
+    // iterations late or one after another on the same thread: a worker that waited for another
+    // iteration to start would hang here.
+    @Test("calls nested in a busy concurrentPerform finish", .timeLimit(.minutes(1)))
+    func nestedCallsFinish() {
+        let failures = Atomic<Int>(0)
+        DispatchQueue.concurrentPerform(iterations: 16) { _ in
+            for _ in 0..<50 {
+                let log = PhaseLog(first: 5, second: 5)
+                let proceeded = log.run(ParallelRunner(threads: 4), workers: 4, proceed: true)
+                if !proceeded || log.secondCounts != Array(repeating: 1, count: 5) || log.outOfOrder.load(ordering: .relaxed) > 0 {
+                    failures.add(1, ordering: .relaxed)
+                }
+            }
+        }
+        #expect(failures.load(ordering: .relaxed) == 0)
+    }
+}
