@@ -1,8 +1,8 @@
 /// One apply pass over a batch, cut into pieces that any thread may run in any order, with the
-/// constants rounded to the compute precision once, in memory this object owns.
-// @unchecked Sendable: the constants are only read once built; each piece writes its own part
-// of the output and its own `finite` slot.
-final class ApplyPass<In: StoredElement, Out: StoredElement, S: ComputeScalar>: @unchecked Sendable {
+/// constants rounded to the compute precision once, in memory this object owns. The constants
+/// are only read once built; each piece writes its own part of the output and its own
+/// `finite` slot.
+final class ApplyPass<In: StoredElement, Out: StoredElement, S: ComputeScalar> {
     let pieces: Int
     private let input: UnsafeRawPointer
     private let output: UnsafeMutableRawPointer

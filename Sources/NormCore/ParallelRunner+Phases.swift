@@ -1,12 +1,6 @@
 import Dispatch
 import Synchronization
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 extension ParallelRunner {
     /// Runs `first` on pieces `0..<firstPieces`, then `between` once, then — if `between`
     /// returned true — `second` on pieces `0..<secondPieces`, all in one `concurrentPerform`.
@@ -32,14 +26,18 @@ extension ParallelRunner {
         }
         let counters = PhaseCounters()
         run(workers) { _ in
+            var longestPiece: UInt64 = 0
             while case let piece = counters.firstClaimed.wrappingAdd(1, ordering: .relaxed).oldValue, piece < firstPieces {
+                let start = DispatchTime.now().uptimeNanoseconds
                 first(piece)
+                longestPiece = max(longestPiece, DispatchTime.now().uptimeNanoseconds &- start)
                 // Releases this piece's writes; the last one acquires everybody's before `between`.
                 if counters.firstDone.wrappingAdd(1, ordering: .acquiringAndReleasing).newValue == firstPieces {
-                    counters.phase.store(between() ? PhaseCounters.second : PhaseCounters.stopped, ordering: .releasing)
+                    counters.finish(proceed: between())
                 }
             }
-            guard counters.waitForSecondPhase() else { return }
+            // The usual wait is for the rest of another worker's piece: spin about that long.
+            guard counters.waitForSecondPhase(spinningFor: 2 * max(longestPiece, 50_000)) else { return }
             while case let piece = counters.secondClaimed.wrappingAdd(1, ordering: .relaxed).oldValue, piece < secondPieces {
                 second(piece)
             }
@@ -55,19 +53,32 @@ private final class PhaseCounters: Sendable {
     let firstDone = Atomic<Int>(0)
     let secondClaimed = Atomic<Int>(0)
     let phase = Atomic<Int>(PhaseCounters.first)
+    /// Workers asleep (or about to be) until `between` has run.
+    private let sleepers = Atomic<Int>(0)
+    private let wake = DispatchSemaphore(value: 0)
 
-    /// Spins until `between` has run (a piece's worth of time at most), yielding the core after a
-    /// while in case the thread it waits for shares it. Returns whether the second phase runs.
-    func waitForSecondPhase() -> Bool {
+    /// Spins for up to `nanoseconds`, then sleeps, so a worker waiting for a thread the scheduler
+    /// has preempted does not burn the core that thread needs. Returns whether the second
+    /// phase runs.
+    func waitForSecondPhase(spinningFor nanoseconds: UInt64) -> Bool {
+        let deadline = DispatchTime.now().uptimeNanoseconds &+ nanoseconds
         var spins = 0
-        while true {
-            switch phase.load(ordering: .acquiring) {
-            case Self.second: return true
-            case Self.stopped: return false
-            default:
-                spins += 1
-                if spins > 100 { sched_yield() }
-            }
+        while phase.load(ordering: .acquiring) == Self.first {
+            spins &+= 1
+            guard spins % 64 == 0, DispatchTime.now().uptimeNanoseconds > deadline else { continue }
+            // Store-then-load on both sides, sequentially consistent: either `finish` sees this
+            // sleeper and wakes it, or this load sees the finished phase. No wake-up is lost.
+            sleepers.add(1, ordering: .sequentiallyConsistent)
+            if phase.load(ordering: .sequentiallyConsistent) == Self.first { wake.wait() }
+            break
         }
+        return phase.load(ordering: .acquiring) == Self.second
+    }
+
+    /// Publishes what `between` decided and wakes the sleepers. A sleeper that saw the phase
+    /// before it slept leaves an unused signal behind, which a semaphore may be freed with.
+    func finish(proceed: Bool) {
+        phase.store(proceed ? Self.second : Self.stopped, ordering: .sequentiallyConsistent)
+        for _ in 0..<sleepers.load(ordering: .sequentiallyConsistent) { wake.signal() }
     }
 }

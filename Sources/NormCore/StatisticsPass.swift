@@ -1,9 +1,7 @@
 /// One statistics pass over a batch, cut into pieces that any thread may run in any order;
 /// each piece accumulates into its own slice, and `merged` combines the slices with Chan's
-/// formula once every piece has run.
-// @unchecked Sendable: pieces write disjoint slices of `local`, and `merged` reads them only
-// after the parallel run that swept them has returned or published them.
-final class StatisticsPass<E: StoredElement>: @unchecked Sendable {
+/// formula once every piece has run. Pieces write disjoint slices of `local`.
+final class StatisticsPass<E: StoredElement> {
     let pieces: Int
     private let base: UnsafeRawPointer
     private let plan: BatchPlan

@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 import Synchronization
 import Testing
 @testable import NormCore
@@ -19,7 +20,7 @@ struct ParallelRunnerTests {
             self.second = Mutex(Array(repeating: 0, count: second))
         }
 
-        func run(_ runner: ParallelRunner, workers: Int, proceed: Bool) -> Bool {
+        func run(_ runner: ParallelRunner, workers: Int, proceed: Bool, betweenMicroseconds: UInt32 = 0) -> Bool {
             runner.runPhases(
                 workers: workers, first: firstPieces, { piece in
                     if betweenCalls.load(ordering: .acquiring) > 0 { outOfOrder.add(1, ordering: .relaxed) }
@@ -28,6 +29,7 @@ struct ParallelRunnerTests {
                 between: {
                     // Every first piece has finished, and their effects are visible here.
                     if first.withLock({ $0.contains { $0 != 1 } }) { outOfOrder.add(1, ordering: .relaxed) }
+                    if betweenMicroseconds > 0 { usleep(betweenMicroseconds) }
                     betweenCalls.add(1, ordering: .releasing)
                     return proceed
                 },
@@ -58,6 +60,17 @@ struct ParallelRunnerTests {
         #expect(!log.run(ParallelRunner(threads: 2), workers: 2, proceed: false))
         #expect(log.firstCounts == Array(repeating: 1, count: 6))
         #expect(log.secondCounts == Array(repeating: 0, count: 6))
+    }
+
+    // A slow `between` makes the other workers give up spinning and sleep until it is done.
+    @Test("workers that sleep through a slow between wake and run the second phase", .timeLimit(.minutes(1)))
+    func sleepersWake() {
+        for _ in 0..<20 {
+            let log = PhaseLog(first: 2, second: 8)
+            #expect(log.run(ParallelRunner(threads: 2), workers: 2, proceed: true, betweenMicroseconds: 2_000))
+            #expect(log.secondCounts == Array(repeating: 1, count: 8))
+            #expect(log.outOfOrder.load(ordering: .relaxed) == 0)
+        }
     }
 
     // Nested in a concurrentPerform that already holds every thread, libdispatch runs a call's
