@@ -82,7 +82,11 @@ public struct Normalizer: Sendable {
         if !useRunning {
             var updated = statistics, changed = false, failure: NormError?
             let call = TwoPassCall(input: input, output: output, plan: plan, runner: runner) { moments in
-                guard moments.allSatisfy(\.isFinite) else { return nil }
+                guard moments.allSatisfy(\.isFinite) else {
+                    // Rejected at once; `pass` needs the finite values' statistics, made below.
+                    if settings.nonFinite != .pass { failure = NormError(.nonfinite, "payload holds NaN or infinite values") }
+                    return nil
+                }
                 do throws(NormError) {
                     changed = try advance(&updated, from: moments, mode: mode, plan: plan)
                     return try coefficients(plan: plan, moments: moments, running: nil, affine: affine, doublePrecision: doublePrecision)
@@ -99,37 +103,28 @@ public struct Normalizer: Sendable {
             if let failure { throw failure }
         }
 
-        // Running statistics (eval), or NaN and ±inf among the values: separate passes that look for them.
+        // Running statistics (eval), or — with `nonfinite = "pass"` — NaN and ±inf among the values,
+        // which the one-run pass above found: separate passes that look for them.
         var passedNonFinite = false
         var moments: [Moments] = []
         if !useRunning {
-            moments = Self.specialized(descriptor.dtype, descriptor.dtype, MomentsCall(input: input, plan: plan, runner: runner, finiteOnly: false))
-            if !moments.allSatisfy(\.isFinite) {
-                guard settings.nonFinite == .pass else {
-                    throw NormError(.nonfinite, "payload holds NaN or infinite values")
-                }
-                passedNonFinite = true
-                moments = Self.specialized(descriptor.dtype, descriptor.dtype, MomentsCall(input: input, plan: plan, runner: runner, finiteOnly: true))
-            }
+            passedNonFinite = true
+            moments = Self.specialized(descriptor.dtype, descriptor.dtype, MomentsCall(input: input, plan: plan, runner: runner, finiteOnly: true))
         }
 
-        var updated = statistics
-        let changed = passedNonFinite ? false : try advance(&updated, from: moments, mode: mode, plan: plan)
+        // Neither eval nor a batch passed with NaN or ±inf moves the running statistics.
         let constants = try coefficients(plan: plan, moments: moments, running: useRunning ? statistics : nil, affine: affine,
                                          doublePrecision: doublePrecision)
-        // The statistics pass has already seen any NaN or ±inf unless running statistics are used.
-        let apply = ApplyCall(input: input, output: output, plan: plan, coefficients: constants, runner: runner,
-                              checkFinite: useRunning || passedNonFinite)
+        let apply = ApplyCall(input: input, output: output, plan: plan, coefficients: constants, runner: runner, checkFinite: true)
         if !Self.specialized(descriptor.dtype, outputDType, apply) {
             if settings.nonFinite == .reject && !passedNonFinite {
-                throw NormError(.nonfinite, useRunning ? "payload holds NaN or infinite values" : "normalized output is not finite")
+                throw NormError(.nonfinite, "payload holds NaN or infinite values")
             }
             passedNonFinite = true
             NonFiniteRestore.restore(input, descriptor.dtype, output, outputDType, count: geometry.elementCount)
         }
-        statistics = updated
-        return NormOutcome(batchesTracked: settings.hasRunningStatistics ? updated?.batchesTracked : nil,
-                           updatedStatistics: changed, passedNonFinite: passedNonFinite)
+        return NormOutcome(batchesTracked: settings.hasRunningStatistics ? statistics?.batchesTracked : nil,
+                           updatedStatistics: false, passedNonFinite: passedNonFinite)
     }
 
     /// Moves the running statistics one batch forward when training a kind that keeps them;
