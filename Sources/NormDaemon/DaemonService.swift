@@ -39,14 +39,23 @@ public final class DaemonService: Service, Sendable {
         await Self.offPool { daemon.shutdown() }
     }
 
+    // Wakes at whichever comes first, the next watchdog ping or the next checkpoint, so an interval
+    // shorter than the ping period is still kept (a fixed tick would round it up to the tick).
     private func periodic(_ daemon: Daemon) async {
         let watchdog = daemon.notifier.watchdogInterval
-        var nextCheckpoint = ContinuousClock.now + .seconds(daemon.configuration.daemon.checkpointIntervalS)
+        let pingPeriod = Duration.seconds(min(watchdog ?? 0.5, 0.5))
+        var nextPing = ContinuousClock.now + pingPeriod
+        var lastCheckpoint = ContinuousClock.now
         while !Task.isCancelled {
-            try? await Task.sleep(for: .milliseconds(Int(min(watchdog ?? 0.5, 0.5) * 1000)))
-            if let watchdog, daemon.allPipelinesTurning(within: max(1, watchdog)) { daemon.notifier.watchdog() }
-            if ContinuousClock.now >= nextCheckpoint {
-                nextCheckpoint = ContinuousClock.now + .seconds(daemon.configuration.daemon.checkpointIntervalS)
+            let nextCheckpoint = lastCheckpoint + .seconds(daemon.configuration.daemon.checkpointIntervalS)
+            try? await Task.sleep(until: min(nextPing, nextCheckpoint), clock: .continuous)
+            let now = ContinuousClock.now
+            if now >= nextPing {
+                nextPing = now + pingPeriod
+                if let watchdog, daemon.allPipelinesTurning(within: max(1, watchdog)) { daemon.notifier.watchdog() }
+            }
+            if now >= nextCheckpoint {
+                lastCheckpoint = now
                 await Self.offPool { daemon.periodicCheckpoint() }
             }
         }

@@ -63,7 +63,17 @@ struct OperationsEndToEndTests {
         let directory = DaemonProcess.makeDirectory()
         let first = try DaemonProcess(pipelines: Self.pipeline(), daemon: "checkpoint_interval_s = 0.3", directory: directory)
         try Self.feed(first, TestPeers(), count: 3)
-        usleep(800_000)  // more than one interval: the checkpoint after the third batch is on disk
+        // No `checkpoint` command: only the periodic checkpoint can put the third batch on disk.
+        // Polled rather than slept for, so a loaded CI machine cannot turn a late write into a failure.
+        let stateFile = URL(fileURLWithPath: "\(first.stateDir)/bn.safetensors")
+        let deadline = Date().addingTimeInterval(10)
+        var onDisk: Int64?
+        while Date() < deadline {
+            onDisk = (try? Data(contentsOf: stateFile)).flatMap { try? SafeTensors.decode(Array($0)) }?.tensors["cam0.num_batches_tracked"]?.int64Scalar
+            if onDisk == 3 { break }
+            usleep(20_000)
+        }
+        #expect(onDisk == 3, "no periodic checkpoint with the third batch within 10 s")
         first.signal(SIGKILL)
         first.process.waitUntilExit()
         let second = try DaemonProcess(pipelines: Self.pipeline(), daemon: "checkpoint_interval_s = 0.3", directory: directory)
