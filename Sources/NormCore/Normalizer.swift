@@ -70,9 +70,9 @@ public struct Normalizer: Sendable {
         }
 
         let input = input.baseAddress!, output = output.baseAddress!
-        // Group, layer and instance on NCHW: one pass per partition while it is in cache. Mixed
-        // dtypes and everything it does not cover (NaN and ±inf among them) take the two passes below.
-        if !settings.hasRunningStatistics, descriptor.dtype == outputDType, FusedKernel.canFuse(plan: plan, dtype: descriptor.dtype, affine: affine, runner: runner),
+        // Group, layer and instance on NCHW: one pass per partition while it is in cache. What it
+        // does not cover (NaN and ±inf among them) takes the two passes below.
+        if !settings.hasRunningStatistics, FusedKernel.canFuse(plan: plan, dtype: descriptor.dtype, affine: affine, runner: runner),
            Self.specialized(descriptor.dtype, outputDType, FusedCall(input: input, output: output, plan: plan, eps: settings.eps, affine: affine, runner: runner)) {
             return NormOutcome(batchesTracked: nil, updatedStatistics: false, passedNonFinite: false)
         }

@@ -185,6 +185,17 @@ def main():
     w.case("batch-C13-NHWC", "batch", shape=[3, 13, 5, 7], layout="NHWC", affine="channel", seed=seed); seed += 1
     w.case("batch-long-runs", "batch", shape=[2, 3, 37, 41], seed=seed); seed += 1
     w.case("layer-N1", "layer", shape=[1, 5, 33, 9], seed=seed); seed += 1
+    # Mixed output dtypes for the per-sample kinds: NCHW takes the one-visit (fused) kernel.
+    for kind, extra, dtype, out, layout in [
+            ("group", {"groups": 2}, "float32", "float16", "NCHW"),
+            ("layer", {}, "float16", "float32", "NCHW"),
+            ("instance", {}, "bfloat16", "float64", "NCHW"),
+            ("instance", {"track": True}, "float64", "float32", "NCHW"),
+            ("group", {"groups": 3}, "float64", "bfloat16", "NHWC"),
+            ("layer", {}, "float32", "float64", "NHWC")]:
+        w.case(f"{kind}{'-track' if extra.get('track') else ''}-{dtype}-to-{out}-{layout}", kind, dtype=dtype,
+               out_dtype=out, layout=layout, affine="channel", seed=seed, **extra)
+        seed += 1
 
     with open(os.path.join(HERE, "golden.bin"), "wb") as f:
         f.write(w.blob)
