@@ -58,7 +58,7 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .testTarget(name: "NormCoreTests", dependencies: ["NormCore"], resources: [.copy("Fixtures")], swiftSettings: strict),
+        .testTarget(name: "NormCoreTests", dependencies: ["NormCore", "Locking"], resources: [.copy("Fixtures")], swiftSettings: strict),
         .testTarget(name: "NormDaemonTests", dependencies: ["NormDaemon"], swiftSettings: strict),
         // The end-to-end tests read their fixtures through #filePath; they drive the built binary.
         .testTarget(name: "EndToEndTests", dependencies: ["NormDaemon", "ZeroMQ"], exclude: ["Fixtures"], swiftSettings: strict),

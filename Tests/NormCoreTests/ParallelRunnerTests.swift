@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import Locking
 import Synchronization
 import Testing
 @testable import NormCore
@@ -10,14 +11,15 @@ struct ParallelRunnerTests {
     /// before `between` or any first-phase piece after it.
     final class PhaseLog: Sendable {
         let firstPieces: Int, secondPieces: Int
-        let first: Mutex<[Int]>, second: Mutex<[Int]>
+        // ObservedMutex, not Mutex: ThreadSanitizer cannot see a contended Mutex's hand-over.
+        let first: ObservedMutex<[Int]>, second: ObservedMutex<[Int]>
         let betweenCalls = Atomic<Int>(0)
         let outOfOrder = Atomic<Int>(0)
 
         init(first: Int, second: Int) {
             (firstPieces, secondPieces) = (first, second)
-            self.first = Mutex(Array(repeating: 0, count: first))
-            self.second = Mutex(Array(repeating: 0, count: second))
+            self.first = ObservedMutex(Array(repeating: 0, count: first))
+            self.second = ObservedMutex(Array(repeating: 0, count: second))
         }
 
         func run(_ runner: ParallelRunner, workers: Int, proceed: Bool, betweenMicroseconds: UInt32 = 0) -> Bool {
