@@ -66,14 +66,10 @@ struct OperationsEndToEndTests {
         // No `checkpoint` command: only the periodic checkpoint can put the third batch on disk.
         // Polled rather than slept for, so a loaded CI machine cannot turn a late write into a failure.
         let stateFile = URL(fileURLWithPath: "\(first.stateDir)/bn.safetensors")
-        let deadline = Date().addingTimeInterval(10)
-        var onDisk: Int64?
-        while Date() < deadline {
-            onDisk = (try? Data(contentsOf: stateFile)).flatMap { try? SafeTensors.decode(Array($0)) }?.tensors["cam0.num_batches_tracked"]?.int64Scalar
-            if onDisk == 3 { break }
-            usleep(20_000)
-        }
-        #expect(onDisk == 3, "no periodic checkpoint with the third batch within 10 s")
+        #expect(eventually(timeout: 10) {
+            let file = (try? Data(contentsOf: stateFile)).flatMap { try? SafeTensors.decode(Array($0)) }
+            return file?.tensors["cam0.num_batches_tracked"]?.int64Scalar == 3
+        }, "no periodic checkpoint with the third batch within 10 s")
         first.signal(SIGKILL)
         first.process.waitUntilExit()
         let second = try DaemonProcess(pipelines: Self.pipeline(), daemon: "checkpoint_interval_s = 0.3", directory: directory)
