@@ -16,6 +16,17 @@ public struct RunningStatistics: Sendable, Equatable {
     }
 
     public var channels: Int { mean.count }
+
+    /// Why these values cannot be running statistics (a non-finite mean or variance, a negative
+    /// variance or count), naming the tensor; nil when they can. A NaN here would make every
+    /// later batch look non-finite, blaming the producer for a bad file.
+    public var problem: String? {
+        if let c = mean.firstIndex(where: { !$0.isFinite }) { return "running_mean[\(c)] is \(mean[c]); every value must be finite" }
+        if let c = variance.firstIndex(where: { !$0.isFinite }) { return "running_var[\(c)] is \(variance[c]); every value must be finite" }
+        if let c = variance.firstIndex(where: { $0 < 0 }) { return "running_var[\(c)] is \(variance[c]); a variance cannot be negative" }
+        if batchesTracked < 0 { return "num_batches_tracked is \(batchesTracked); it cannot be negative" }
+        return nil
+    }
 }
 
 /// Per-channel (or, for layer, per-element `[C, *S]`) scale γ and shift β.

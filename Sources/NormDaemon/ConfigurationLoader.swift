@@ -73,6 +73,7 @@ public enum ConfigurationLoader {
         for (index, pipeline) in pipelines.enumerated() where !seen.insert(pipeline.name).inserted {
             reader.fail("pipeline[\(index)].name", "\"\(pipeline.name)\" is already the name of another pipeline")
         }
+        checkBindsAreUnique(pipelines, reader: reader)
         guard reader.problems.isEmpty else { throw ConfigurationError(problems: reader.problems) }
         return Loaded(configuration: Configuration(daemon: daemon, pipelines: pipelines), warnings: reader.warnings)
     }

@@ -18,7 +18,9 @@ public enum ControlClient {
         }.joined(separator: " ")
     }
 
-    public static func send(_ words: [String], socket path: String) throws(Failure) -> String {
+    /// Sends one command and waits for the whole answer, at most `timeout` seconds in all.
+    public static func send(_ words: [String], socket path: String, timeout: Double = 10) throws(Failure) -> String {
+        let deadline = DispatchTime.now().uptimeNanoseconds &+ UInt64(max(0, min(timeout, 1e9)) * 1e9)
         let fd: Int32
         do {
             fd = try UnixSocket.connect(path: path)
@@ -27,7 +29,9 @@ public enum ControlClient {
         }
         defer { close(fd) }
         UnixSocket.writeAll(fd, commandLine(words) + "\n")
-        let reply = UnixSocket.readAll(fd)
+        guard let reply = UnixSocket.readAll(fd, deadline: deadline) else {
+            throw .unreachable("no answer from the daemon at \(path) within \(timeout) s")
+        }
         guard !reply.isEmpty else {
             throw .unreachable("the daemon at \(path) closed the connection without an answer (this user may not be allowed: control_group)")
         }

@@ -13,6 +13,9 @@ public final class ControlServer: Sendable {
     private let listener: Int32
     private let stopRequested = Atomic<Bool>(false)
     private let finished = DispatchSemaphore(value: 0)
+    private let connections = DispatchGroup()
+    private let active = Atomic<Int>(0)
+    private let refusals: RateLimitedLog
 
     static let maxLineBytes = 4096
 
@@ -20,6 +23,7 @@ public final class ControlServer: Sendable {
         self.path = path
         self.logger = logger
         self.handler = handler
+        self.refusals = RateLimitedLog(logger: logger, perInterval: 1, intervalSeconds: 10)
         if controlGroup.isEmpty {
             allowedGroup = nil
         } else {
@@ -32,6 +36,8 @@ public final class ControlServer: Sendable {
     public func start() {
         let thread = Thread { [self] in
             serve()
+            // Commands still running finish before stop() returns: the handler may use the daemon.
+            connections.wait()
             finished.signal()
         }
         thread.name = "normd.control"
@@ -45,14 +51,39 @@ public final class ControlServer: Sendable {
         unlink(path)
     }
 
+    /// Connections served at once; more are closed at once (and logged, rate-limited).
+    static let maxConnections = 16
+    /// One deadline for reading a whole command line, however slowly it trickles in.
+    static let requestDeadlineSeconds = 5.0
+
     private func serve() {
         while !stopRequested.load(ordering: .relaxed) {
             var item = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
             guard poll(&item, 1, 100) > 0 else { continue }
             let client = accept(listener, nil, nil)
-            guard client >= 0 else { continue }
-            handle(client)
-            close(client)
+            guard client >= 0 else {
+                let code = errno
+                // Out of descriptors: the pending connection stays in the backlog, so poll would
+                // report it again at once. Wait instead of spinning, and say so.
+                if code == EMFILE || code == ENFILE || code == ENOBUFS || code == ENOMEM {
+                    refusals.log("control socket cannot accept: \(String(cString: strerror(code))); retrying in 100 ms")
+                    usleep(100_000)
+                }
+                continue
+            }
+            guard active.wrappingAdd(1, ordering: .relaxed).newValue <= Self.maxConnections else {
+                active.wrappingSubtract(1, ordering: .relaxed)
+                refusals.log("control socket busy: \(Self.maxConnections) connections already served; closing a new one")
+                close(client)
+                continue
+            }
+            connections.enter()
+            DispatchQueue.global().async { [self] in
+                handle(client)
+                close(client)
+                active.wrappingSubtract(1, ordering: .relaxed)
+                connections.leave()
+            }
         }
     }
 
@@ -63,10 +94,10 @@ public final class ControlServer: Sendable {
             return
         }
         var timeout = timeval(tv_sec: 5, tv_usec: 0)
-        setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        guard let line = UnixSocket.readLine(client, limit: Self.maxLineBytes) else {
-            UnixSocket.writeAll(client, JSONValue.object([("error", .string("bad_argument")), ("detail", .string("expected one command line ending in a newline"))]).serialized + "\n")
+        let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(Self.requestDeadlineSeconds * 1e9)
+        guard let line = UnixSocket.readLine(client, limit: Self.maxLineBytes, deadline: deadline) else {
+            UnixSocket.writeAll(client, JSONValue.object([("error", .string("bad_argument")), ("detail", .string("expected one command line ending in a newline within \(Int(Self.requestDeadlineSeconds)) s"))]).serialized + "\n")
             return
         }
         UnixSocket.writeAll(client, handler(line))

@@ -28,6 +28,8 @@ public final class Daemon: Sendable {
     let authenticator: ZAPAuthenticator
     let startedAt = Date()
     let stateFiles: StateFiles
+    /// Held for the daemon's life: one daemon per state folder.
+    let instanceLock: InstanceLock
     private let running: ObservedMutex<Running>
     /// Serializes reloads, checkpoints and shutdown, which come from signals and the control socket.
     private let administration = DispatchQueue(label: "normd.administration")
@@ -53,6 +55,9 @@ public final class Daemon: Sendable {
         self.source = source
         self.notifier = notifier
         self.stateFiles = StateFiles(directory: configuration.daemon.stateDir)
+        // Before any socket is bound or any state read: a second instance must touch nothing.
+        try stateFiles.makeDirectory()
+        self.instanceLock = try InstanceLock(directory: configuration.daemon.stateDir)
         self.context = try ZMQContext(ioThreads: 1)
         self.authenticator = ZAPAuthenticator(logger: logger)
         self.running = ObservedMutex(Running(configuration: configuration, pipelines: []))

@@ -6,7 +6,12 @@ import Glibc
 public struct DaemonError: Error, Sendable, CustomStringConvertible {
     public enum Code: String, Sendable {
         case system, socket, state, control, configuration
+        /// Another daemon holds the state folder's lock (exit status 75, EX_TEMPFAIL).
+        case alreadyRunning = "already_running"
     }
+
+    /// EX_TEMPFAIL: another instance holds the state folder's lock.
+    public static let alreadyRunningExitCode: Int32 = 75
 
     public let code: Code
     public let message: String

@@ -110,6 +110,7 @@ public enum DaemonRunner {
             let failure = service.startupFailure.withLock { $0 } ?? error
             logger.critical("cannot start: \(failure)")
             if let failure = failure as? DaemonError, failure.code == .configuration { return ConfigurationError.exitCode }
+            if let failure = failure as? DaemonError, failure.code == .alreadyRunning { return DaemonError.alreadyRunningExitCode }
             return 1
         }
         logger.info("normd stopped")

@@ -5,11 +5,19 @@ public struct DefaultPaths: Sendable {
     public let controlSocket: String
     public let stateDir: String
     public static let systemConfigFile = "/etc/normd/normd.toml"
+    public static let systemControlSocket = "/run/normd/normd.sock"
+
+    /// The socket `normd ctl` talks to without `--socket`: the caller's own daemon's when it exists,
+    /// else the system daemon's (so a `control_group` member reaches it without flags).
+    public static func clientSocket(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        let own = DefaultPaths(environment: environment).controlSocket
+        return FileManager.default.fileExists(atPath: own) ? own : systemControlSocket
+    }
 
     public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
         let uid = getuid()
         if uid == 0 {
-            controlSocket = "/run/normd/normd.sock"
+            controlSocket = Self.systemControlSocket
             stateDir = "/var/lib/normd"
             return
         }

@@ -54,7 +54,15 @@ public struct InitFile: Sendable, Equatable {
                 }
                 count = value
             }
-            result.statistics = RunningStatistics(mean: mean, variance: variance, batchesTracked: count)
+            let statistics = RunningStatistics(mean: mean, variance: variance, batchesTracked: count)
+            if let problem = statistics.problem {
+                throw DaemonError(.configuration, "init file \(path): \(problem)")
+            }
+            result.statistics = statistics
+        }
+        if let affine = result.affine, let index = (affine.weight + affine.bias).firstIndex(where: { !$0.isFinite }) {
+            let name = index < affine.weight.count ? "weight" : "bias"
+            throw DaemonError(.configuration, "init file \(path): \(name) holds a non-finite value (NaN or inf); every value must be finite")
         }
         let known: Set<String> = ["weight", "bias", "running_mean", "running_var", "num_batches_tracked"]
         if let unknown = file.tensors.keys.sorted().first(where: { !known.contains($0) }) {

@@ -19,6 +19,18 @@ final class RateLimitedLog: Sendable {
     }
 
     func log(_ rejection: Rejection) {
+        guard admit(what: "rejections") else { return }
+        logger.warning("rejected message", metadata: ["reason": "\(rejection.reason.rawValue)", "detail": "\(rejection.detail)"])
+    }
+
+    /// One warning line, within the same budget.
+    func log(_ message: String) {
+        guard admit(what: "such warnings") else { return }
+        logger.warning("\(message)")
+    }
+
+    /// Whether a line may be logged now; says first how many were left out in the last interval.
+    private func admit(what: String) -> Bool {
         let now = Date()
         let (emit, suppressedBefore): (Bool, Int) = window.withLock { w in
             var suppressedBefore = 0
@@ -33,7 +45,7 @@ final class RateLimitedLog: Sendable {
             w.suppressed += 1
             return (false, suppressedBefore)
         }
-        if suppressedBefore > 0 { logger.warning("\(suppressedBefore) more rejections not logged in the last \(Int(intervalSeconds)) s") }
-        if emit { logger.warning("rejected message", metadata: ["reason": "\(rejection.reason.rawValue)", "detail": "\(rejection.detail)"]) }
+        if suppressedBefore > 0 { logger.warning("\(suppressedBefore) more \(what) not logged in the last \(Int(intervalSeconds)) s") }
+        return emit
     }
 }

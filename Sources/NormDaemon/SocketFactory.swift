@@ -40,12 +40,16 @@ struct SocketFactory {
         try socket.setHighWaterMarks(send: Int32(clamping: settings.hwm))
         try socket.setLinger(milliseconds: 0)
         try applyCurve(settings.curve, to: socket, domain: "\(pipeline)/dead_letter")
+        try Self.refuseLiveIPC(settings.deadLetter)
         try socket.bind(settings.deadLetter)
         return socket
     }
 
     private func attach(_ socket: ZMQSocket, bind: [String], connect: [String]) throws {
-        for endpoint in bind { try socket.bind(endpoint) }
+        for endpoint in bind {
+            try Self.refuseLiveIPC(endpoint)
+            try socket.bind(endpoint)
+        }
         for endpoint in connect { try socket.connect(endpoint) }
     }
 
@@ -65,6 +69,17 @@ struct SocketFactory {
             try socket.set(ZMQOption.curveServerKey, string: curve.serverPublicKey)
             try socket.set(ZMQOption.curvePublicKey, string: certificate.publicKey)
             try socket.set(ZMQOption.curveSecretKey, string: secret)
+        }
+    }
+
+    /// libzmq binds an ipc:// path by unlinking whatever is there, so binding over a live process's
+    /// socket silently steals its traffic. A path where a process still accepts connections is refused;
+    /// a stale file (nobody listening) is left for libzmq to replace.
+    static func refuseLiveIPC(_ endpoint: String) throws(DaemonError) {
+        guard endpoint.hasPrefix("ipc://") else { return }
+        let path = String(endpoint.dropFirst("ipc://".count))
+        if UnixSocket.isListening(path: path) {
+            throw DaemonError(.socket, "another process is listening on \(endpoint); normd will not take it over")
         }
     }
 }

@@ -54,7 +54,9 @@ public struct StateFiles: Sendable {
                   let count = file.tensors["\(prefix)num_batches_tracked"]?.int64Scalar, mean.count == variance.count else {
                 throw .init(message: "key \"\(key)\" lacks running_var or num_batches_tracked, or their sizes differ")
             }
-            keys[key] = RunningStatistics(mean: mean, variance: variance, batchesTracked: count)
+            let statistics = RunningStatistics(mean: mean, variance: variance, batchesTracked: count)
+            if let problem = statistics.problem { throw .init(message: "key \"\(key)\": \(problem)") }
+            keys[key] = statistics
         }
         var affine: Affine?
         if let weight = file.tensors["weight"]?.doubles, let bias = file.tensors["bias"]?.doubles {
@@ -68,7 +70,7 @@ public struct StateFiles: Sendable {
         let bytes = Self.encode(snapshot).encoded()
         let path = currentPath(pipeline), temporary = "\(path).tmp"
         try makeDirectory()
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        let fd = Self.createExclusive(temporary)
         guard fd >= 0 else { throw DaemonError(.state, "cannot create \(temporary)", errno: errno) }
         var written = 0
         let failure: Int32? = bytes.withUnsafeBytes { raw in
@@ -141,10 +143,14 @@ public struct StateFiles: Sendable {
     }
 
     func makeDirectory() throws(DaemonError) {
-        do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        } catch {
-            throw DaemonError(.state, "cannot create state directory \(directory): \(error.localizedDescription)")
-        }
+        try PrivateDirectory.ensure(directory, purpose: "state folder")
+    }
+
+    /// A new file at `path`, never through a link: a leftover (or planted) entry there is removed
+    /// first — unlink removes a link, not its target — and O_EXCL|O_NOFOLLOW refuses anything that
+    /// appears in between. Returns the descriptor, or -1 with errno set.
+    static func createExclusive(_ path: String) -> Int32 {
+        unlink(path)
+        return open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
     }
 }

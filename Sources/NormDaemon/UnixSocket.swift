@@ -29,10 +29,10 @@ public enum UnixSocket {
     /// (another daemon answering there) is an error.
     static func listen(path: String) throws(DaemonError) -> Int32 {
         let directory = (path as NSString).deletingLastPathComponent
-        if !directory.isEmpty { try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
+        if !directory.isEmpty { try PrivateDirectory.ensure(directory, purpose: "control socket's folder") }
         var address = try address(path)
         if FileManager.default.fileExists(atPath: path) {
-            if (try? connect(path: path)).map({ close($0) }) != nil {
+            if isListening(path: path) {
                 throw DaemonError(.control, "another process answers on the control socket \(path)")
             }
             unlink(path)
@@ -54,6 +54,13 @@ public enum UnixSocket {
             throw DaemonError(.control, "cannot listen on \(path)", errno: code)
         }
         return fd
+    }
+
+    /// Whether a process accepts connections on the Unix socket at `path` (a connect probe).
+    static func isListening(path: String) -> Bool {
+        guard let fd = try? connect(path: path) else { return false }
+        close(fd)
+        return true
     }
 
     /// Connects to a control socket; the caller closes the descriptor.
@@ -80,11 +87,13 @@ public enum UnixSocket {
         return Credentials(pid: raw.0, uid: raw.1, gid: raw.2)
     }
 
-    /// Reads up to and excluding the first newline; nil without one within `limit` bytes.
-    static func readLine(_ fd: Int32, limit: Int) -> String? {
+    /// Reads up to and excluding the first newline; nil without one within `limit` bytes, or
+    /// when `deadline` (uptime nanoseconds) passes first — one deadline for the whole line.
+    static func readLine(_ fd: Int32, limit: Int, deadline: UInt64) -> String? {
         var buffer: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 512)
         while buffer.count <= limit {
+            guard waitReadable(fd, deadline: deadline) else { return nil }
             let n = read(fd, &chunk, chunk.count)
             if n < 0 && errno == EINTR { continue }
             guard n > 0 else { return nil }
@@ -96,10 +105,24 @@ public enum UnixSocket {
         return nil
     }
 
-    public static func readAll(_ fd: Int32) -> [UInt8] {
+    /// Waits until `fd` is readable; false once `deadline` (uptime nanoseconds) has passed.
+    static func waitReadable(_ fd: Int32, deadline: UInt64) -> Bool {
+        while true {
+            let now = DispatchTime.now().uptimeNanoseconds
+            guard now < deadline else { return false }
+            var item = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&item, 1, Int32(clamping: (deadline - now + 999_999) / 1_000_000))
+            if ready > 0 { return true }
+            if ready < 0 && errno != EINTR { return true }  // let read() report the error
+        }
+    }
+
+    /// Reads until the peer closes; nil when `deadline` (uptime nanoseconds) passes first.
+    public static func readAll(_ fd: Int32, deadline: UInt64 = .max) -> [UInt8]? {
         var result: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65_536)
         while true {
+            guard waitReadable(fd, deadline: deadline) else { return nil }
             let n = read(fd, &chunk, chunk.count)
             if n < 0 && errno == EINTR { continue }
             guard n > 0 else { return result }

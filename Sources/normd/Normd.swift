@@ -7,8 +7,13 @@ import NormDaemon
 struct Normd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Normalizes tensor streams on ZeroMQ with PyTorch's BatchNorm, GroupNorm, LayerNorm and InstanceNorm.",
-        subcommands: [Run.self, CheckConfig.self, Ctl.self, Bench.self, Keygen.self],
-        defaultSubcommand: Run.self)
+        version: BuildInfo.version,
+        subcommands: [Run.self, CheckConfig.self, Ctl.self, Bench.self, Keygen.self])
+
+    /// Plain `normd` prints its usage and exits 0; `normd run` is never implied.
+    func run() async throws {
+        print(Self.helpMessage())
+    }
 }
 
 struct Run: AsyncParsableCommand {

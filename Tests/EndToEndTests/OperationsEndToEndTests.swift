@@ -263,7 +263,7 @@ struct MetricsListenerTests {
             let connected = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
             guard connected == 0 else { throw TestFailure("cannot connect to 127.0.0.1:\(port)") }
             UnixSocket.writeAll(fd, "\(method) \(path) HTTP/1.1\r\nHost: localhost\r\n\r\n")
-            return String(decoding: UnixSocket.readAll(fd), as: UTF8.self)
+            return String(decoding: UnixSocket.readAll(fd) ?? [], as: UTF8.self)
         }
         let metrics = try get("/metrics")
         #expect(metrics.hasPrefix("HTTP/1.1 200 OK"))

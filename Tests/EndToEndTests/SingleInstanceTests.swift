@@ -1,0 +1,41 @@
+import Foundation
+import NormDaemon
+import Testing
+
+@Suite("One daemon per state folder and per ipc endpoint")
+struct SingleInstanceTests {
+    @Test("a second normd on the same configuration exits 75 naming the first's pid, and the first keeps serving")
+    func secondInstanceRefused() throws {
+        let directory = DaemonProcess.makeDirectory()
+        let first = try DaemonProcess(pipelines: OperationsEndToEndTests.pipeline(), directory: directory)
+        let peers = TestPeers()
+        try OperationsEndToEndTests.feed(first, peers, count: 1)
+        let second = try DaemonProcess(pipelines: OperationsEndToEndTests.pipeline(), directory: directory, waitUntilReady: false)
+        second.process.waitUntilExit()
+        #expect(second.process.terminationStatus == 75)
+        #expect(second.log.contains("pid \(first.process.processIdentifier)"), "the refusal names the holder: \(second.log)")
+        // The first daemon's ipc endpoints were not taken over: it still receives and answers.
+        try OperationsEndToEndTests.feed(first, peers, count: 2, seed: 9)
+        #expect(try OperationsEndToEndTests.runningStats(first)?["num_batches_tracked"]?.intValue == 3)
+        #expect(first.stop() == 0)
+    }
+
+    @Test("a daemon with another state folder refuses an ipc endpoint where a process listens, and never unlinks it")
+    func liveIPCEndpointRefused() throws {
+        let first = try DaemonProcess(pipelines: OperationsEndToEndTests.pipeline())
+        let shared = first.directory.path
+        let other = try DaemonProcess(pipelines: """
+            [[pipeline]]
+            name = "thief"
+            [pipeline.input]
+            bind = ["ipc://\(shared)/bn.in"]
+            [pipeline.output]
+            bind = ["ipc://{dir}/thief.out"]
+            """, waitUntilReady: false)
+        other.process.waitUntilExit()
+        #expect(other.process.terminationStatus == 1)
+        #expect(other.log.contains("another process is listening on ipc://\(shared)/bn.in"), "\(other.log)")
+        try OperationsEndToEndTests.feed(first, TestPeers(), count: 1)
+        #expect(first.stop() == 0)
+    }
+}

@@ -1,0 +1,91 @@
+import Foundation
+import NormDaemon
+import Testing
+
+@Suite("State and init files that cannot be trusted")
+struct StateSafetyTests {
+    static func statistics(mean: [Double], variance: [Double], count: Int64 = 0) -> SafeTensors {
+        SafeTensors(metadata: [:], tensors: [
+            "running_mean": .float64(mean), "running_var": .float64(variance), "num_batches_tracked": .int64(count),
+        ])
+    }
+
+    @Test("an init file with NaN, inf, a negative variance or a negative count fails check-config with 78, naming file and tensor",
+          arguments: [
+            ("running_mean", statistics(mean: [0, .nan, 0], variance: [1, 1, 1])),
+            ("running_var", statistics(mean: [0, 0, 0], variance: [1, .infinity, 1])),
+            ("running_var", statistics(mean: [0, 0, 0], variance: [1, 1, -0.5])),
+            ("num_batches_tracked", statistics(mean: [0, 0, 0], variance: [1, 1, 1], count: -1)),
+          ])
+    func badInitFile(tensor: String, file: SafeTensors) throws {
+        let directory = DaemonProcess.makeDirectory()
+        let initPath = directory.appendingPathComponent("bad.safetensors").path
+        try Data(file.encoded()).write(to: URL(fileURLWithPath: initPath))
+        let config = directory.appendingPathComponent("normd.toml").path
+        try """
+            [daemon]
+            control_socket = "\(directory.path)/ctl.sock"
+            state_dir = "\(directory.path)/state"
+            \(OperationsEndToEndTests.pipeline(norm: "kind = \"batch\"\nchannels = 3\ninit = \"\(initPath)\"")
+                .replacingOccurrences(of: "{dir}", with: directory.path))
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+        let result = try runNormd(["check-config", config])
+        #expect(result.status == 78)
+        #expect(result.stderr.contains(initPath) && result.stderr.contains(tensor), "\(result.stderr)")
+    }
+
+    @Test("a state file with a NaN variance falls back to the previous generation, as a corrupt one does")
+    func badStateFileFallsBack() throws {
+        let directory = DaemonProcess.makeDirectory()
+        let first = try DaemonProcess(pipelines: OperationsEndToEndTests.pipeline(), directory: directory)
+        try OperationsEndToEndTests.feed(first, TestPeers(), count: 2)
+        _ = try first.ctl("checkpoint")
+        #expect(first.stop() == 0)  // writes the current generation; the checkpoint's becomes .prev
+        let current = "\(first.stateDir)/bn.safetensors"
+        var file = try SafeTensors.decode(Array(try Data(contentsOf: URL(fileURLWithPath: current))))
+        file.tensors["cam0.running_var"] = .float64([1, .nan, 1])
+        try Data(file.encoded()).write(to: URL(fileURLWithPath: current))
+
+        let second = try DaemonProcess(pipelines: OperationsEndToEndTests.pipeline(), directory: directory)
+        #expect(second.log.contains("running_var[1]"), "the log names the bad tensor")
+        #expect(try OperationsEndToEndTests.runningStats(second)?["num_batches_tracked"]?.intValue == 2)
+        // And the restored statistics accept a good batch instead of blaming it as nonfinite.
+        try OperationsEndToEndTests.feed(second, TestPeers(), count: 1, seed: 7)
+        #expect(try eventually { try second.ctl("stats")["pipelines"]?["bn"]?["published"]?.intValue == 1 })
+        #expect(second.stop() == 0)
+    }
+
+    @Test("a link planted at the temporary state file is replaced, never followed")
+    func plantedLink() throws {
+        let daemon = try DaemonProcess(pipelines: OperationsEndToEndTests.pipeline())
+        try OperationsEndToEndTests.feed(daemon, TestPeers(), count: 1)
+        let victim = daemon.directory.appendingPathComponent("victim.txt").path
+        try "precious".write(toFile: victim, atomically: true, encoding: .utf8)
+        let temporary = "\(daemon.stateDir)/bn.safetensors.tmp"
+        #expect(symlink(victim, temporary) == 0)
+        _ = try daemon.ctl("checkpoint")
+        #expect(try String(contentsOfFile: victim, encoding: .utf8) == "precious")
+        let written = try SafeTensors.decode(Array(try Data(contentsOf: URL(fileURLWithPath: "\(daemon.stateDir)/bn.safetensors"))))
+        #expect(written.tensors["cam0.num_batches_tracked"]?.int64Scalar == 1)
+        #expect(daemon.stop() == 0)
+    }
+
+    @Test("a state folder others can write, or another user owns, is refused with how to fix it")
+    func unsafeStateFolder() throws {
+        let directory = DaemonProcess.makeDirectory()
+        let state = directory.appendingPathComponent("state").path
+        try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
+        chmod(state, 0o777)
+        let open = try DaemonProcess(pipelines: OperationsEndToEndTests.pipeline(), directory: directory, waitUntilReady: false)
+        open.process.waitUntilExit()
+        #expect(open.process.terminationStatus == 1)
+        #expect(open.log.contains("chmod go-w \(state)"), "\(open.log)")
+
+        chmod(state, 0o700)
+        chown(state, 4242, 4242)
+        let foreign = try DaemonProcess(pipelines: OperationsEndToEndTests.pipeline(), directory: directory, waitUntilReady: false)
+        foreign.process.waitUntilExit()
+        #expect(foreign.process.terminationStatus == 1)
+        #expect(foreign.log.contains("belongs to uid 4242"), "\(foreign.log)")
+    }
+}
