@@ -95,8 +95,9 @@ public enum ControlCommand: Equatable, Sendable {
             let files = try daemon.runAdministration { try daemon.checkpoint() }
             return .object([("files", .array(files.map { .string($0) }))])
         case .reload:
-            let kept = try daemon.reload()
-            return .object([("reloaded", .bool(true)), ("pipelines", .array(kept.map { .string($0) }))])
+            let result = try daemon.reload()
+            return .object([("reloaded", .bool(true)), ("pipelines", .array(result.pipelines.map { .string($0) })),
+                            ("restart_needed", .array(result.restartNeeded.map { .string($0) }))])
         case .show(let name, let key):
             let pipeline = try daemon.requirePipeline(name)
             return try daemon.showReply(pipeline, key: key)

@@ -3,8 +3,9 @@ import Foundation
 extension Daemon {
     /// Rereads the configuration; an invalid one changes nothing. Pipelines whose configuration is
     /// unchanged keep running; changed ones restart, keeping statistics when kind, channels and
-    /// stats scope stay. Returns the pipelines running afterwards.
-    public func reload() throws -> [String] {
+    /// stats scope stay. `metrics_listen` moves at once; settings only a restart applies are named
+    /// in the log and in the result.
+    public func reload() throws -> ReloadResult {
         try runAdministration {
             notifier.reloading()
             defer { notifier.ready(status: statusLine()) }
@@ -19,8 +20,21 @@ extension Daemon {
             for warning in loaded.warnings { logger.warning("\(warning)") }
             let new = loaded.configuration, old = configuration
             do { _ = try checkpoint() } catch { logger.error("checkpoint before reload failed: \(error)") }
-            if new.daemon.controlSocket != old.daemon.controlSocket || new.daemon.stateDir != old.daemon.stateDir {
-                logger.warning("control_socket and state_dir changes take effect at the next restart")
+            let restartNeeded = [("control_socket", new.daemon.controlSocket != old.daemon.controlSocket),
+                                 ("state_dir", new.daemon.stateDir != old.daemon.stateDir),
+                                 ("log_level", new.daemon.logLevel != old.daemon.logLevel)]
+                .filter(\.1).map(\.0)
+            if !restartNeeded.isEmpty {
+                logger.warning("daemon.\(restartNeeded.joined(separator: ", daemon.")) changed: takes effect at the next restart")
+            }
+            var failures: [String] = []
+            if new.daemon.metricsListen != old.daemon.metricsListen {
+                do {
+                    try startMetricsListener(new.daemon.metricsListen)
+                    logger.notice("metrics listener moved", metadata: ["from": "\(old.daemon.metricsListen)", "to": "\(new.daemon.metricsListen)"])
+                } catch {
+                    failures.append("daemon.metrics_listen: \(error)")
+                }
             }
             var next: [Pipeline] = []
             let current = pipelines
@@ -28,7 +42,6 @@ extension Daemon {
             let leaving = current.filter { old in !kept.contains { $0 === old } }
             for pipeline in leaving { pipeline.stop(within: new.daemon.shutdownTimeoutS) }
             for pipeline in leaving { pipeline.join() }
-            var failures: [String] = []
             for config in new.pipelines {
                 if let same = kept.first(where: { $0.configuration == config }) {
                     next.append(same)
@@ -62,7 +75,15 @@ extension Daemon {
                 throw ControlError(.config, text)
             }
             logger.info("reloaded", metadata: ["pipelines": "\(next.map(\.configuration.name).joined(separator: ","))"])
-            return next.map(\.configuration.name)
+            return ReloadResult(pipelines: next.map(\.configuration.name), restartNeeded: restartNeeded)
         }
     }
+}
+
+/// What a successful reload did.
+public struct ReloadResult: Sendable {
+    /// The pipelines running afterwards.
+    public let pipelines: [String]
+    /// Changed daemon settings that only a restart applies.
+    public let restartNeeded: [String]
 }

@@ -71,12 +71,7 @@ public final class Daemon: Sendable {
                 started.append(pipeline)
             }
             running.withLock { $0.pipelines = started }
-            if let listen = HostPort(configuration.daemon.metricsListen) {
-                let listener = try MetricsListener(host: listen.host, port: Int(listen.port), render: { [unowned self] in
-                    MetricsExposition.render(self)
-                }, logger: logger)
-                metricsListener.withLock { $0 = listener }
-            }
+            try startMetricsListener(configuration.daemon.metricsListen)
             // The control socket comes last: once `normd ctl` answers, every listener is bound.
             // unowned: shutdown() stops the server before the daemon can go away.
             let server = try ControlServer(path: configuration.daemon.controlSocket, controlGroup: configuration.daemon.controlGroup,
@@ -104,6 +99,19 @@ public final class Daemon: Sendable {
         return try Pipeline(configuration: config, state: state, context: context, authenticator: authenticator,
                             threads: threads, logger: logger) { [unowned self] key, entry in
             archive(key: key, entry: entry, pipeline: config, state: state)
+        }
+    }
+
+    /// Serves `GET /metrics` on `listen` (HOST:PORT), replacing the listener there was; empty = none.
+    func startMetricsListener(_ listen: String) throws {
+        let next = try HostPort(listen).map { address in
+            // unowned: shutdown() stops the listener before the daemon can go away.
+            try MetricsListener(host: address.host, port: Int(address.port), render: { [unowned self] in MetricsExposition.render(self) },
+                                logger: logger)
+        }
+        metricsListener.withLock { current in
+            current?.stop()
+            current = next
         }
     }
 

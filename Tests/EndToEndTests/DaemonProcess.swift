@@ -32,7 +32,7 @@ final class DaemonProcess {
 
     /// `pipelines` is TOML for the `[[pipeline]]` tables; `{dir}` stands for the temporary folder.
     init(pipelines: String, daemon extra: String = "", directory: URL = DaemonProcess.makeDirectory(),
-         arguments: [String] = [], environment: [String: String] = [:], waitUntilReady: Bool = true) throws {
+         arguments: [String] = [], environment: [String: String] = [:], descriptorLimit: Int? = nil, waitUntilReady: Bool = true) throws {
         self.directory = directory
         configPath = directory.appendingPathComponent("normd.toml").path
         logPath = directory.appendingPathComponent("normd.log").path
@@ -47,14 +47,22 @@ final class DaemonProcess {
             \(pipelines.replacingOccurrences(of: "{dir}", with: directory.path))
             """
         if !FileManager.default.fileExists(atPath: configPath) { try text.write(toFile: configPath, atomically: true, encoding: .utf8) }
-        try launch(arguments: arguments, environment: environment)
+        try launch(arguments: arguments, environment: environment, descriptorLimit: descriptorLimit)
         if waitUntilReady { try self.waitUntilReady() }
     }
 
-    func launch(arguments: [String], environment: [String: String]) throws {
+    /// Starts `normd run`; with `descriptorLimit`, through a shell that sets `ulimit -n` and then
+    /// execs normd (so the process's pid is normd's).
+    func launch(arguments: [String], environment: [String: String], descriptorLimit: Int? = nil) throws {
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
-        process.executableURL = URL(fileURLWithPath: Self.binary)
-        process.arguments = ["run", "--config", configPath] + arguments
+        let run = ["run", "--config", configPath] + arguments
+        if let descriptorLimit {
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments = ["-c", "ulimit -n \(descriptorLimit) && exec \"$0\" \"$@\"", Self.binary] + run
+        } else {
+            process.executableURL = URL(fileURLWithPath: Self.binary)
+            process.arguments = run
+        }
         var env = ProcessInfo.processInfo.environment
         // Under AddressSanitizer CI checks the daemon for leaks even when the test runner itself is not.
         if let options = env["NORMD_DAEMON_ASAN_OPTIONS"] { env["ASAN_OPTIONS"] = options }
