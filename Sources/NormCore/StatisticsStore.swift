@@ -21,6 +21,8 @@ public final class StatisticsStore: Sendable {
         public let channels: Int
         public var statistics: RunningStatistics?
         let generation: UInt64?
+        /// The statistics came back from the archive (the key had been evicted).
+        let returning: Bool
     }
 
     /// The configured channel count; 0 learns it per key from the first accepted batch.
@@ -31,18 +33,18 @@ public final class StatisticsStore: Sendable {
     public let maxKeys: Int
     /// At `maxKeys`: refuse new keys (false) or evict the least recently used one (true).
     public let evictsLeastRecentlyUsed: Bool
-    /// Where an evicted key's statistics are looked up when it returns.
-    public let archive: (@Sendable (String) -> RunningStatistics?)?
+    /// Where evicted keys go, and are looked up when they return.
+    public let archive: (any EvictionArchive)?
 
     private struct State {
-        var entries: [String: Entry] = [:]
+        var entries: [ExactString: Entry] = [:]
         var clock: UInt64 = 0
     }
     private let state = ObservedMutex(State())
 
     public init(
         configuredChannels: Int, keepsStatistics: Bool, maxKeys: Int = 0, evictsLeastRecentlyUsed: Bool = false,
-        archive: (@Sendable (String) -> RunningStatistics?)? = nil,
+        archive: (any EvictionArchive)? = nil,
         seed: @escaping @Sendable (Int) -> RunningStatistics = { RunningStatistics.initial(channels: $0) }
     ) {
         self.archive = archive
@@ -55,60 +57,71 @@ public final class StatisticsStore: Sendable {
 
     /// The statistics a batch of `channels` channels under `key` starts from.
     public func checkout(key: String, channels: Int) throws(StoreError) -> Checkout {
-        if let entry = state.withLock({ $0.entries[key] }) {
+        if let entry = state.withLock({ $0.entries[ExactString(key)] }) {
             guard entry.channels == channels else { throw .channels(expected: entry.channels, got: channels) }
-            return Checkout(key: key, channels: channels, statistics: entry.statistics, generation: entry.generation)
+            return Checkout(key: key, channels: channels, statistics: entry.statistics, generation: entry.generation, returning: false)
         }
         if configuredChannels != 0 && configuredChannels != channels {
             throw .channels(expected: configuredChannels, got: channels)
         }
-        guard keepsStatistics else { return Checkout(key: key, channels: channels, statistics: nil, generation: nil) }
+        guard keepsStatistics else { return Checkout(key: key, channels: channels, statistics: nil, generation: nil, returning: false) }
         // A key comes back from the archive outside the lock; only its own lane can commit it.
-        let returning = archive?(key).flatMap { $0.channels == channels ? $0 : nil }
-        return Checkout(key: key, channels: channels, statistics: returning ?? seed(channels), generation: nil)
+        let returning = archive?.lookup(key: key).flatMap { $0.channels == channels ? $0 : nil }
+        return Checkout(key: key, channels: channels, statistics: returning ?? seed(channels), generation: nil, returning: returning != nil)
     }
 
     /// Stores what a batch produced; creates the key on its first accepted batch. A new key
-    /// beyond `maxKeys` is refused, or pushes out the least recently used key, which is returned.
-    @discardableResult
-    public func commit(_ checkout: Checkout) throws(StoreError) -> (key: String, entry: Entry)? {
-        let result: Result<(key: String, entry: Entry)?, StoreError> = state.withLock { state in
+    /// beyond `maxKeys` is refused, or takes the place of the least recently used key once the
+    /// archive has kept that key's statistics; if it cannot, the old key stays and the new one is
+    /// refused, so nothing is lost.
+    public func commit(_ checkout: Checkout) throws(StoreError) {
+        let result: Result<Void, StoreError> = state.withLock { state in
             state.clock &+= 1
             let clock = state.clock
-            if var entry = state.entries[checkout.key] {
+            let key = ExactString(checkout.key)
+            if var entry = state.entries[key] {
                 if entry.generation == checkout.generation { entry.statistics = checkout.statistics }
                 entry.lastUsed = clock
-                state.entries[checkout.key] = entry
-                return .success(nil)
+                state.entries[key] = entry
+                return .success(())
             }
-            var victim: (key: String, entry: Entry)?
             if maxKeys > 0 && state.entries.count >= maxKeys {
-                guard evictsLeastRecentlyUsed, let oldest = state.entries.min(by: { $0.value.lastUsed < $1.value.lastUsed }) else {
+                guard evictsLeastRecentlyUsed, let archive, let oldest = state.entries.min(by: { $0.value.lastUsed < $1.value.lastUsed }) else {
                     return .failure(.maxKeys(maxKeys))
                 }
+                if let statistics = oldest.value.statistics {
+                    // Under the lock, so no lane can change the leaving key while it is written.
+                    do {
+                        try archive.keep(key: oldest.key.string, statistics: statistics)
+                    } catch {
+                        return .failure(.archive(maxKeys, "\(error)"))
+                    }
+                }
                 state.entries[oldest.key] = nil
-                victim = (oldest.key, oldest.value)
             }
-            state.entries[checkout.key] = Entry(channels: checkout.channels, statistics: checkout.statistics, generation: 0, lastUsed: clock)
-            return .success(victim)
+            if checkout.returning { archive?.forget(key: checkout.key) }
+            state.entries[key] = Entry(channels: checkout.channels, statistics: checkout.statistics, generation: 0, lastUsed: clock)
+            return .success(())
         }
-        return try result.get()
+        try result.get()
     }
 
-    public var keys: [String] { state.withLock { $0.entries.keys.sorted() } }
+    /// Every key, in byte order.
+    public var keys: [String] { state.withLock { $0.entries.keys.sorted().map(\.string) } }
     public var count: Int { state.withLock { $0.entries.count } }
 
-    public func entry(_ key: String) -> Entry? { state.withLock { $0.entries[key] } }
+    public func entry(_ key: String) -> Entry? { state.withLock { $0.entries[ExactString(key)] } }
 
-    /// Every key's entry, sorted by key.
+    /// Every key's entry, in the keys' byte order.
     public func snapshot() -> [(key: String, entry: Entry)] {
-        state.withLock { $0.entries.sorted { $0.key < $1.key }.map { (key: $0.key, entry: $0.value) } }
+        state.withLock { $0.entries.sorted { $0.key < $1.key }.map { (key: $0.key.string, entry: $0.value) } }
     }
 
     /// Returns a key's statistics to the seed values; the key stays listed. False if unknown.
     @discardableResult
     public func reset(_ key: String) -> Bool {
         state.withLock { state in
+            let key = ExactString(key)
             guard var entry = state.entries[key] else { return false }
             entry.statistics = keepsStatistics ? seed(entry.channels) : nil
             entry.generation &+= 1
@@ -125,6 +138,7 @@ public final class StatisticsStore: Sendable {
     public func restore(key: String, channels: Int, statistics: RunningStatistics?) {
         state.withLock { state in
             state.clock &+= 1
+            let key = ExactString(key)
             let generation = (state.entries[key]?.generation ?? 0) &+ 1
             state.entries[key] = Entry(channels: channels, statistics: statistics, generation: generation, lastUsed: state.clock)
         }
@@ -136,11 +150,14 @@ public final class StatisticsStore: Sendable {
 public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     case channels(expected: Int, got: Int)
     case maxKeys(Int)
+    /// At `max_keys` with eviction, but the least recently used key could not be archived.
+    case archive(Int, String)
 
     public var description: String {
         switch self {
         case .channels(let expected, let got): "batch has \(got) channels, expected \(expected)"
         case .maxKeys(let limit): "new key beyond max_keys \(limit)"
+        case .archive(let limit, let why): "new key beyond max_keys \(limit): the least recently used key stays in memory, its state cannot be written (\(why))"
         }
     }
 }

@@ -11,8 +11,6 @@ struct BatchProcessor: Sendable {
     let outputTopic: String
     let sharedStatistics: Bool
     let pool: ZMQBufferPool
-    /// Called with a key's state when `evict_lru` pushes it out of memory.
-    let evicted: @Sendable (String, StatisticsStore.Entry) -> Void
 
     enum Result: Sendable {
         case publish(topic: String, header: String, payload: ZMQBuffer)
@@ -42,7 +40,7 @@ struct BatchProcessor: Sendable {
             return .reject(Rejection(RejectReason(error.code), error.message))
         }
         do {
-            if let victim = try state.store.commit(checkout) { evicted(victim.key, victim.entry) }
+            try state.store.commit(checkout)
         } catch {
             return .reject(Rejection(.maxKeys, error.description))
         }

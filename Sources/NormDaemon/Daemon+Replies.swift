@@ -33,7 +33,7 @@ extension Daemon {
         let store = pipeline.state.store
         var entries = store.snapshot()
         if let key {
-            entries = entries.filter { $0.key == key }
+            entries = entries.filter { ExactString($0.key) == ExactString(key) }
             guard !entries.isEmpty else {
                 throw ControlError(.unknownKey, "pipeline \(pipeline.configuration.name) has no key \(JSONValue.string(key).serialized)")
             }

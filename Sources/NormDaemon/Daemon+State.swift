@@ -25,18 +25,18 @@ extension Daemon {
             if let seedStatistics, seedStatistics.channels == channels { return seedStatistics }
             return .initial(channels: channels)
         }
-        let evicts = norm.keyPolicy == .evictLRU && norm.maxKeys > 0
-        let name = config.name
-        var archive: (@Sendable (String) -> RunningStatistics?)?
-        if evicts {
-            archive = { [unowned self] (key: String) -> RunningStatistics? in self.archived(key: key, pipeline: name) }
-        }
+        let evicts = norm.keyPolicy == .evictLRU && norm.maxKeys > 0 && norm.settings.hasRunningStatistics
+        // An archive left by an evicting configuration is read even when this one does not evict,
+        // so its keys come back into memory instead of being lost.
+        let archivePath = stateFiles.archivePath(config.name)
+        let archive = evicts || FileManager.default.fileExists(atPath: archivePath) ? try KeyArchive(path: archivePath) : nil
         let store = StatisticsStore(configuredChannels: norm.channels, keepsStatistics: norm.settings.hasRunningStatistics,
                                     maxKeys: norm.settings.hasRunningStatistics ? norm.maxKeys : 0, evictsLeastRecentlyUsed: evicts,
-                                    archive: archive, seed: seed)
+                                    archive: evicts ? archive : nil, seed: seed)
         var mode = norm.mode
         if resetState {
             logger.notice("pipeline \(config.name): --reset-state, ignoring any state file")
+            archive?.removeAll()
         } else {
             let loaded = try stateFiles.load(pipeline: config.name)
             var snapshot: StateFiles.Snapshot?
@@ -47,25 +47,45 @@ extension Daemon {
                 logger.critical("pipeline \(config.name): \(problem); starting from the previous generation \(stateFiles.previousPath(config.name))")
                 snapshot = s
             }
-            if let snapshot {
-                if snapshot.kind != norm.kind || snapshot.shared != (norm.stats == .shared) {
-                    logger.warning("pipeline \(config.name): state file is for kind \(snapshot.kind.rawValue); starting fresh")
-                } else {
-                    // With evict_lru the file may hold more keys than max_keys: the first max_keys by name
-                    // are loaded, the others stay in the file until they return.
-                    let keep = Set(evicts ? Array(snapshot.keys.keys.sorted().prefix(norm.maxKeys)) : Array(snapshot.keys.keys))
-                    for (key, stats) in snapshot.keys where keep.contains(key) {
-                        guard norm.channels == 0 || stats.channels == norm.channels else {
-                            throw DaemonError(.state, "state file for \(config.name) has \(stats.channels) channels for key \"\(key)\", configuration says \(norm.channels)")
-                        }
-                        store.restore(key: key, channels: stats.channels, statistics: stats)
-                    }
+            if let snapshot, snapshot.kind != norm.kind || snapshot.shared != (norm.stats == .shared) {
+                logger.warning("pipeline \(config.name): state file is for kind \(snapshot.kind.rawValue); starting fresh")
+                archive?.removeAll()
+            } else {
+                let restored = try restoreKeys(snapshot?.keys ?? [:], archive: archive, into: store, norm: norm, evicts: evicts, pipeline: config.name)
+                if let snapshot {
                     if let saved = snapshot.affine, norm.affine, saved.weight.count == affine?.weight.count { affine = saved }
                     if norm.mode == snapshot.configuredMode { mode = snapshot.mode }
-                    logger.info("pipeline \(config.name): restored \(snapshot.keys.count) keys from state")
                 }
+                if restored > 0 { logger.info("pipeline \(config.name): restored \(restored) keys from state") }
             }
         }
         return PipelineState(name: config.name, store: store, affine: affine, mode: mode, configuredMode: norm.mode)
+    }
+
+    /// Puts saved keys back: the state file's, overridden by the archive's newer records. With
+    /// eviction the first `max_keys` in byte order go into memory and the rest stay archived;
+    /// without, all go into memory. Returns how many keys there are in all.
+    private func restoreKeys(_ saved: [ExactString: RunningStatistics], archive: KeyArchive?, into store: StatisticsStore,
+                             norm: NormConfiguration, evicts: Bool, pipeline: String) throws(DaemonError) -> Int {
+        let archived = archive?.all() ?? [:]
+        let merged = saved.merging(archived) { _, newer in newer }
+        let ordered = merged.keys.sorted()
+        let inMemory = evicts ? ordered.prefix(norm.maxKeys) : ordered[...]
+        for key in inMemory {
+            let stats = merged[key]!
+            guard norm.channels == 0 || stats.channels == norm.channels else {
+                throw DaemonError(.state, "state file for \(pipeline) has \(stats.channels) channels for key \"\(key)\", configuration says \(norm.channels)")
+            }
+            store.restore(key: key.string, channels: stats.channels, statistics: stats)
+            if archived[key] != nil { archive?.forget(key: key.string) }
+        }
+        for key in ordered.dropFirst(inMemory.count) where archived[key] == nil {
+            do {
+                try archive?.keep(key: key.string, statistics: merged[key]!)
+            } catch {
+                throw DaemonError(.state, "pipeline \(pipeline): cannot archive key \"\(key)\" beyond max_keys: \(error)")
+            }
+        }
+        return merged.count
     }
 }

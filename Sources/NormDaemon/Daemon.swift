@@ -35,7 +35,7 @@ public final class Daemon: Sendable {
     private let administration = DispatchQueue(label: "normd.administration")
     private let control: ObservedMutex<ControlServer?> = ObservedMutex(nil)
     private let metricsListener: ObservedMutex<MetricsListener?> = ObservedMutex(nil)
-    /// State files are written by checkpoints and by key evictions (from lanes); one at a time.
+    /// State files are written by checkpoints, shutdown and reloads; one at a time.
     let stateWrites = ObservedMutex(())
 
     struct Running {
@@ -97,9 +97,7 @@ public final class Daemon: Sendable {
     func makePipeline(_ config: PipelineConfiguration, state: PipelineState, daemon: DaemonSettings) throws -> Pipeline {
         let threads = daemon.threads > 0 ? daemon.threads : ProcessInfo.processInfo.activeProcessorCount
         return try Pipeline(configuration: config, state: state, context: context, authenticator: authenticator,
-                            threads: threads, logger: logger) { [unowned self] key, entry in
-            archive(key: key, entry: entry, pipeline: config, state: state)
-        }
+                            threads: threads, logger: logger)
     }
 
     /// Serves `GET /metrics` on `listen` (HOST:PORT), replacing the listener there was; empty = none.
@@ -129,7 +127,7 @@ public final class Daemon: Sendable {
         for pipeline in pipelines {
             let result: Result<String, DaemonError> = stateWrites.withLock { _ in
                 do throws(DaemonError) {
-                    return .success(try stateFiles.write(snapshot(of: pipeline.configuration, state: pipeline.state), pipeline: pipeline.configuration.name))
+                    return .success(try write(pipeline.configuration, state: pipeline.state))
                 } catch {
                     return .failure(error)
                 }
@@ -139,36 +137,18 @@ public final class Daemon: Sendable {
         return files
     }
 
-    /// What a pipeline's state file should hold now: its keys in memory and, with
-    /// `key_policy = "evict_lru"`, the evicted keys the file already holds.
-    func snapshot(of config: PipelineConfiguration, state: PipelineState) -> StateFiles.Snapshot {
-        var keys: [String: RunningStatistics] = [:]
-        if config.norm.keyPolicy == .evictLRU, let saved = stateFiles.newest(pipeline: config.name), saved.kind == config.norm.kind {
-            keys = saved.keys
-        }
-        for (key, entry) in state.store.snapshot() { if let stats = entry.statistics { keys[key] = stats } }
-        return StateFiles.Snapshot(kind: config.norm.kind, mode: state.mode, configuredMode: state.configuredMode,
-                                   shared: config.norm.stats == .shared, keys: keys, affine: state.affine)
-    }
-
-    /// `evict_lru`: the key leaving memory is written to the state file first.
-    func archive(key: String, entry: StatisticsStore.Entry, pipeline config: PipelineConfiguration, state: PipelineState) {
-        guard let statistics = entry.statistics else { return }
-        stateWrites.withLock { _ in
-            var snapshot = snapshot(of: config, state: state)
-            snapshot.keys[key] = statistics
-            do {
-                _ = try stateFiles.write(snapshot, pipeline: config.name)
-                logger.debug("evicted key written to the state file", metadata: ["pipeline": "\(config.name)", "key": "\(key)"])
-            } catch {
-                logger.error("cannot write evicted key \(key) of \(config.name): \(error)")
-            }
-        }
-    }
-
-    /// `evict_lru`: a returning key's statistics, read back from the state file.
-    func archived(key: String, pipeline: String) -> RunningStatistics? {
-        stateWrites.withLock { _ in stateFiles.newest(pipeline: pipeline)?.keys[key] }
+    /// Writes one pipeline's state file — its keys in memory and, with `evict_lru`, the archived
+    /// ones — then compacts the archive to the keys still archived.
+    private func write(_ config: PipelineConfiguration, state: PipelineState) throws(DaemonError) -> String {
+        // The archive first: a key that returns meanwhile is then in memory too, never in neither.
+        let archive = state.store.archive as? KeyArchive
+        var keys = archive?.all() ?? [:]
+        for (key, entry) in state.store.snapshot() { if let stats = entry.statistics { keys[ExactString(key)] = stats } }
+        let snapshot = StateFiles.Snapshot(kind: config.norm.kind, mode: state.mode, configuredMode: state.configuredMode,
+                                           shared: config.norm.stats == .shared, keys: keys, affine: state.affine)
+        let path = try stateFiles.write(snapshot, pipeline: config.name)
+        try archive?.compact()
+        return path
     }
 
     /// Stops receiving, publishes what is in flight within `shutdown_timeout_s`, writes the state.

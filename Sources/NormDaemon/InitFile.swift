@@ -20,7 +20,7 @@ public struct InitFile: Sendable, Equatable {
         }
         let channels = norm.channels
         func vector(_ name: String) throws(DaemonError) -> [Double]? {
-            guard let tensor = file.tensors[name] else { return nil }
+            guard let tensor = file.tensors[ExactString(name)] else { return nil }
             guard tensor.dtype != .i64, let values = tensor.doubles else {
                 throw DaemonError(.configuration, "init file \(path): \(name) must be F32, F64, F16 or BF16")
             }
@@ -65,7 +65,7 @@ public struct InitFile: Sendable, Equatable {
             throw DaemonError(.configuration, "init file \(path): \(name) holds a non-finite value (NaN or inf); every value must be finite")
         }
         let known: Set<String> = ["weight", "bias", "running_mean", "running_var", "num_batches_tracked"]
-        if let unknown = file.tensors.keys.sorted().first(where: { !known.contains($0) }) {
+        if let unknown = file.tensors.keys.sorted().first(where: { !known.contains($0.string) }) {
             throw DaemonError(.configuration, "init file \(path): unexpected tensor \"\(unknown)\" (expected \(known.sorted().joined(separator: ", ")))")
         }
         return result

@@ -15,7 +15,6 @@ public final class Pipeline: Sendable {
     let authenticator: ZAPAuthenticator
     let logger: Logger
     let threads: Int
-    let evicted: @Sendable (String, StatisticsStore.Entry) -> Void
 
     private let stopRequested = Atomic<Bool>(false)
     /// Uptime nanoseconds after which a stopping pipeline gives up on what it still holds.
@@ -27,15 +26,13 @@ public final class Pipeline: Sendable {
 
     public init(
         configuration: PipelineConfiguration, state: PipelineState, context: ZMQContext, authenticator: ZAPAuthenticator,
-        threads: Int, logger: Logger,
-        evicted: @escaping @Sendable (String, StatisticsStore.Entry) -> Void = { _, _ in }
+        threads: Int, logger: Logger
     ) throws(DaemonError) {
         self.configuration = configuration
         self.state = state
         self.context = context
         self.authenticator = authenticator
         self.threads = threads
-        self.evicted = evicted
         var logger = logger
         logger[metadataKey: "pipeline"] = "\(configuration.name)"
         self.logger = logger

@@ -40,7 +40,7 @@ final class PipelineLoop {
         processor = BatchProcessor(
             state: pipeline.state, normalizer: Normalizer(settings: config.norm.settings, threads: pipeline.threads),
             outputDType: config.output.dtype, outputTopic: config.output.topic, sharedStatistics: config.norm.stats == .shared,
-            pool: ZMQBufferPool(limit: 8), evicted: pipeline.evicted)
+            pool: ZMQBufferPool(limit: 8))
         let laneCount = config.norm.stats == .shared ? 1 : max(1, pipeline.threads)
         lanes = (0..<laneCount).map { DispatchQueue(label: "normd.\(config.name).lane\($0)", qos: .userInitiated) }
         completions = CompletionQueue(wake: pipeline.wake)

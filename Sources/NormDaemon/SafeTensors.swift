@@ -1,4 +1,5 @@
 import Foundation
+import NormCore
 
 /// The safetensors format: an 8-byte little-endian header length, a JSON header naming each
 /// tensor's dtype, shape and byte range, then the data. Enough of it for state and `init` files.
@@ -59,9 +60,10 @@ public struct SafeTensors: Sendable, Equatable {
     }
 
     public var metadata: [String: String]
-    public var tensors: [String: Tensor]
+    /// By name, as bytes: two spellings of one name are two tensors (see `ExactString`).
+    public var tensors: [ExactString: Tensor]
 
-    public init(metadata: [String: String], tensors: [String: Tensor]) {
+    public init(metadata: [String: String], tensors: [ExactString: Tensor]) {
         self.metadata = metadata
         self.tensors = tensors
     }
@@ -78,7 +80,7 @@ public struct SafeTensors: Sendable, Equatable {
         let names = tensors.keys.sorted()
         for name in names {
             let t = tensors[name]!
-            members.append((name, .object([
+            members.append((name.string, .object([
                 ("dtype", .string(t.dtype.rawValue)), ("shape", .array(t.shape.map { .int($0) })),
                 ("data_offsets", .array([.int(offset), .int(offset + t.data.count)])),
             ])))
@@ -129,7 +131,7 @@ public struct SafeTensors: Sendable, Equatable {
             guard !overflow, count * dtype.size == offsets[1] - offsets[0] else {
                 throw FormatError(message: "tensor \(name): shape \(shape) does not match its \(offsets[1] - offsets[0]) bytes")
             }
-            result.tensors[name] = Tensor(dtype: dtype, shape: shape, data: Array(bytes[(headerEnd + offsets[0])..<(headerEnd + offsets[1])]))
+            result.tensors[ExactString(name)] = Tensor(dtype: dtype, shape: shape, data: Array(bytes[(headerEnd + offsets[0])..<(headerEnd + offsets[1])]))
         }
         return result
     }

@@ -17,12 +17,13 @@ public struct StateFiles: Sendable {
         public var mode: NormMode
         public var configuredMode: NormMode
         public var shared: Bool
-        public var keys: [String: RunningStatistics]
+        /// By key, as bytes.
+        public var keys: [ExactString: RunningStatistics]
         public var affine: Affine?
     }
 
     public static func encode(_ snapshot: Snapshot) -> SafeTensors {
-        var tensors: [String: SafeTensors.Tensor] = [:]
+        var tensors: [ExactString: SafeTensors.Tensor] = [:]
         for (key, stats) in snapshot.keys {
             let prefix = snapshot.shared ? "" : "\(key)."
             tensors["\(prefix)running_mean"] = .float64(stats.mean)
@@ -45,11 +46,11 @@ public struct StateFiles: Sendable {
             throw .init(message: "metadata lacks kind, mode or configured_mode")
         }
         let shared = file.metadata["stats"] == "shared"
-        var keys: [String: RunningStatistics] = [:]
-        for name in file.tensors.keys where name.hasSuffix("running_mean") {
-            let prefix = String(name.dropLast("running_mean".count))
-            guard shared ? prefix.isEmpty : prefix.hasSuffix(".") else { continue }
-            let key = shared ? "" : String(prefix.dropLast())
+        var keys: [ExactString: RunningStatistics] = [:]
+        for name in file.tensors.keys where name.string.utf8.reversed().starts(with: "running_mean".utf8.reversed()) {
+            let prefix = String(decoding: name.string.utf8.dropLast("running_mean".utf8.count), as: UTF8.self)
+            guard shared ? prefix.isEmpty : prefix.utf8.last == UInt8(ascii: ".") else { continue }
+            let key = ExactString(shared ? "" : String(decoding: prefix.utf8.dropLast(), as: UTF8.self))
             guard let mean = file.tensors[name]?.doubles, let variance = file.tensors["\(prefix)running_var"]?.doubles,
                   let count = file.tensors["\(prefix)num_batches_tracked"]?.int64Scalar, mean.count == variance.count else {
                 throw .init(message: "key \"\(key)\" lacks running_var or num_batches_tracked, or their sizes differ")
@@ -72,15 +73,7 @@ public struct StateFiles: Sendable {
         try makeDirectory()
         let fd = Self.createExclusive(temporary)
         guard fd >= 0 else { throw DaemonError(.state, "cannot create \(temporary)", errno: errno) }
-        var written = 0
-        let failure: Int32? = bytes.withUnsafeBytes { raw in
-            while written < raw.count {
-                let n = Glibc.write(fd, raw.baseAddress! + written, raw.count - written)
-                if n < 0 { if errno == EINTR { continue }; return errno }
-                written += n
-            }
-            return fsync(fd) == 0 ? nil : errno
-        }
+        let failure = Self.writeAll(fd, bytes) ?? (fsync(fd) == 0 ? nil : errno)
         close(fd)
         if let failure {
             unlink(temporary)
@@ -145,6 +138,23 @@ public struct StateFiles: Sendable {
     func makeDirectory() throws(DaemonError) {
         try PrivateDirectory.ensure(directory, purpose: "state folder")
     }
+
+    /// Writes all of `bytes`; the errno of a failure, or nil.
+    static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Int32? {
+        var written = 0
+        return bytes.withUnsafeBytes { raw -> Int32? in
+            while written < raw.count {
+                let n = Glibc.write(fd, raw.baseAddress! + written, raw.count - written)
+                if n < 0 { if errno == EINTR { continue }; return errno }
+                if n == 0 { return ENOSPC }
+                written += n
+            }
+            return nil
+        }
+    }
+
+    /// `evict_lru`'s archive of the keys that left memory.
+    public func archivePath(_ pipeline: String) -> String { "\(directory)/\(pipeline).evicted" }
 
     /// A new file at `path`, never through a link: a leftover (or planted) entry there is removed
     /// first — unlink removes a link, not its target — and O_EXCL|O_NOFOLLOW refuses anything that
