@@ -4,12 +4,12 @@ import NormDaemon
 /// Turns interleaved rounds into the figures BENCHMARKS.md asks for.
 public enum BenchReport {
     public static func summary(_ rounds: [EndToEndBench.Round], bench: EndToEndBench) -> (text: String, json: String) {
-        var text = "normd bench: kind \(bench.kind), shape \(bench.shape) float32 (\(format(Double(bench.shape.reduce(4, *)) / 1_048_576, 1)) MiB), "
+        var text = "normd bench: kind \(bench.kind), \(bench.keys) key\(bench.keys == 1 ? "" : "s")\(bench.maxKeys > 0 ? " (evicting rounds: max_keys \(bench.maxKeys))" : ""), shape \(bench.shape) float32 (\(format(Double(bench.shape.reduce(4, *)) / 1_048_576, 1)) MiB), "
         text += "\(bench.inFlight) in flight, HWM \(bench.hwm), ipc://, \(bench.rounds) rounds × \(format(bench.duration, 0)) s\n"
         var json: [(String, JSONValue)] = [("kind", .string(bench.kind)), ("shape", .array(bench.shape.map { .int($0) })),
                                             ("in_flight", .int(bench.inFlight)), ("rounds", .int(bench.rounds))]
         var medians: [String: Double] = [:]
-        for target in ["normd", "forwarder", "normd (running)"] {
+        for target in ["normd", "normd evicting", "forwarder", "normd (running)"] {
             let mine = rounds.filter { $0.target == target }
             guard !mine.isEmpty else { continue }
             var gbps = Sample(), rate = Sample(), p50 = Sample(), p99 = Sample()
@@ -41,6 +41,10 @@ public enum BenchReport {
                 }
             }
             json.append((target, .object(fields)))
+        }
+        if let normd = medians["normd"], let evicting = medians["normd evicting"] {
+            text += "  evicting ÷ no limit (medians): \(format(evicting / normd))\n"
+            json.append(("ratio_evicting", .double(evicting / normd)))
         }
         if let normd = medians["normd"], let forwarder = medians["forwarder"] {
             text += "  normd ÷ forwarder (medians): \(format(normd / forwarder))\n"

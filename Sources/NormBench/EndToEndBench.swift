@@ -15,6 +15,11 @@ public struct EndToEndBench: Sendable {
     /// Measure an already running daemon at these endpoints instead of starting one (no forwarder).
     public var endpoints: (input: String, output: String)?
     public var compareWithForwarder = true
+    /// Stream keys the producer cycles through; more than one runs the pipeline per key.
+    public var keys = 1
+    /// With `keys` above it, adds rounds of a daemon with `max_keys` and `evict_lru` beside the
+    /// one without a limit, so eviction's cost is read as a ratio from the same run.
+    public var maxKeys = 0
     public var executable = CommandLine.arguments[0]
     public init() {}
 
@@ -36,19 +41,21 @@ public struct EndToEndBench: Sendable {
         }
         let header = "{\"dtype\":\"float32\",\"shape\":[\(shape.map(String.init).joined(separator: ","))],\"t\":0}"
         if let endpoints {
-            let driver = LoadDriver(input: endpoints.input, output: endpoints.output, payload: buffer, header: header, inFlight: inFlight, hwm: hwm)
+            var driver = LoadDriver(input: endpoints.input, output: endpoints.output, payload: buffer, header: header, inFlight: inFlight, hwm: hwm)
+            driver.keys = keys
             return [Round(target: "normd (running)", result: try measure(driver, label: "normd"), residentSamples: [], peakResident: 0)]
         }
         var rounds: [Round] = []
         for round in 0..<self.rounds {
-            for target in compareWithForwarder ? ["normd", "forwarder"] : ["normd"] {
-                let directory = FileManager.default.temporaryDirectory.appendingPathComponent("normd-bench-\(getpid())-\(round)-\(target)")
+            for target in ["normd"] + (maxKeys > 0 ? ["normd evicting"] : []) + (compareWithForwarder ? ["forwarder"] : []) {
+                let directory = FileManager.default.temporaryDirectory.appendingPathComponent("normd-bench-\(getpid())-\(round)-\(target.replacingOccurrences(of: " ", with: "-"))")
                 try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
                 defer { try? FileManager.default.removeItem(at: directory) }
                 let input = "ipc://\(directory.path)/in", output = "ipc://\(directory.path)/out"
                 let process = try start(target, directory: directory, input: input, output: output)
                 defer { process.terminate(); process.waitUntilExit() }
-                let driver = LoadDriver(input: input, output: output, payload: buffer, header: header, inFlight: inFlight, hwm: hwm)
+                var driver = LoadDriver(input: input, output: output, payload: buffer, header: header, inFlight: inFlight, hwm: hwm)
+                driver.keys = keys
                 let sampler = ResidentSampler(pid: process.processIdentifier)
                 sampler.start()
                 let result = try measure(driver, label: "\(target) round \(round + 1)/\(self.rounds)")
@@ -93,8 +100,9 @@ public struct EndToEndBench: Sendable {
                 kind = "\(kind)"
                 \(kind == "group" ? "groups = \(shape[1] >= 32 ? 32 : 1)" : "")
                 momentum = 0.1
-                stats = "shared"
+                stats = "\(keys > 1 ? "per_key" : "shared")"
                 mode = "train"
+                \(target == "normd evicting" ? "max_keys = \(maxKeys)\nkey_policy = \"evict_lru\"" : "")
                 """.write(toFile: config, atomically: true, encoding: .utf8)
             process.arguments = ["run", "--config", config]
         }

@@ -12,6 +12,8 @@ public struct LoadDriver: Sendable {
     let header: String
     let inFlight: Int
     let hwm: Int32
+    /// Stream keys the producer cycles through ("k0", "k1", …); 1 sends every batch as "bench".
+    var keys = 1
 
     public struct Result: Sendable {
         var batches = 0
@@ -39,6 +41,7 @@ public struct LoadDriver: Sendable {
         let measuring = Atomic<Bool>(false)
         let result = ObservedMutex(Result())
         let payload = UncheckedSendableBox(payload), header = header, input = input, output = output, hwm = hwm
+        let keyNames = keys <= 1 ? ["bench"] : (0..<keys).map { "k\($0)" }
 
         let consumer = BenchThread("bench consumer") {
             do {
@@ -76,7 +79,7 @@ public struct LoadDriver: Sendable {
                 while !stop.load(ordering: .relaxed) {
                     guard credits.wait(timeout: .now() + .milliseconds(200)) == .success else { continue }
                     let text = header.replacingOccurrences(of: "\"t\":0", with: "\"t\":\(DispatchTime.now().uptimeNanoseconds),\"seq\":\(seq)")
-                    let frames = [try ZMQMessage(string: "bench"), try ZMQMessage(string: text), try ZMQMessage(sending: payload.value)]
+                    let frames = [try ZMQMessage(string: keyNames[seq % keyNames.count]), try ZMQMessage(string: text), try ZMQMessage(sending: payload.value)]
                     while !stop.load(ordering: .relaxed), !(try socket.send(multipart: frames, dontWait: false)) {}
                     seq += 1
                 }

@@ -25,13 +25,14 @@ struct Bench: AsyncParsableCommand {
     var soak = false
     @Option(help: "Soak: valid batches a second (default: --load × the capacity measured first).") var rate: Double?
     @Option(help: "Soak: fraction of the measured capacity to offer.") var load = 0.8
-    @Option(help: "Soak: stream keys.") var keys = 64
+    @Option(help: "Stream keys the producer cycles through (default 1; the soak's default is 64).") var keys: Int?
+    @Option(name: .customLong("max-keys"), help: "Add rounds of a daemon with this max_keys and evict_lru beside one without a limit.") var maxKeys = 0
     @Option(help: "Soak: producer threads.") var producers = 4
 
     func validate() throws {
         if let rate, !(rate > 0 && rate.isFinite) { throw ValidationError("--rate must be a positive number of batches a second") }
         guard load > 0, load <= 1 else { throw ValidationError("--load must be in (0, 1]") }
-        guard producers >= 1, keys >= producers else { throw ValidationError("--keys must be at least --producers, which must be at least 1") }
+        guard producers >= 1, (keys ?? 64) >= producers || !soak else { throw ValidationError("--keys must be at least --producers, which must be at least 1") }
         if let duration, !(duration > 0 && duration.isFinite) { throw ValidationError("--duration must be a positive number of seconds") }
     }
 
@@ -51,7 +52,7 @@ struct Bench: AsyncParsableCommand {
             soak.duration = duration ?? 60
             soak.rate = rate
             soak.load = load
-            soak.keys = keys
+            soak.keys = keys ?? 64
             soak.producers = producers
             soak.executable = executable
             let report = try soak.run()
@@ -67,6 +68,8 @@ struct Bench: AsyncParsableCommand {
         bench.rounds = rounds
         bench.hwm = hwm
         bench.compareWithForwarder = !noForwarder
+        bench.keys = max(1, keys ?? 1)
+        bench.maxKeys = max(0, maxKeys)
         bench.executable = executable
         if let input, let output { bench.endpoints = (input, output) }
         let report = BenchReport.summary(try bench.run(), bench: bench)
