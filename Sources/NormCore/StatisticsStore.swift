@@ -110,6 +110,21 @@ public final class StatisticsStore: Sendable {
     public var keys: [String] { state.withLock { $0.entries.keys.sorted().map(\.string) } }
     public var count: Int { state.withLock { $0.entries.count } }
 
+    /// At most `limit` keys (all without one) after `after` in byte order, and the last key given
+    /// when more remain. Copies only the page's entries.
+    public func page(after: String?, limit: Int?) -> (entries: [(key: String, entry: Entry)], next: String?) {
+        state.withLock { state in
+            var keys = state.entries.keys.sorted()
+            if let after {
+                let bound = ExactString(after)
+                keys = Array(keys[(keys.firstIndex { bound < $0 } ?? keys.endIndex)...])
+            }
+            let shown = limit.map { Array(keys.prefix($0)) } ?? keys
+            let next = shown.count < keys.count ? shown.last?.string : nil
+            return (shown.map { (key: $0.string, entry: state.entries[$0]!) }, next)
+        }
+    }
+
     public func entry(_ key: String) -> Entry? { state.withLock { $0.entries[ExactString(key)] } }
 
     /// Every key's entry, in the keys' byte order.

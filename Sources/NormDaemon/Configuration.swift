@@ -23,6 +23,8 @@ public struct DaemonSettings: Sendable, Equatable, Codable {
     public var metricsListen: String = ""
     /// Per-key running_mean/running_var gauges in the metrics (off: keys can be many).
     public var metricsKeyStatistics = false
+    /// With `metricsKeyStatistics`: keys per pipeline given series (in byte order); the rest are counted.
+    public var metricsKeyLimit = 1000
 
     public init(controlSocket: String, stateDir: String) {
         self.controlSocket = controlSocket

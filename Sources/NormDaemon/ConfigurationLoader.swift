@@ -94,6 +94,7 @@ public enum ConfigurationLoader {
         daemon.shutdownTimeoutS = table.double("shutdown_timeout_s", 10, range: 0...3600, exclusiveLower: true)
         daemon.metricsListen = table.string("metrics_listen", "")
         daemon.metricsKeyStatistics = table.bool("metrics_key_statistics", false)
+        daemon.metricsKeyLimit = table.int("metrics_key_limit", 1000, minimum: 0)
         if !daemon.metricsListen.isEmpty && HostPort(daemon.metricsListen) == nil {
             reader.fail(table.key("metrics_listen"), "\"\(daemon.metricsListen)\" is not HOST:PORT")
         }

@@ -12,6 +12,7 @@ public enum ConfigurationRenderer {
         line(&out, "shutdown_timeout_s", number(d.shutdownTimeoutS))
         line(&out, "metrics_listen", quote(d.metricsListen))
         line(&out, "metrics_key_statistics", "\(d.metricsKeyStatistics)")
+        line(&out, "metrics_key_limit", "\(d.metricsKeyLimit)")
         for p in configuration.pipelines {
             out += "\n[[pipeline]]\n"
             line(&out, "name", quote(p.name))

@@ -5,13 +5,13 @@ import NormCore
 /// empty or holds spaces written as a JSON string.
 public enum ControlCommand: Equatable, Sendable {
     case stats, help, checkpoint, reload, metrics
-    case show(pipeline: String, key: String?)
+    case show(pipeline: String, key: String?, limit: Int? = nil, after: String? = nil)
     case mode(pipeline: String, NormMode)
     case reset(pipeline: String, key: String?)
 
     public static let helpText: [(String, String)] = [
         ("stats", "counters per pipeline: received, published, rejected, dropped, in flight, bytes, batches/s, latency"),
-        ("show PIPELINE [KEY]", "kind, mode and running statistics per key"),
+        ("show PIPELINE [KEY] [--limit N] [--after KEY]", "kind, mode and running statistics per key, in pages with --limit"),
         ("mode PIPELINE train|eval", "switch the mode"),
         ("reset PIPELINE [KEY]", "running statistics back to their initial values"),
         ("checkpoint", "write the state now"),
@@ -21,9 +21,10 @@ public enum ControlCommand: Equatable, Sendable {
     ]
 
     public static func parse(_ line: String) throws(ControlError) -> ControlCommand {
-        let words = try tokenize(line)
-        guard let verb = words.first else { throw ControlError(.unknownCommand, "empty command; try help") }
-        let args = Array(words.dropFirst())
+        let tokens = try tokenize(line)
+        guard let verb = tokens.first?.word else { throw ControlError(.unknownCommand, "empty command; try help") }
+        if verb == "show" { return try parseShow(Array(tokens.dropFirst())) }
+        let args = tokens.dropFirst().map(\.word)
         func arity(_ range: ClosedRange<Int>, _ usage: String) throws(ControlError) {
             guard range.contains(args.count) else { throw ControlError(.badArgument, "usage: \(usage)") }
         }
@@ -33,7 +34,6 @@ public enum ControlCommand: Equatable, Sendable {
         case "checkpoint": try arity(0...0, "checkpoint"); return .checkpoint
         case "reload": try arity(0...0, "reload"); return .reload
         case "metrics": try arity(0...0, "metrics"); return .metrics
-        case "show": try arity(1...2, "show PIPELINE [KEY]"); return .show(pipeline: args[0], key: args.count > 1 ? args[1] : nil)
         case "reset": try arity(1...2, "reset PIPELINE [KEY]"); return .reset(pipeline: args[0], key: args.count > 1 ? args[1] : nil)
         case "mode":
             try arity(2...2, "mode PIPELINE train|eval")
@@ -43,8 +43,37 @@ public enum ControlCommand: Equatable, Sendable {
         }
     }
 
-    static func tokenize(_ line: String) throws(ControlError) -> [String] {
-        var words: [String] = []
+    /// `show PIPELINE [KEY] [--limit N] [--after KEY]`: a bare `--` word is an option; a key that
+    /// starts with `--` is written as a JSON string.
+    static func parseShow(_ tokens: [(word: String, quoted: Bool)]) throws(ControlError) -> ControlCommand {
+        let usage = "usage: show PIPELINE [KEY] [--limit N] [--after KEY]"
+        var positional: [String] = [], limit: Int?, after: String?
+        var index = 0
+        while index < tokens.count {
+            let token = tokens[index]
+            guard !token.quoted, token.word.hasPrefix("--") else {
+                positional.append(token.word)
+                index += 1
+                continue
+            }
+            guard index + 1 < tokens.count else { throw ControlError(.badArgument, "\(token.word) needs a value; \(usage)") }
+            let value = tokens[index + 1].word
+            switch token.word {
+            case "--limit":
+                guard let n = Int(value), n > 0 else { throw ControlError(.badArgument, "--limit must be a positive whole number, not \"\(value)\"") }
+                limit = n
+            case "--after": after = value
+            default: throw ControlError(.badArgument, "unknown option \(token.word); \(usage)")
+            }
+            index += 2
+        }
+        guard (1...2).contains(positional.count) else { throw ControlError(.badArgument, usage) }
+        return .show(pipeline: positional[0], key: positional.count > 1 ? positional[1] : nil, limit: limit, after: after)
+    }
+
+    /// The words of a command line, each marked whether it was written as a JSON string.
+    static func tokenize(_ line: String) throws(ControlError) -> [(word: String, quoted: Bool)] {
+        var words: [(word: String, quoted: Bool)] = []
         var rest = Substring(line.hasSuffix("\r") ? String(line.dropLast()) : line)
         while !rest.isEmpty {
             if rest.first == "\"" {
@@ -56,11 +85,11 @@ public enum ControlCommand: Equatable, Sendable {
                 guard index < rest.endIndex else { throw ControlError(.badArgument, "unterminated quoted word") }
                 let literal = rest[...index]
                 guard let word = (try? JSONParser.parse(String(literal)))?.stringValue else { throw ControlError(.badArgument, "bad quoted word \(literal)") }
-                words.append(word)
+                words.append((word, true))
                 rest = rest[rest.index(after: index)...]
             } else {
                 let end = rest.firstIndex(of: " ") ?? rest.endIndex
-                words.append(String(rest[..<end]))
+                words.append((String(rest[..<end]), false))
                 rest = rest[end...]
             }
             if rest.first == " " {
@@ -77,8 +106,11 @@ public enum ControlCommand: Equatable, Sendable {
     public static func execute(_ line: String, on daemon: Daemon) -> String {
         do {
             let command = try parse(line)
-            if command == .metrics { return MetricsExposition.render(daemon) }
-            return try command.run(on: daemon).serialized + "\n"
+            switch command {
+            case .metrics: return daemon.metricsText()
+            case .show(let name, let key, let limit, let after): return try daemon.showReply(try daemon.requirePipeline(name), key: key, limit: limit, after: after)
+            default: return try command.run(on: daemon).serialized + "\n"
+            }
         } catch let error as ControlError {
             return error.json.serialized + "\n"
         } catch {
@@ -90,7 +122,7 @@ public enum ControlCommand: Equatable, Sendable {
         switch self {
         case .stats: return daemon.statsReply()
         case .help: return .object([("commands", .object(Self.helpText.map { ($0.0, .string($0.1)) }))])
-        case .metrics: return .null
+        case .metrics, .show: return .null  // answered as text by execute
         case .checkpoint:
             let files = try daemon.runAdministration { try daemon.checkpoint() }
             return .object([("files", .array(files.map { .string($0) }))])
@@ -98,9 +130,6 @@ public enum ControlCommand: Equatable, Sendable {
             let result = try daemon.reload()
             return .object([("reloaded", .bool(true)), ("pipelines", .array(result.pipelines.map { .string($0) })),
                             ("restart_needed", .array(result.restartNeeded.map { .string($0) }))])
-        case .show(let name, let key):
-            let pipeline = try daemon.requirePipeline(name)
-            return try daemon.showReply(pipeline, key: key)
         case .mode(let name, let mode):
             let pipeline = try daemon.requirePipeline(name)
             pipeline.state.mode = mode

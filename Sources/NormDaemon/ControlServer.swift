@@ -100,7 +100,9 @@ public final class ControlServer: Sendable {
             UnixSocket.writeAll(client, JSONValue.object([("error", .string("bad_argument")), ("detail", .string("expected one command line ending in a newline within \(Int(Self.requestDeadlineSeconds)) s"))]).serialized + "\n")
             return
         }
-        UnixSocket.writeAll(client, handler(line))
+        let reply = handler(line)
+        UnixSocket.writeAll(client, reply)
+        MemoryRelease.afterReply(ofSize: reply.utf8.count)
     }
 
     func isAllowed(_ peer: UnixSocket.Credentials) -> Bool {

@@ -29,27 +29,48 @@ extension Daemon {
         return .object([("uptime_s", .double((uptime * 1000).rounded() / 1000)), ("pipelines", .object(pipelines))])
     }
 
-    func showReply(_ pipeline: Pipeline, key: String?) throws(ControlError) -> JSONValue {
+    /// `show`: written straight into the reply text, key by key, in byte order — no tree of JSON
+    /// values, so a large reply costs its own bytes and no more, and gives them all back after.
+    /// With `limit`, at most that many keys after `after`, and `"next"` while more remain.
+    func showReply(_ pipeline: Pipeline, key: String?, limit: Int?, after: String?) throws(ControlError) -> String {
         let store = pipeline.state.store
-        var entries = store.snapshot()
+        let page: (entries: [(key: String, entry: StatisticsStore.Entry)], next: String?)
         if let key {
-            entries = entries.filter { ExactString($0.key) == ExactString(key) }
-            guard !entries.isEmpty else {
+            guard let entry = store.entry(key) else {
                 throw ControlError(.unknownKey, "pipeline \(pipeline.configuration.name) has no key \(JSONValue.string(key).serialized)")
             }
+            page = ([(key, entry)], nil)
+        } else {
+            page = store.page(after: after, limit: limit)
         }
-        let keys: [(String, JSONValue)] = store.keepsStatistics ? entries.compactMap { key, entry in
-            guard let stats = entry.statistics else { return nil }
-            return (key, .object([
-                ("num_batches_tracked", .int(stats.batchesTracked)),
-                ("running_mean", .array(stats.mean.map { .number(Self.exact($0)) })),
-                ("running_var", .array(stats.variance.map { .number(Self.exact($0)) })),
-            ]))
-        } : []
-        return .object([
-            ("pipeline", .string(pipeline.configuration.name)), ("kind", .string(pipeline.configuration.norm.kind.rawValue)),
-            ("mode", .string(pipeline.state.mode.rawValue)), ("keys", .object(keys)),
-        ])
+        var out = "{\"pipeline\":"
+        JSONValue.writeString(pipeline.configuration.name, to: &out)
+        out += ",\"kind\":\"\(pipeline.configuration.norm.kind.rawValue)\",\"mode\":\"\(pipeline.state.mode.rawValue)\",\"keys\":{"
+        var first = true
+        for (key, entry) in page.entries where store.keepsStatistics {
+            guard let stats = entry.statistics else { continue }
+            if !first { out += "," }
+            first = false
+            JSONValue.writeString(key, to: &out)
+            out += ":{\"num_batches_tracked\":\(stats.batchesTracked),\"running_mean\":["
+            Self.writeNumbers(stats.mean, to: &out)
+            out += "],\"running_var\":["
+            Self.writeNumbers(stats.variance, to: &out)
+            out += "]}"
+        }
+        out += "}"
+        if let next = page.next {
+            out += ",\"next\":"
+            JSONValue.writeString(next, to: &out)
+        }
+        return out + "}\n"
+    }
+
+    private static func writeNumbers(_ values: [Double], to out: inout String) {
+        for (i, value) in values.enumerated() {
+            if i > 0 { out += "," }
+            out += exact(value)
+        }
     }
 
     /// Shortest text that reads back as the same Double (Swift's description is round-trip exact).

@@ -35,6 +35,8 @@ public final class Daemon: Sendable {
     private let administration = DispatchQueue(label: "normd.administration")
     private let control: ObservedMutex<ControlServer?> = ObservedMutex(nil)
     private let metricsListener: ObservedMutex<MetricsListener?> = ObservedMutex(nil)
+    /// The last rendered exposition, shared by scrapes and `ctl metrics` within a second.
+    private let metricsCache = ObservedMutex<(text: String, renderedAt: UInt64)?>(nil)
     /// State files are written by checkpoints, shutdown and reloads; one at a time.
     let stateWrites = ObservedMutex(())
 
@@ -104,12 +106,24 @@ public final class Daemon: Sendable {
     func startMetricsListener(_ listen: String) throws {
         let next = try HostPort(listen).map { address in
             // unowned: shutdown() stops the listener before the daemon can go away.
-            try MetricsListener(host: address.host, port: Int(address.port), render: { [unowned self] in MetricsExposition.render(self) },
+            try MetricsListener(host: address.host, port: Int(address.port), render: { [unowned self] in metricsText() },
                                 logger: logger)
         }
         metricsListener.withLock { current in
             current?.stop()
             current = next
+        }
+    }
+
+    /// The Prometheus text, rendered at most once a second however many ask: concurrent scrapes
+    /// wait for one render and share it (with many keys one render is large).
+    public func metricsText() -> String {
+        metricsCache.withLock { cache in
+            let now = DispatchTime.now().uptimeNanoseconds
+            if let cache, now &- cache.renderedAt < 1_000_000_000 { return cache.text }
+            let text = MetricsExposition.render(self)
+            cache = (text, now)
+            return text
         }
     }
 

@@ -55,12 +55,18 @@ public enum MetricsExposition {
             out += "normd_batch_latency_seconds_sum{pipeline=\"\(name)\"} \(s.latencySumMs / 1000)\n"
             out += "normd_batch_latency_seconds_count{pipeline=\"\(name)\"} \(cumulative)\n"
         }
-        if daemon.configuration.daemon.metricsKeyStatistics {
-            family("normd_running_mean", "gauge", "running_mean per pipeline, key and channel.")
+        let settings = daemon.configuration.daemon
+        family("normd_metrics_key_series_omitted", "gauge", "Keys given no per-key series because of daemon.metrics_key_limit.")
+        for (p, _) in pipelines {
+            let omitted = settings.metricsKeyStatistics ? max(0, p.state.store.count - settings.metricsKeyLimit) : 0
+            out += "normd_metrics_key_series_omitted{pipeline=\"\(label(p.configuration.name))\"} \(omitted)\n"
+        }
+        if settings.metricsKeyStatistics {
+            family("normd_running_mean", "gauge", "running_mean per pipeline, key and channel (the first metrics_key_limit keys in byte order).")
             var variances = ""
             var tracked = ""
             for (p, _) in pipelines {
-                for (key, entry) in p.state.store.snapshot() {
+                for (key, entry) in p.state.store.page(after: nil, limit: settings.metricsKeyLimit).entries {
                     guard let stats = entry.statistics else { continue }
                     let labels = "pipeline=\"\(label(p.configuration.name))\",key=\"\(label(key))\""
                     for c in 0..<stats.channels {
