@@ -91,6 +91,9 @@ public enum ConfigurationLoader {
             reader.fail(table.key("log_level"), "\"\(daemon.logLevel)\" is not one of \(levels.joined(separator: ", "))")
         }
         daemon.controlGroup = table.string("control_group", "")
+        if !daemon.controlGroup.isEmpty && getgrnam(daemon.controlGroup) == nil {
+            reader.fail(table.key("control_group"), "group \"\(daemon.controlGroup)\" does not exist (create it, e.g. groupadd --system \(daemon.controlGroup))")
+        }
         daemon.shutdownTimeoutS = table.double("shutdown_timeout_s", 10, range: 0...3600, exclusiveLower: true)
         daemon.metricsListen = table.string("metrics_listen", "")
         daemon.metricsKeyStatistics = table.bool("metrics_key_statistics", false)

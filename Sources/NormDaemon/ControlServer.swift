@@ -30,7 +30,7 @@ public final class ControlServer: Sendable {
             guard let group = getgrnam(controlGroup) else { throw DaemonError(.control, "control_group \"\(controlGroup)\" does not exist") }
             allowedGroup = group.pointee.gr_gid
         }
-        listener = try UnixSocket.listen(path: path)
+        listener = try UnixSocket.listen(path: path, group: allowedGroup.map { ($0, controlGroup) })
     }
 
     public func start() {

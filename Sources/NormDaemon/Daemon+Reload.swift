@@ -53,7 +53,12 @@ extension Daemon {
                     let pipeline = try makePipeline(config, state: state, daemon: new.daemon)
                     try pipeline.start()
                     next.append(pipeline)
-                    logger.info("pipeline \(config.name) \(previous == nil ? "added" : "restarted with its new configuration")")
+                    if let previous {
+                        let kept = config.keepsStatistics(from: previous.configuration) ? "statistics and counters kept" : "statistics start fresh"
+                        logger.notice("pipeline \(config.name) restarted: \(config.changes(from: previous.configuration).joined(separator: ", ")); \(kept)")
+                    } else {
+                        logger.info("pipeline \(config.name) added")
+                    }
                 } catch {
                     failures.append("pipeline \(config.name): \(error)")
                     // Put the old one back so a bad endpoint does not take a working pipeline away.

@@ -1,3 +1,5 @@
+import Dispatch
+import Foundation
 import ZeroMQ
 
 /// Creates a pipeline's sockets with the options the contract asks for, set before any
@@ -41,14 +43,14 @@ struct SocketFactory {
         try socket.setLinger(milliseconds: 0)
         try applyCurve(settings.curve, to: socket, domain: "\(pipeline)/dead_letter")
         try Self.refuseLiveIPC(settings.deadLetter)
-        try socket.bind(settings.deadLetter)
+        try Self.bind(socket, settings.deadLetter)
         return socket
     }
 
     private func attach(_ socket: ZMQSocket, bind: [String], connect: [String]) throws {
         for endpoint in bind {
             try Self.refuseLiveIPC(endpoint)
-            try socket.bind(endpoint)
+            try Self.bind(socket, endpoint)
         }
         for endpoint in connect { try socket.connect(endpoint) }
     }
@@ -80,6 +82,25 @@ struct SocketFactory {
         let path = String(endpoint.dropFirst("ipc://".count))
         if UnixSocket.isListening(path: path) {
             throw DaemonError(.socket, "another process is listening on \(endpoint); normd will not take it over")
+        }
+    }
+
+    /// libzmq closes a socket in its I/O thread after zmq_close returns, so a pipeline restarted by
+    /// a reload can find its own old tcp port still taken for a moment. EADDRINUSE is retried with
+    /// a doubling back-off for up to `bindPatience`; another process holding the port still fails.
+    static let bindPatienceSeconds = 3.0
+
+    static func bind(_ socket: ZMQSocket, _ endpoint: String) throws(ZMQError) {
+        let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(bindPatienceSeconds * 1e9)
+        var pause: UInt32 = 5_000
+        while true {
+            do {
+                try socket.bind(endpoint)
+                return
+            } catch where error.code == EADDRINUSE && DispatchTime.now().uptimeNanoseconds < deadline {
+                usleep(pause)
+                pause = min(pause * 2, 200_000)
+            }
         }
     }
 }

@@ -25,9 +25,9 @@ public enum UnixSocket {
         }
     }
 
-    /// Binds and listens at `path` with mode 0660. A stale socket file is replaced; a live one
-    /// (another daemon answering there) is an error.
-    static func listen(path: String) throws(DaemonError) -> Int32 {
+    /// Binds and listens at `path` with mode 0660, given to `group` when one is named. A stale
+    /// socket file is replaced; a live one (another daemon answering there) is an error.
+    static func listen(path: String, group: (id: gid_t, name: String)? = nil) throws(DaemonError) -> Int32 {
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty { try PrivateDirectory.ensure(directory, purpose: "control socket's folder") }
         var address = try address(path)
@@ -48,6 +48,13 @@ public enum UnixSocket {
             throw DaemonError(.control, "cannot bind the control socket \(path)", errno: bindErrno)
         }
         chmod(path, 0o660)
+        if let group, chown(path, uid_t.max, group.id) != 0 {
+            let code = errno
+            close(fd)
+            unlink(path)
+            throw DaemonError(.control, "cannot give the control socket \(path) to control_group \"\(group.name)\" "
+                + "(normd's user must be a member, e.g. SupplementaryGroups=\(group.name) in its unit)", errno: code)
+        }
         guard Glibc.listen(fd, 16) == 0 else {
             let code = errno
             close(fd)

@@ -1,0 +1,40 @@
+import Foundation
+import NormDaemon
+import Testing
+
+@Suite("control_group", .enabled(if: getuid() == 0, "creates users and a group, which needs root"))
+struct ControlGroupTests {
+    @Test("a member of control_group is answered by plain ctl; a user outside it is refused; a missing group fails check-config")
+    func groupAccess() throws {
+        let suffix = String(UUID().uuidString.prefix(6)).lowercased()
+        let group = "nctl\(suffix)", member = "nin\(suffix)", outsider = "nout\(suffix)"
+        #expect(try runProcess("/usr/sbin/groupadd", [group]).status == 0)
+        #expect(try runProcess("/usr/sbin/useradd", ["-M", "-G", group, member]).status == 0)
+        #expect(try runProcess("/usr/sbin/useradd", ["-M", outsider]).status == 0)
+        defer {
+            _ = try? runProcess("/usr/sbin/userdel", [member])
+            _ = try? runProcess("/usr/sbin/userdel", [outsider])
+            _ = try? runProcess("/usr/sbin/groupdel", [group])
+        }
+        let daemon = try DaemonProcess(pipelines: minimalPipeline, daemon: "control_group = \"\(group)\"")
+        chmod(daemon.directory.path, 0o755)
+        var info = stat()
+        #expect(stat(daemon.socketPath, &info) == 0)
+        #expect(info.st_gid == getgrnam(group)!.pointee.gr_gid && info.st_mode & 0o777 == 0o660)
+        let asMember = try runProcess("/usr/sbin/runuser", ["-u", member, "--", DaemonProcess.binary, "ctl", "--socket", daemon.socketPath, "--json", "stats"])
+        #expect(asMember.status == 0 && asMember.stdout.contains("\"pipelines\""), "\(asMember)")
+        let asOutsider = try runProcess("/usr/sbin/runuser", ["-u", outsider, "--", DaemonProcess.binary, "ctl", "--socket", daemon.socketPath, "stats"])
+        #expect(asOutsider.status == 2, "\(asOutsider)")
+        #expect(daemon.stop() == 0)
+
+        let missing = try runNormd(["check-config", writeConfig(daemon: "control_group = \"no-such-group-\(suffix)\"")])
+        #expect(missing.status == 78 && missing.stderr.contains("daemon.control_group: group \"no-such-group-\(suffix)\" does not exist"), "\(missing)")
+    }
+
+    func writeConfig(daemon extra: String) throws -> String {
+        let directory = DaemonProcess.makeDirectory()
+        let path = directory.appendingPathComponent("normd.toml").path
+        try "[daemon]\n\(extra)\n\(minimalPipeline.replacingOccurrences(of: "{dir}", with: directory.path))\n".write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+}
