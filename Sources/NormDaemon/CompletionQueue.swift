@@ -7,6 +7,10 @@ import ZeroMQ
 final class CompletionQueue: Sendable {
     struct Completion: Sendable {
         let result: BatchProcessor.Result
+        /// The stream key and header `seq`, for the log.
+        let streamKey: String
+        let seq: UInt64?
+        /// Frames 0 and 1 as received, for a dead letter (empty without a dead-letter socket).
         let key: [UInt8]
         let header: [UInt8]
         let receivedAt: UInt64

@@ -54,7 +54,10 @@ extension Daemon {
                 let restored = try restoreKeys(snapshot?.keys ?? [:], archive: archive, into: store, norm: norm, evicts: evicts, pipeline: config.name)
                 if let snapshot {
                     if let saved = snapshot.affine, norm.affine, saved.weight.count == affine?.weight.count { affine = saved }
-                    if norm.mode == snapshot.configuredMode { mode = snapshot.mode }
+                    if norm.mode == snapshot.configuredMode && snapshot.mode != norm.mode {
+                        mode = snapshot.mode
+                        logger.notice("pipeline \(config.name): mode \(mode.rawValue) restored from the state (set with ctl mode); the configuration says \(norm.mode.rawValue)")
+                    }
                 }
                 if restored > 0 { logger.info("pipeline \(config.name): restored \(restored) keys from state") }
             }

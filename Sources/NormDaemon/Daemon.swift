@@ -6,9 +6,16 @@ import Synchronization
 import ZeroMQ
 
 /// Where the configuration came from, so a reload reads it again.
-public enum ConfigurationSource: Sendable, Equatable {
+public enum ConfigurationSource: Sendable, Equatable, CustomStringConvertible {
     case file(String)
     case embedded
+
+    public var description: String {
+        switch self {
+        case .file(let path): path
+        case .embedded: "<embedded default>"
+        }
+    }
 
     public func load() throws(ConfigurationError) -> ConfigurationLoader.Loaded {
         switch self {
@@ -91,7 +98,8 @@ public final class Daemon: Sendable {
             context.terminate()
             throw error
         }
-        logger.info("normd ready", metadata: ["pipelines": "\(configuration.pipelines.map(\.name).joined(separator: ","))",
+        logger.info("normd ready", metadata: ["version": "\(BuildInfo.version)", "config": "\(source.description)",
+                                               "pipelines": "\(configuration.pipelines.map(\.name).joined(separator: ","))",
                                                "control_socket": "\(configuration.daemon.controlSocket)"])
         notifier.ready(status: statusLine())
     }

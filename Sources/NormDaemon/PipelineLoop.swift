@@ -103,7 +103,9 @@ final class PipelineLoop {
             }
         } catch {
             counters.rejected(error.reason, wasInFlight: false)
-            reject(error, key: frames.first?.bytes ?? [], header: frames.count > 1 ? frames[1].bytes : [])
+            let keyBytes = frames.first?.bytes ?? []
+            let loggedKey = keyBytes.count <= WireDecoder.maxKeyBytes ? String(validating: keyBytes, as: UTF8.self) : nil
+            reject(error, key: keyBytes, header: frames.count > 1 ? frames[1].bytes : [], streamKey: loggedKey, seq: nil)
             return
         }
         counters.startedProcessing()
@@ -113,10 +115,11 @@ final class PipelineLoop {
         // The payload frame moves to the lane; this loop keeps no reference to it.
         let payload = UncheckedTransfer(frames[2])
         let processor = processor, completions = completions
+        let seq = header.members.first { $0.0 == "seq" }?.1.uint64Value
         let lane = lanes.count == 1 ? 0 : Int(Self.stableHash(header.key) % UInt64(lanes.count))
         lanes[lane].async {
             let result = payload.value.withUnsafeBytes { processor.process(key: header.key, header: header, payload: $0) }
-            completions.push(.init(result: result, key: keyBytes, header: headerBytes, receivedAt: receivedAt))
+            completions.push(.init(result: result, streamKey: header.key, seq: seq, key: keyBytes, header: headerBytes, receivedAt: receivedAt))
         }
     }
 
@@ -127,15 +130,15 @@ final class PipelineLoop {
             switch completion.result {
             case .reject(let rejection):
                 counters.rejected(rejection.reason, wasInFlight: true)
-                reject(rejection, key: completion.key, header: completion.header)
+                reject(rejection, key: completion.key, header: completion.header, streamKey: completion.streamKey, seq: completion.seq)
             case .publish(let topic, let header, let payload):
                 publish(topic: topic, header: header, payload: payload, receivedAt: completion.receivedAt)
             }
         }
     }
 
-    private func reject(_ rejection: Rejection, key: [UInt8], header: [UInt8]) {
-        rejectionLog.log(rejection)
+    private func reject(_ rejection: Rejection, key: [UInt8], header: [UInt8], streamKey: String?, seq: UInt64?) {
+        rejectionLog.log(rejection, key: streamKey, seq: seq)
         guard let deadLetter else { return }
         do {
             let frames = [try ZMQMessage(key), try ZMQMessage(string: WireEncoder.deadLetterHeader(rejection)), try ZMQMessage(header)]

@@ -18,9 +18,13 @@ final class RateLimitedLog: Sendable {
         self.intervalSeconds = intervalSeconds
     }
 
-    func log(_ rejection: Rejection) {
+    /// A rejection line names the key and, when the header had one, its `seq`.
+    func log(_ rejection: Rejection, key: String?, seq: UInt64?) {
         guard admit(what: "rejections") else { return }
-        logger.warning("rejected message", metadata: ["reason": "\(rejection.reason.rawValue)", "detail": "\(rejection.detail)"])
+        var metadata: Logger.Metadata = ["reason": "\(rejection.reason.rawValue)", "detail": "\(rejection.detail)"]
+        if let key { metadata["key"] = "\(key)" }
+        if let seq { metadata["seq"] = "\(seq)" }
+        logger.warning("rejected message", metadata: metadata)
     }
 
     /// One warning line, within the same budget.

@@ -28,7 +28,8 @@ struct Run: AsyncParsableCommand {
     func run() async throws {
         let source = DaemonRunner.source(configPath: config)
         let status = await DaemonRunner.run(source: source, resetState: resetState) { level in
-            LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+            let journal = DaemonLogHandler.stderrIsJournal()
+            LoggingSystem.bootstrap { _ in DaemonLogHandler(journal: journal) }
             var logger = Logger(label: "normd")
             logger.logLevel = Logger.Level(rawValue: level) ?? .info
             return logger

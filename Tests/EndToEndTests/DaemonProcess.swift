@@ -67,6 +67,12 @@ final class DaemonProcess {
         // Under AddressSanitizer CI checks the daemon for leaks even when the test runner itself is not.
         if let options = env["NORMD_DAEMON_ASAN_OPTIONS"] { env["ASAN_OPTIONS"] = options }
         for (k, v) in environment { env[k] = v }
+        // "journal" stands for the journal's DEV:INODE of the log file normd writes to, as systemd sets it.
+        if env["JOURNAL_STREAM"] == "journal" {
+            var info = stat()
+            stat(logPath, &info)
+            env["JOURNAL_STREAM"] = "\(info.st_dev):\(info.st_ino)"
+        }
         process.environment = env
         let log = FileHandle(forWritingAtPath: logPath)!
         log.seekToEndOfFile()
