@@ -18,7 +18,12 @@ public struct ConfigurationError: Error, Sendable, Equatable, CustomStringConver
 
     public static let exitCode: Int32 = 78
 
-    public init(problems: [ConfigurationProblem]) { self.problems = problems }
+    /// Sorted by line (problems with no line last), each line's in the order found.
+    public init(problems: [ConfigurationProblem]) {
+        self.problems = problems.enumerated().sorted { a, b in
+            (a.element.line ?? .max, a.offset) < (b.element.line ?? .max, b.offset)
+        }.map(\.element)
+    }
     public init(file: String, line: Int? = nil, key: String = "", _ message: String) {
         problems = [ConfigurationProblem(file: file, line: line, key: key, message: message)]
     }

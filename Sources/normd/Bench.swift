@@ -18,7 +18,7 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "Input endpoint of an already running daemon (with --output): measure it instead of starting one.") var input: String?
     @Option(help: "Output endpoint of an already running daemon.") var output: String?
     @Flag(help: "Measure normd alone, without the forwarder rounds.") var noForwarder = false
-    @Flag(help: "Print one JSON line of results as well.") var json = false
+    @Flag(help: "Print only one JSON line of results on stdout (the table goes to stderr).") var json = false
     @Flag(help: .hidden) var forwarderProcess = false
 
     @Flag(help: "Soak the real daemon under load, reconnects, consumer stalls, SIGHUP and malformed messages, then check it.")
@@ -73,7 +73,11 @@ struct Bench: AsyncParsableCommand {
         bench.executable = executable
         if let input, let output { bench.endpoints = (input, output) }
         let report = BenchReport.summary(try bench.run(), bench: bench)
-        print(report.text, terminator: "")
-        if json { print(report.json) }
+        if json {
+            FileHandle.standardError.write(Data(report.text.utf8))
+            print(report.json)
+        } else {
+            print(report.text, terminator: "")
+        }
     }
 }

@@ -45,9 +45,13 @@ struct CheckConfig: ParsableCommand {
     @Argument(help: "The configuration file.")
     var path: String
 
+    @Flag(help: "Print errors only (for ExecStartPre): nothing when the configuration is valid.")
+    var quiet = false
+
     func run() throws {
         do {
             let loaded = try ConfigurationLoader.load(path: path)
+            if quiet { return }
             for warning in loaded.warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
             print(ConfigurationRenderer.render(loaded.configuration), terminator: "")
         } catch {
