@@ -9,6 +9,13 @@ extension Daemon {
         try runAdministration {
             notifier.reloading()
             defer { notifier.ready(status: statusLine()) }
+            var succeeded = false
+            defer {
+                health.withLock { health in
+                    health.lastReloadSuccessful = succeeded
+                    if succeeded { health.lastReloadSuccess = Date() }
+                }
+            }
             let loaded: ConfigurationLoader.Loaded
             do {
                 loaded = try source.load()
@@ -79,6 +86,7 @@ extension Daemon {
                 notifier.status("reload failed: \(text)")
                 throw ControlError(.config, text)
             }
+            succeeded = true
             logger.info("reloaded", metadata: ["pipelines": "\(next.map(\.configuration.name).joined(separator: ","))"])
             return ReloadResult(pipelines: next.map(\.configuration.name), restartNeeded: restartNeeded)
         }

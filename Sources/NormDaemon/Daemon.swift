@@ -42,6 +42,14 @@ public final class Daemon: Sendable {
     private let administration = DispatchQueue(label: "normd.administration")
     private let control: ObservedMutex<ControlServer?> = ObservedMutex(nil)
     private let metricsListener: ObservedMutex<MetricsListener?> = ObservedMutex(nil)
+    /// Reload and checkpoint outcomes, for the metrics.
+    struct Health: Sendable {
+        var lastReloadSuccessful = true
+        var lastReloadSuccess: Date
+        var lastCheckpointSuccess: Date?
+        var checkpointFailures = 0
+    }
+    let health: ObservedMutex<Health>
     /// The last rendered exposition, shared by scrapes and `ctl metrics` within a second.
     private let metricsCache = ObservedMutex<(text: String, renderedAt: UInt64)?>(nil)
     /// State files are written by checkpoints, shutdown and reloads; one at a time.
@@ -70,6 +78,7 @@ public final class Daemon: Sendable {
         self.context = try ZMQContext(ioThreads: 1)
         self.authenticator = ZAPAuthenticator(logger: logger)
         self.running = ObservedMutex(Running(configuration: configuration, pipelines: []))
+        self.health = ObservedMutex(Health(lastReloadSuccess: startedAt))
         try authenticator.start(context: context)
         var started: [Pipeline] = []
         do {
@@ -154,8 +163,14 @@ public final class Daemon: Sendable {
                     return .failure(error)
                 }
             }
-            files.append(try result.get())
+            do {
+                files.append(try result.get())
+            } catch {
+                health.withLock { $0.checkpointFailures += 1 }
+                throw error
+            }
         }
+        health.withLock { $0.lastCheckpointSuccess = Date() }
         return files
     }
 

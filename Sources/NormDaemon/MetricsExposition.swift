@@ -11,11 +11,16 @@ public enum MetricsExposition {
         let pipelines = daemon.pipelines.map { ($0, $0.state.counters.snapshot()) }
         family("normd_uptime_seconds", "gauge", "Seconds since the daemon started.")
         out += "normd_uptime_seconds \(daemon.uptime)\n"
+        renderDaemon(daemon, into: &out)
+        family("normd_pipeline_info", "gauge", "One series per pipeline naming its kind and current mode.")
+        for (p, _) in pipelines {
+            out += "normd_pipeline_info{pipeline=\"\(label(p.configuration.name))\",kind=\"\(p.configuration.norm.kind.rawValue)\",mode=\"\(p.state.mode.rawValue)\"} 1\n"
+        }
         let counters: [(String, String, (PipelineCounters.Snapshot) -> Int)] = [
             ("normd_received_total", "Messages received on the input.", { $0.received }),
             ("normd_published_total", "Normalized batches handed to the output.", { $0.published }),
-            ("normd_bytes_in_total", "Bytes received.", { $0.bytesIn }),
-            ("normd_bytes_out_total", "Bytes published.", { $0.bytesOut }),
+            ("normd_received_bytes_total", "Bytes received (all frames).", { $0.bytesIn }),
+            ("normd_published_bytes_total", "Bytes published (all frames).", { $0.bytesOut }),
         ]
         for (name, help, value) in counters {
             family(name, "counter", help)
