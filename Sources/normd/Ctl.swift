@@ -17,7 +17,8 @@ struct Ctl: ParsableCommand {
     @Option(help: "Seconds to wait for the answer.")
     var timeout: Double = 10
 
-    @Argument(parsing: .captureForPassthrough, help: "The command and its arguments.")
+    @Argument(parsing: .captureForPassthrough, help: "The command and its arguments.",
+              completion: .list(ControlCommand.helpText.map { String($0.0.prefix { $0 != " " }) }))
     var command: [String] = []
 
     func validate() throws {
