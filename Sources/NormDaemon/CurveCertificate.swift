@@ -13,7 +13,15 @@ public struct CurveCertificate: Sendable, Equatable {
     }
 
     /// Reads `public-key` and, if present, `secret-key` from a certificate file.
-    public static func load(secretFile path: String) throws(DaemonError) -> CurveCertificate {
+    /// A relative `secret_key_file` is looked up in `$CREDENTIALS_DIRECTORY` when systemd set one
+    /// (`LoadCredential=`), so a DynamicUser service can read a key root keeps unreadable to it.
+    public static func resolve(_ path: String, environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        guard !path.hasPrefix("/"), let folder = environment["CREDENTIALS_DIRECTORY"], !folder.isEmpty else { return path }
+        return "\(folder)/\(path)"
+    }
+
+    public static func load(secretFile name: String) throws(DaemonError) -> CurveCertificate {
+        let path = resolve(name)
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             throw DaemonError(.configuration, "cannot read CURVE certificate \(path)")
         }

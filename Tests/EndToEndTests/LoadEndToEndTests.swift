@@ -85,7 +85,7 @@ struct LoadEndToEndTests {
 
 @Suite("Security: CURVE on TCP endpoints and the control socket's peer credentials")
 struct SecurityEndToEndTests {
-    @Test("CURVE: an allowed client gets through; an unknown key and a plain client do not")
+    @Test("CURVE: an allowed client gets through; an unknown key and a plain client do not; the key comes from $CREDENTIALS_DIRECTORY")
     func curve() throws {
         let directory = DaemonProcess.makeDirectory()
         let keys = directory.appendingPathComponent("keys").path
@@ -103,12 +103,12 @@ struct SecurityEndToEndTests {
             socket = "pull"
             bind = ["tcp://127.0.0.1:\(port)"]
             [pipeline.input.curve]
-            secret_key_file = "\(keys)/server.key_secret"
+            secret_key_file = "server.key_secret"
             allow = ["\(client.publicKey)"]
             [pipeline.output]
             socket = "push"
             bind = ["ipc://{dir}/out"]
-            """, directory: directory)
+            """, directory: directory, environment: ["CREDENTIALS_DIRECTORY": keys])
         let peers = TestPeers()
         let pull = try peers.socket(.pull, connect: ["ipc://\(directory.path)/out"])
         func producer(_ cert: CurveCertificate?) throws -> ZMQSocket {
