@@ -1,7 +1,7 @@
 import Foundation
 import NormDaemon
 
-/// Turns interleaved rounds into the figures BENCHMARKS.md asks for.
+/// Turns interleaved rounds into the figures docs/benchmarks.md names.
 public enum BenchReport {
     public static func summary(_ rounds: [EndToEndBench.Round], bench: EndToEndBench) -> (text: String, json: String) {
         var text = "normd bench: kind \(bench.kind), \(bench.keys) key\(bench.keys == 1 ? "" : "s")\(bench.maxKeys > 0 ? " (evicting rounds: max_keys \(bench.maxKeys))" : ""), shape \(bench.shape) float32 (\(format(Double(bench.shape.reduce(4, *)) / 1_048_576, 1)) MiB), "

@@ -1,6 +1,6 @@
 import Foundation
 
-/// Medians and spreads of repeated timings, as BENCHMARKS.md asks figures to be quoted.
+/// Medians and spreads of repeated timings, as docs/benchmarks.md asks figures to be quoted.
 public struct Sample: Sendable {
     public var values: [Double] = []
     public init() {}

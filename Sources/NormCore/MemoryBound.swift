@@ -1,4 +1,4 @@
-/// The kernel bound of BENCHMARKS.md: the fastest loop that reads the input twice and writes an
+/// The kernel bound (docs/benchmarks.md): the fastest loop that reads the input twice and writes an
 /// output of the same size once (SIMD loads and stores, a running SIMD sum only to keep the reads
 /// alive), split across workers exactly as the normalization kernels split a batch.
 public struct MemoryBound: Sendable {

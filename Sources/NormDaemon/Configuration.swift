@@ -1,6 +1,6 @@
 import NormCore
 
-/// The whole daemon configuration (INTERFACE.md section 4), every default filled in.
+/// The whole daemon configuration (docs/configuration.md), every default filled in.
 public struct Configuration: Sendable, Equatable, Codable {
     public var daemon: DaemonSettings
     public var pipelines: [PipelineConfiguration]

@@ -2,7 +2,7 @@ import Foundation
 import Logging
 import Synchronization
 
-/// The control socket (INTERFACE.md section 5): a Unix stream socket, mode 0660; one command
+/// The control socket (docs/control.md): a Unix stream socket, mode 0660; one command
 /// line in, one answer out, then close. Peers that are not root, normd's own user or in
 /// `control_group` are logged and closed without an answer.
 public final class ControlServer: Sendable {

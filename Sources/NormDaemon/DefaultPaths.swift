@@ -1,6 +1,6 @@
 import Foundation
 
-/// Where the control socket and state live when the configuration does not say (INTERFACE.md §3).
+/// Where the control socket and state live when the configuration does not say (docs/command-line.md).
 public struct DefaultPaths: Sendable {
     public let controlSocket: String
     public let stateDir: String

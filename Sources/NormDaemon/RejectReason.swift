@@ -1,6 +1,6 @@
 import NormCore
 
-/// Why a message produced no output; the codes of INTERFACE.md section 1, in the order checked.
+/// Why a message produced no output; the codes of docs/wire-format.md, in the order checked.
 public enum RejectReason: String, Sendable, CaseIterable, Codable {
     case frames, key, header, dtype, shape
     case tooLarge = "too_large"

@@ -2,7 +2,7 @@ import Foundation
 import NormCore
 
 /// A pipeline's checkpoint as it is written to and read from `<state_dir>/<pipeline>.safetensors`
-/// (INTERFACE.md section 6), with the previous generation kept beside it.
+/// (docs/state-files.md), with the previous generation kept beside it.
 public struct StateFiles: Sendable {
     public let directory: String
 

@@ -8,7 +8,7 @@ public struct InboundHeader: Sendable {
     public let descriptor: TensorDescriptor
 }
 
-/// Decodes wire format v1 (INTERFACE.md section 1): every field is checked before anything is
+/// Decodes wire format v1 (docs/wire-format.md): every field is checked before anything is
 /// allocated from it, in the contract's order, the first failure winning.
 public struct WireDecoder: Sendable {
     public static let maxKeyBytes = 255

@@ -1,6 +1,6 @@
 """A small client for normd: send NumPy arrays to a pipeline, receive the normalized ones.
 
-Wire format v1 (INTERFACE.md section 1): three frames — key, JSON header, raw little-endian
+Wire format v1 (docs/wire-format.md): three frames — key, JSON header, raw little-endian
 C-contiguous payload. Needs numpy and pyzmq; bfloat16 also needs ml_dtypes.
 
     from normd_client import NormdClient

@@ -2,7 +2,7 @@
 """Golden fixtures for NormCore, computed independently in float64 NumPy.
 
 Implements torch.nn's BatchNorm/GroupNorm/LayerNorm/InstanceNorm semantics as written in
-INTERFACE.md section 2 (biased variance to normalize, unbiased in running_var, momentum or
+docs/normalization.md (biased variance to normalize, unbiased in running_var, momentum or
 cumulative averaging) straight from the formulas, two-pass in float64. Inputs are drawn with
 fixed seeds, cast to the case's dtype, and the reference runs on the cast values.
 
