@@ -2,7 +2,7 @@
 """Sends a few batches through a running normd BatchNorm pipeline and checks each output
 against PyTorch's formula computed here in float64 NumPy.
 
-    python3 example.py [--input tcp://127.0.0.1:5555] [--output tcp://127.0.0.1:5556]
+    pip install ./clients/python && python3 example.py [--input tcp://127.0.0.1:5555] [--output tcp://127.0.0.1:5556]
 
 Exits 0 when every batch matches within 1e-5, 1 otherwise.
 """
@@ -27,17 +27,16 @@ def main():
     parser.add_argument("--batches", type=int, default=3)
     args = parser.parse_args()
 
-    client = NormdClient(args.input, args.output)
     rng = np.random.default_rng(0)
     worst = 0.0
-    for seq in range(args.batches):
-        x = rng.normal(5.0, 2.0, (8, 16, 12, 12)).astype(np.float32)
-        client.send("cam0", x, seq=seq)
-        key, header, y = client.receive()
-        error = float(np.abs(y - batch_norm_train(x)).max())
-        worst = max(worst, error)
-        print(f"{key} seq={header['seq']} norm={header['norm']} max|y - torch| = {error:.2e}")
-    client.close()
+    with NormdClient(args.input, args.output) as client:
+        for seq in range(args.batches):
+            x = rng.normal(5.0, 2.0, (8, 16, 12, 12)).astype(np.float32)
+            client.send("cam0", x, seq=seq)
+            key, header, y = client.receive(timeout=10)
+            error = float(np.abs(y - batch_norm_train(x)).max())
+            worst = max(worst, error)
+            print(f"{key} seq={header['seq']} norm={header['norm']} max|y - torch| = {error:.2e}")
     if worst > 1e-5:
         print(f"FAILED: worst error {worst:.2e}", file=sys.stderr)
         return 1
