@@ -9,6 +9,9 @@ public struct KernelBench: Sendable {
     public var rounds = 5
     /// Seconds each timed measurement runs for.
     public var secondsPerMeasurement = 0.3
+    /// Adds `variance = "unbiased"` rows for the kinds that normalize with a batch's statistics,
+    /// interleaved with the others, so the two are compared in the same run.
+    public var withUnbiased = false
     public init() {}
 
     public struct Row: Sendable {
@@ -18,13 +21,22 @@ public struct KernelBench: Sendable {
         public let ratio: Sample
     }
 
-    static let kinds: [(String, NormSettings, NormMode)] = [
+    static let biasedKinds: [(String, NormSettings, NormMode)] = [
         ("batch train", NormSettings(kind: .batch), .train),
         ("batch eval", NormSettings(kind: .batch), .eval),
         ("group (G=32)", NormSettings(kind: .group, groups: 32), .train),
         ("layer", NormSettings(kind: .layer), .train),
         ("instance", NormSettings(kind: .instance), .train),
     ]
+
+    var kinds: [(String, NormSettings, NormMode)] {
+        guard withUnbiased else { return Self.biasedKinds }
+        return Self.biasedKinds + Self.biasedKinds.filter { $0.2 == .train }.map { name, settings, mode in
+            var unbiased = settings
+            unbiased.variance = .unbiased
+            return ("\(name), unbiased", unbiased, mode)
+        }
+    }
 
     public func run() throws -> [Row] {
         var rows: [Row] = []
@@ -41,13 +53,13 @@ public struct KernelBench: Sendable {
             }
             for threadCount in threads {
                 var bound = Sample()
-                var kernel = [Sample](repeating: Sample(), count: Self.kinds.count)
-                var ratios = [Sample](repeating: Sample(), count: Self.kinds.count)
+                var kernel = [Sample](repeating: Sample(), count: kinds.count)
+                var ratios = [Sample](repeating: Sample(), count: kinds.count)
                 let boundLoop = MemoryBound(threads: threadCount)
                 for round in 0..<rounds {
                     let boundSeconds = time { boundLoop.run(UnsafeRawBufferPointer(input), into: output) }
                     bound.add(Double(bytes) / boundSeconds / 1e9)
-                    for (index, (name, settings, mode)) in Self.kinds.enumerated() {
+                    for (index, (name, settings, mode)) in kinds.enumerated() {
                         progress("kernel \(shape) \(threadCount) thread(s) round \(round + 1)/\(rounds): \(name)")
                         let normalizer = Normalizer(settings: settings, threads: threadCount)
                         let descriptor = TensorDescriptor(dtype: .float32, geometry: geometry)
@@ -60,7 +72,7 @@ public struct KernelBench: Sendable {
                         ratios[index].add(seconds / boundSeconds)
                     }
                 }
-                for (index, (name, _, _)) in Self.kinds.enumerated() {
+                for (index, (name, _, _)) in kinds.enumerated() {
                     rows.append(Row(shape: shape, kind: name, threads: threadCount, gbps: kernel[index], boundGBps: bound, ratio: ratios[index]))
                 }
             }

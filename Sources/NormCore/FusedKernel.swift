@@ -15,7 +15,7 @@ enum FusedKernel {
     /// Returns nil when a partition holds NaN or ±inf (the caller then takes the general path).
     static func normalize<In: StoredElement, Out: StoredElement, S: ComputeScalar>(
         _: In.Type, _: Out.Type, _: S.Type, input: UnsafeRawPointer, output: UnsafeMutableRawPointer,
-        plan: BatchPlan, eps: Double, affine: Affine?, runner: ParallelRunner
+        plan: BatchPlan, eps: Double, variance estimator: VarianceEstimator, affine: Affine?, runner: ParallelRunner
     ) -> Bool {
         let partitions = plan.partitionCount
         let workers = min(runner.pieces(forElements: plan.geometry.elementCount), partitions)
@@ -36,7 +36,7 @@ enum FusedKernel {
                     finite[worker] = false
                     return
                 }
-                let invStd = 1 / (m.biasedVariance + eps).squareRoot()
+                let invStd = 1 / (m.variance(estimator) + eps).squareRoot()
                 let hi = round(m.mean), lo = m.mean - hi
                 var sentinel = SIMD8<S>()
                 for k in 0..<channelsPerRun {

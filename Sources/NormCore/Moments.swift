@@ -32,5 +32,11 @@ struct Moments: Sendable, Equatable {
     }
 
     var biasedVariance: Double { count > 0 ? m2 / count : .nan }
+    var unbiasedVariance: Double { count > 1 ? m2 / (count - 1) : .nan }
+
+    /// The variance that divides the input under `estimator`.
+    func variance(_ estimator: VarianceEstimator) -> Double {
+        estimator == .biased ? biasedVariance : unbiasedVariance
+    }
     var isFinite: Bool { mean.isFinite && m2.isFinite }
 }

@@ -22,6 +22,14 @@ public enum Momentum: Sendable, Equatable, Hashable {
     }
 }
 
+/// The variance that divides the input when normalizing with a batch's own statistics.
+public enum VarianceEstimator: String, Sendable, Codable, CaseIterable {
+    /// Over n values divided by n, as torch.nn's modules do.
+    case biased
+    /// Divided by n − 1, as hand-written modules calling `x.var()` (unbiased by default) do.
+    case unbiased
+}
+
 /// What to do with NaN and ±inf in a payload.
 public enum NonFinitePolicy: String, Sendable, Codable, CaseIterable {
     /// Refuse the batch (`nonfinite`).
@@ -39,10 +47,12 @@ public struct NormSettings: Sendable, Equatable, Hashable {
     /// Instance only; batch always tracks, group and layer never do.
     public var trackRunningStats: Bool
     public var nonFinite: NonFinitePolicy
+    /// Only the variance that divides the input; running statistics are updated the same either way.
+    public var variance: VarianceEstimator
 
     public init(
         kind: NormKind, groups: Int = 1, eps: Double = 1e-5, momentum: Momentum = .factor(0.1),
-        trackRunningStats: Bool = false, nonFinite: NonFinitePolicy = .reject
+        trackRunningStats: Bool = false, nonFinite: NonFinitePolicy = .reject, variance: VarianceEstimator = .biased
     ) {
         self.kind = kind
         self.groups = groups
@@ -50,6 +60,7 @@ public struct NormSettings: Sendable, Equatable, Hashable {
         self.momentum = momentum
         self.trackRunningStats = trackRunningStats
         self.nonFinite = nonFinite
+        self.variance = variance
     }
 
     /// Whether this kind keeps running statistics at all.

@@ -64,9 +64,10 @@ struct TwoPassCall: KernelCall {
 /// Statistics and apply in one visit per partition; returns false on NaN or ±inf.
 struct FusedCall: KernelCall {
     let input: UnsafeRawPointer, output: UnsafeMutableRawPointer, plan: BatchPlan
-    let eps: Double, affine: Affine?, runner: ParallelRunner
+    let eps: Double, variance: VarianceEstimator, affine: Affine?, runner: ParallelRunner
     func callAsFunction<In: StoredElement, Out: StoredElement, S: ComputeScalar>(_: In.Type, _: Out.Type, _: S.Type) -> Bool {
-        FusedKernel.normalize(In.self, Out.self, S.self, input: input, output: output, plan: plan, eps: eps, affine: affine, runner: runner)
+        FusedKernel.normalize(In.self, Out.self, S.self, input: input, output: output, plan: plan, eps: eps, variance: variance,
+                              affine: affine, runner: runner)
     }
 }
 

@@ -63,14 +63,14 @@ extension Normalizer {
         if settings.kind == .batch {
             var result = Coefficients(perSample: false)
             for c in 0..<channels {
-                result.append(mean: moments[c].mean, invStd: invStd(moments[c].biasedVariance), gamma: gamma(c), beta: beta(c), roundMeanTo: round)
+                result.append(mean: moments[c].mean, invStd: invStd(moments[c].variance(settings.variance)), gamma: gamma(c), beta: beta(c), roundMeanTo: round)
             }
             return result
         }
         if settings.kind == .layer, let affine, !perChannelAffine {
             var result = Coefficients(perSample: true)
             for n in 0..<plan.batch {
-                result.append(mean: moments[n].mean, invStd: invStd(moments[n].biasedVariance), gamma: 1, beta: 0, roundMeanTo: round)
+                result.append(mean: moments[n].mean, invStd: invStd(moments[n].variance(settings.variance)), gamma: 1, beta: 0, roundMeanTo: round)
             }
             result.elementWeight = Self.memoryOrder(affine.weight, plan: plan)
             result.elementBias = Self.memoryOrder(affine.bias, plan: plan)
@@ -80,7 +80,7 @@ extension Normalizer {
         for n in 0..<plan.batch {
             for c in 0..<channels {
                 let m = moments[plan.partition(sample: n, channel: c)]
-                result.append(mean: m.mean, invStd: invStd(m.biasedVariance), gamma: gamma(c), beta: beta(c), roundMeanTo: round)
+                result.append(mean: m.mean, invStd: invStd(m.variance(settings.variance)), gamma: gamma(c), beta: beta(c), roundMeanTo: round)
             }
         }
         return result

@@ -68,12 +68,16 @@ public struct Normalizer: Sendable {
             let what = settings.kind == .batch ? "one value per channel in batch training" : "one spatial element per instance"
             throw NormError(.tooFewValues, "\(what) (shape \(geometry.shape))")
         }
+        // The unbiased variance of one value divides by zero.
+        if !useRunning && settings.variance == .unbiased && geometry.elementCount / max(1, plan.partitionCount) <= 1 {
+            throw NormError(.tooFewValues, "one value per \(settings.kind == .batch ? "channel" : "partition") with variance = \"unbiased\" (shape \(geometry.shape))")
+        }
 
         let input = input.baseAddress!, output = output.baseAddress!
         // Group, layer and instance on NCHW: one pass per partition while it is in cache. What it
         // does not cover (NaN and ±inf among them) takes the two passes below.
         if !settings.hasRunningStatistics, FusedKernel.canFuse(plan: plan, dtype: descriptor.dtype, affine: affine, runner: runner),
-           Self.specialized(descriptor.dtype, outputDType, FusedCall(input: input, output: output, plan: plan, eps: settings.eps, affine: affine, runner: runner)) {
+           Self.specialized(descriptor.dtype, outputDType, FusedCall(input: input, output: output, plan: plan, eps: settings.eps, variance: settings.variance, affine: affine, runner: runner)) {
             return NormOutcome(batchesTracked: nil, updatedStatistics: false, passedNonFinite: false)
         }
         let doublePrecision = descriptor.dtype == .float64 || outputDType == .float64

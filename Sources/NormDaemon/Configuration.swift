@@ -91,11 +91,13 @@ public struct NormConfiguration: Sendable, Equatable, Codable {
     public var nonfinite: NonFinitePolicy = .reject
     public var maxKeys: Int = 0
     public var keyPolicy: KeyPolicy = .reject
+    /// The variance that divides the input: torch.nn's biased one, or `x.var()`'s unbiased one.
+    public var variance: VarianceEstimator = .biased
     public init() {}
 
     public var settings: NormSettings {
         NormSettings(kind: kind, groups: kind == .group ? groups : 1, eps: eps, momentum: momentum.momentum,
-                     trackRunningStats: kind == .instance && trackRunningStats, nonFinite: nonfinite)
+                     trackRunningStats: kind == .instance && trackRunningStats, nonFinite: nonfinite, variance: variance)
     }
 }
 

@@ -23,6 +23,7 @@ extension ConfigurationLoader {
         norm.nonfinite = table.choice("nonfinite", NonFinitePolicy.reject)
         norm.maxKeys = table.int("max_keys", 0)
         norm.keyPolicy = table.choice("key_policy", KeyPolicy.reject)
+        norm.variance = table.choice("variance", VarianceEstimator.biased)
 
         let kind = norm.kind.rawValue
         if norm.kind == .group {

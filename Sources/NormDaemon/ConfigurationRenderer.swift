@@ -52,6 +52,7 @@ public enum ConfigurationRenderer {
             line(&out, "nonfinite", quote(n.nonfinite.rawValue))
             line(&out, "max_keys", "\(n.maxKeys)")
             line(&out, "key_policy", quote(n.keyPolicy.rawValue))
+            line(&out, "variance", quote(n.variance.rawValue))
         }
         return out
     }

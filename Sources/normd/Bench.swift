@@ -9,6 +9,9 @@ struct Bench: AsyncParsableCommand {
     @Flag(help: "Measure the normalization kernels against the read-twice-write-once bound.")
     var kernel = false
 
+    @Flag(help: "With --kernel: add variance = \"unbiased\" rows, interleaved with the biased ones.")
+    var unbiased = false
+
     @Option(help: "Norm kind of the benchmarked pipeline.") var kind = "batch"
     @Option(help: "Batch shape, comma-separated.") var shape = "32,64,32,32"
     @Option(name: .customLong("in-flight"), help: "Batches outstanding between producer and consumer.") var inFlight = 4
@@ -43,6 +46,7 @@ struct Bench: AsyncParsableCommand {
         if kernel {
             var bench = KernelBench()
             bench.rounds = rounds
+            bench.withUnbiased = unbiased
             print(KernelBench.table(try bench.run()), terminator: "")
             return
         }

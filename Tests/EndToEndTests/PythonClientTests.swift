@@ -85,4 +85,12 @@ struct PythonClientTests {
                                                        "import normd_client, normd_client.asyncio; print(normd_client.__version__, normd_client.__file__)"])
         #expect(imported.status == 0 && imported.stdout.contains(target), "\(imported)")
     }
+
+    @Test("the README's hand-written-modules example, its module formulas restated in NumPy, matches normd with variance = unbiased")
+    func handwrittenModules() throws {
+        let script = Self.clientDirectory.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("examples/handwritten_norm.py")
+        let result = try Self.python([script.path, "--normd", DaemonProcess.binary, "--numpy"])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("matches the hand-written modules"))
+    }
 }

@@ -26,9 +26,12 @@ struct GoldenFixture: Decodable {
         let weight: [Float]?
         let bias: [Float]?
         let steps: [Step]
+        /// Absent for torch.nn's biased variance.
+        let variance: String?
 
         var settings: NormSettings {
-            NormSettings(kind: NormKind(rawValue: kind)!, groups: groups, eps: eps, momentum: momentum.value, trackRunningStats: track)
+            NormSettings(kind: NormKind(rawValue: kind)!, groups: groups, eps: eps, momentum: momentum.value, trackRunningStats: track,
+                         variance: variance.flatMap(VarianceEstimator.init) ?? .biased)
         }
         var affine: Affine? { weight.map { Affine(weight: $0, bias: bias!) } }
     }

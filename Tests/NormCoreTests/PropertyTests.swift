@@ -145,6 +145,27 @@ struct RejectionTests {
         #expect(stats == before)
     }
 
+    @Test("variance = unbiased: a partition of one value is too_few_values; biased normalizes it; eval with running statistics is fine")
+    func unbiasedOneValue() throws {
+        var none: RunningStatistics? = nil
+        let unbiased = { (kind: NormKind, groups: Int) in NormSettings(kind: kind, groups: groups, variance: .unbiased) }
+        // group with C/G = 1 and no spatial extent; layer over [N, 1]; instance over one spatial element.
+        expectRejected(.tooFewValues) { _ = try normalize([1, 2, 3, 4], shape: [2, 2], settings: unbiased(.group, 2), statistics: &none) }
+        expectRejected(.tooFewValues) { _ = try normalize([1, 2], shape: [2, 1], settings: unbiased(.layer, 1), statistics: &none) }
+        expectRejected(.tooFewValues) { _ = try normalize([1, 2, 3, 4], shape: [2, 2, 1], settings: unbiased(.instance, 1), statistics: &none) }
+        // The same partitions with the biased variance normalize (to 0: each value is its own mean).
+        let biased = try normalize([1, 2, 3, 4], shape: [2, 2], settings: NormSettings(kind: .group, groups: 2), statistics: &none)
+        #expect(biased == [0, 0, 0, 0])
+        // Two values per sample: x.var() divides the squared deviations by n − 1 = 1.
+        let two = try normalize([1, 3, 5, 9], shape: [2, 2], settings: unbiased(.group, 1), statistics: &none)
+        let expected = [(1.0 - 2) / (2.0 + 1e-5).squareRoot(), (3.0 - 2) / (2.0 + 1e-5).squareRoot(),
+                        (5.0 - 7) / (8.0 + 1e-5).squareRoot(), (9.0 - 7) / (8.0 + 1e-5).squareRoot()]
+        #expect(zip(two, expected).allSatisfy { abs(Double($0) - $1) < 1e-6 }, "\(two)")
+        // Batch eval normalizes with running statistics, whatever the batch's size.
+        var stats: RunningStatistics? = .initial(channels: 4)
+        _ = try normalize([1, 2, 3, 4], shape: [1, 4], settings: NormSettings(kind: .batch, variance: .unbiased), mode: .eval, statistics: &stats)
+    }
+
     @Test("instance with one spatial element, groups not dividing channels, wrong payload size")
     func otherRejections() {
         var none: RunningStatistics? = nil

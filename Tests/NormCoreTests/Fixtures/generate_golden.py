@@ -3,7 +3,10 @@
 
 Implements torch.nn's BatchNorm/GroupNorm/LayerNorm/InstanceNorm semantics as written in
 docs/normalization.md (biased variance to normalize, unbiased in running_var, momentum or
-cumulative averaging) straight from the formulas, two-pass in float64. Inputs are drawn with
+cumulative averaging) straight from the formulas, two-pass in float64. Cases with
+variance = "unbiased" normalize as hand-written modules that call x.var() do (PyTorch's var is
+unbiased by default): the partition's variance with ddof=1 divides the input; running statistics
+move exactly as in the biased cases. Inputs are drawn with
 fixed seeds, cast to the case's dtype, and the reference runs on the cast values.
 
 Writes golden.json (the cases) and golden.bin (inputs in their dtype, expected outputs as
@@ -20,24 +23,25 @@ DTYPES = {"float32": np.float32, "float64": np.float64, "float16": np.float16, "
 SHAPES = {2: [6, 4], 3: [3, 4, 7], 4: [2, 6, 3, 5], 5: [2, 4, 2, 3, 3]}
 
 
-def partition_moments(kind, x, groups):
-    """Mean and biased variance broadcastable to x's NCHW shape, per the kind's partition."""
+def partition_moments(kind, x, groups, ddof=0):
+    """Mean and variance (biased, or with ddof=1 unbiased) broadcastable to x's NCHW shape, per
+    the kind's partition."""
     n, c = x.shape[:2]
     if kind == "batch":
         axes = (0,) + tuple(range(2, x.ndim))
-        return x.mean(axis=axes, keepdims=True), x.var(axis=axes, keepdims=True)
+        return x.mean(axis=axes, keepdims=True), x.var(axis=axes, keepdims=True, ddof=ddof)
     if kind == "instance":
         axes = tuple(range(2, x.ndim))
-        return x.mean(axis=axes, keepdims=True), x.var(axis=axes, keepdims=True)
+        return x.mean(axis=axes, keepdims=True), x.var(axis=axes, keepdims=True, ddof=ddof)
     if kind == "group":
         g = x.reshape(n, groups, -1)
         mean = np.repeat(g.mean(axis=2), c // groups, axis=1)
-        var = np.repeat(g.var(axis=2), c // groups, axis=1)
+        var = np.repeat(g.var(axis=2, ddof=ddof), c // groups, axis=1)
         extra = (1,) * (x.ndim - 2)
         return mean.reshape((n, c) + extra), var.reshape((n, c) + extra)
     flat = x.reshape(n, -1)
     extra = (1,) * (x.ndim - 1)
-    return flat.mean(axis=1).reshape((n,) + extra), flat.var(axis=1).reshape((n,) + extra)
+    return flat.mean(axis=1).reshape((n,) + extra), flat.var(axis=1, ddof=ddof).reshape((n,) + extra)
 
 
 def apply_affine(xhat, weight, bias):
@@ -52,8 +56,9 @@ def apply_affine(xhat, weight, bias):
 
 
 class Reference:
-    def __init__(self, kind, channels, groups, eps, momentum, track, weight, bias):
+    def __init__(self, kind, channels, groups, eps, momentum, track, weight, bias, variance="biased"):
         self.kind, self.groups, self.eps, self.momentum = kind, groups, eps, momentum
+        self.ddof = 1 if variance == "unbiased" else 0
         self.track = kind == "batch" or (kind == "instance" and track)
         self.weight, self.bias = weight, bias
         self.running_mean = np.zeros(channels)
@@ -67,7 +72,7 @@ class Reference:
             shape = (1, -1) + (1,) * (x.ndim - 2)
             mean, var = self.running_mean.reshape(shape), self.running_var.reshape(shape)
         else:
-            mean, var = partition_moments(self.kind, x, self.groups)
+            mean, var = partition_moments(self.kind, x, self.groups, self.ddof)
         y = apply_affine((x - mean) / np.sqrt(var + self.eps), self.weight, self.bias)
         if mode == "train" and self.track:
             self.batches += 1
@@ -102,7 +107,7 @@ class Writer:
 
     def case(self, name, kind, dtype="float32", out_dtype=None, layout="NCHW", rank=4, shape=None,
              groups=1, eps=1e-5, momentum=0.1, track=False, affine="none", loc=0.0, scale=1.0,
-             train_steps=5, seed=0):
+             train_steps=5, seed=0, variance="biased"):
         rng = np.random.default_rng(seed)
         shape = shape or SHAPES[rank]
         channels = shape[1]
@@ -114,7 +119,7 @@ class Writer:
         elif affine == "full":
             weight = rng.uniform(0.5, 1.5, int(np.prod(shape[1:]))).astype(np.float32).tolist()
             bias = rng.uniform(-0.5, 0.5, int(np.prod(shape[1:]))).astype(np.float32).tolist()
-        ref = Reference(kind, channels, groups, eps, momentum, track, weight, bias)
+        ref = Reference(kind, channels, groups, eps, momentum, track, weight, bias, variance)
         steps = []
         for i, mode in enumerate(["train"] * train_steps + ["eval"]):
             offset = loc + rng.normal(0, scale)  # each batch drifts a little, as streams do
@@ -128,11 +133,14 @@ class Writer:
                 "running_var": ref.running_var.tolist() if ref.track else None,
                 "batches": ref.batches if ref.track else None,
             })
-        self.cases.append({
+        case = {
             "name": name, "kind": kind, "dtype": dtype, "out_dtype": out_dtype, "layout": layout,
             "shape": shape, "groups": groups, "eps": eps, "momentum": momentum, "track": track,
             "weight": weight, "bias": bias, "steps": steps,
-        })
+        }
+        if variance != "biased":
+            case["variance"] = variance
+        self.cases.append(case)
 
 
 def main():
@@ -196,6 +204,27 @@ def main():
         w.case(f"{kind}{'-track' if extra.get('track') else ''}-{dtype}-to-{out}-{layout}", kind, dtype=dtype,
                out_dtype=out, layout=layout, affine="channel", seed=seed, **extra)
         seed += 1
+
+    # variance = "unbiased": every kind, both layouts, ranks 2-5, with and without affine; other
+    # dtypes; a full layer affine; mixed output dtypes through the one-visit kernel.
+    for kind, extra in kinds:
+        for layout in ["NCHW", "NHWC"]:
+            for rank in [2, 3, 4, 5]:
+                if kind == "instance" and rank == 2:
+                    continue
+                affine = "channel" if rank % 2 else "none"
+                name = f"unbiased-{kind}{'-track' if extra.get('track') else ''}-{layout}-r{rank}-{affine}"
+                w.case(name, kind, layout=layout, rank=rank, affine=affine, seed=seed, variance="unbiased", **extra)
+                seed += 1
+        for dtype in ["float64", "float16", "bfloat16"]:
+            w.case(f"unbiased-{kind}{'-track' if extra.get('track') else ''}-{dtype}", kind, dtype=dtype, affine="channel",
+                   seed=seed, variance="unbiased", **extra)
+            seed += 1
+    for layout in ["NCHW", "NHWC"]:
+        w.case(f"unbiased-layer-full-affine-{layout}", "layer", affine="full", layout=layout, seed=seed, variance="unbiased"); seed += 1
+    w.case("unbiased-group-f32-to-f16", "group", groups=2, out_dtype="float16", seed=seed, variance="unbiased"); seed += 1
+    w.case("unbiased-batch-cumulative-offset", "batch", momentum="cumulative", loc=1e4, scale=1.0, shape=[4, 4, 8, 8],
+           seed=seed, variance="unbiased"); seed += 1
 
     with open(os.path.join(HERE, "golden.bin"), "wb") as f:
         f.write(w.blob)
