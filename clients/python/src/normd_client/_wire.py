@@ -69,12 +69,12 @@ def decode(frames: List[bytes], as_torch: bool = False) -> Batch:
     header = json.loads(raw_header)
     n, c, *spatial = header["shape"]
     shape: Tuple[int, ...] = tuple([n, *spatial, c] if header.get("layout") == "NHWC" else [n, c, *spatial])
-    array = np.frombuffer(bytearray(payload), dtype=numpy_dtype(header["dtype"])).reshape(shape)
     if as_torch:
         import torch
 
-        if header["dtype"] == "bfloat16":
-            array = torch.from_numpy(array.view(np.int16)).view(torch.bfloat16)
-        else:
-            array = torch.from_numpy(array)
+        if header["dtype"] == "bfloat16":  # through int16: torch needs no ml_dtypes for it
+            bits = np.frombuffer(bytearray(payload), dtype=np.int16).reshape(shape)
+            return Batch(key.decode(), header, torch.from_numpy(bits).view(torch.bfloat16))
+        return Batch(key.decode(), header, torch.from_numpy(np.frombuffer(bytearray(payload), dtype=header["dtype"]).reshape(shape)))
+    array = np.frombuffer(bytearray(payload), dtype=numpy_dtype(header["dtype"])).reshape(shape)
     return Batch(key.decode(), header, array)
