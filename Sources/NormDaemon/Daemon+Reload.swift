@@ -46,13 +46,37 @@ extension Daemon {
             var next: [Pipeline] = []
             let current = pipelines
             let kept = current.filter { old in new.pipelines.contains { $0 == old.configuration } }
-            let leaving = current.filter { old in !kept.contains { $0 === old } }
+            // Only norm settings changed: the pipeline keeps its sockets and counters (retuned in place).
+            let retunable = current.filter { old in
+                !kept.contains { $0 === old } && new.pipelines.contains { $0.name == old.configuration.name && $0.input == old.configuration.input && $0.output == old.configuration.output }
+            }
+            var leaving = current.filter { old in !kept.contains { $0 === old } && !retunable.contains { $0 === old } }
             for pipeline in leaving { pipeline.stop(within: new.daemon.shutdownTimeoutS) }
             for pipeline in leaving { pipeline.join() }
             for config in new.pipelines {
                 if let same = kept.first(where: { $0.configuration == config }) {
                     next.append(same)
                     continue
+                }
+                if let running = retunable.first(where: { $0.configuration.name == config.name }) {
+                    let old = running.configuration
+                    do {
+                        let state = try makeState(config, previous: running, resetState: false, counters: running.state.counters)
+                        if running.retune(to: config, state: state, within: new.daemon.shutdownTimeoutS) {
+                            let statistics = config.keepsStatistics(from: old) ? "statistics kept" : "statistics start fresh"
+                            logger.notice("pipeline \(config.name) retuned: \(config.changes(from: old).joined(separator: ", ")); sockets and counters kept, \(statistics)")
+                            next.append(running)
+                            continue
+                        }
+                        logger.warning("pipeline \(config.name): in flight did not drain within \(new.daemon.shutdownTimeoutS) s; restarting it instead")
+                    } catch {
+                        failures.append("pipeline \(config.name): \(error)")
+                        next.append(running)
+                        continue
+                    }
+                    running.stop(within: new.daemon.shutdownTimeoutS)
+                    running.join()
+                    leaving.append(running)
                 }
                 let previous = leaving.first { $0.configuration.name == config.name }
                 do {

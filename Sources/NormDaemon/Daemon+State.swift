@@ -4,7 +4,7 @@ import NormCore
 extension Daemon {
     /// A pipeline's statistics, affine and mode: kept from `previous` when the reload allows,
     /// else from the state file, else from `init`, else PyTorch's initial values.
-    func makeState(_ config: PipelineConfiguration, previous: Pipeline?, resetState: Bool) throws -> PipelineState {
+    func makeState(_ config: PipelineConfiguration, previous: Pipeline?, resetState: Bool, counters: PipelineCounters? = nil) throws -> PipelineState {
         let norm = config.norm
         if let previous, config.keepsStatistics(from: previous.configuration), config.norm.initFile == previous.configuration.norm.initFile,
            config.norm.affine == previous.configuration.norm.affine {
@@ -62,7 +62,7 @@ extension Daemon {
                 if restored > 0 { logger.info("pipeline \(config.name): restored \(restored) keys from state") }
             }
         }
-        return PipelineState(name: config.name, store: store, affine: affine, mode: mode, configuredMode: norm.mode)
+        return PipelineState(name: config.name, store: store, affine: affine, mode: mode, configuredMode: norm.mode, counters: counters ?? PipelineCounters())
     }
 
     /// Puts saved keys back: the state file's, overridden by the archive's newer records. With

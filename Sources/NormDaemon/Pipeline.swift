@@ -9,8 +9,17 @@ import ZeroMQ
 /// One configured pipeline: an input socket, per-key lanes that normalize, an output socket and
 /// an optional dead-letter socket. Its sockets live on a thread of their own; `state` outlives it.
 public final class Pipeline: Sendable {
-    public let configuration: PipelineConfiguration
-    public let state: PipelineState
+    /// The configuration and state in force: replaced together by a retune.
+    private let current: ObservedMutex<(configuration: PipelineConfiguration, state: PipelineState)>
+    public var configuration: PipelineConfiguration { current.withLock { $0.configuration } }
+    public var state: PipelineState { current.withLock { $0.state } }
+    /// New norm settings waiting for the loop to be idle, and the signal it gives when applied.
+    private let pendingRetune = ObservedMutex<Retune?>(nil)
+    struct Retune: Sendable {
+        let configuration: PipelineConfiguration
+        let state: PipelineState
+        let applied: DispatchSemaphore
+    }
     let context: ZMQContext
     let authenticator: ZAPAuthenticator
     let logger: Logger
@@ -28,8 +37,7 @@ public final class Pipeline: Sendable {
         configuration: PipelineConfiguration, state: PipelineState, context: ZMQContext, authenticator: ZAPAuthenticator,
         threads: Int, logger: Logger
     ) throws(DaemonError) {
-        self.configuration = configuration
-        self.state = state
+        self.current = ObservedMutex((configuration, state))
         self.context = context
         self.authenticator = authenticator
         self.threads = threads
@@ -77,6 +85,37 @@ public final class Pipeline: Sendable {
     public func join() {
         finished.wait()
         finished.signal()
+    }
+
+    /// Changes the norm settings of a running pipeline without touching its sockets: the loop stops
+    /// reading, lets what is in flight finish, swaps in the new settings and state, and reads on.
+    /// Returns false, withdrawing the change, when the loop was not idle within `seconds` (an
+    /// output blocked by a stalled consumer); the caller then restarts the pipeline instead.
+    public func retune(to configuration: PipelineConfiguration, state: PipelineState, within seconds: Double) -> Bool {
+        let retune = Retune(configuration: configuration, state: state, applied: DispatchSemaphore(value: 0))
+        pendingRetune.withLock { $0 = retune }
+        wake.signal()
+        if retune.applied.wait(timeout: .now() + max(0.1, seconds)) == .success { return true }
+        let withdrawn = pendingRetune.withLock { pending in
+            guard pending?.applied === retune.applied else { return false }
+            pending = nil
+            return true
+        }
+        if withdrawn { return false }
+        retune.applied.wait()  // the loop took it meanwhile; applying is quick
+        return true
+    }
+
+    var hasPendingRetune: Bool { pendingRetune.withLock { $0 != nil } }
+
+    /// For the loop, when idle: the pending retune, now in force.
+    func takeRetune() -> Retune? {
+        guard let retune = pendingRetune.withLock({ pending -> Retune? in
+            defer { pending = nil }
+            return pending
+        }) else { return nil }
+        current.withLock { $0 = (retune.configuration, retune.state) }
+        return retune
     }
 
     var isStopping: Bool { stopRequested.load(ordering: .acquiring) }

@@ -11,11 +11,11 @@ final class PipelineLoop {
     let input: ZMQSocket
     let output: ZMQSocket
     let deadLetter: ZMQSocket?
-    let decoder: WireDecoder
-    let processor: BatchProcessor
-    let lanes: [DispatchQueue]
+    private(set) var decoder: WireDecoder
+    private(set) var processor: BatchProcessor
+    private(set) var lanes: [DispatchQueue]
     let completions: CompletionQueue
-    let inFlightLimit: Int
+    private(set) var inFlightLimit: Int
     let rejectionLog: RateLimitedLog
     private(set) var inFlight = 0
 
@@ -35,17 +35,31 @@ final class PipelineLoop {
         } catch {
             throw DaemonError(.socket, "pipeline \(config.name): \(error)")
         }
-        decoder = WireDecoder(maxMessageBytes: config.input.maxMessageBytes, channels: config.norm.channels,
-                              groups: config.norm.kind == .group ? config.norm.groups : nil)
-        processor = BatchProcessor(
-            state: pipeline.state, normalizer: Normalizer(settings: config.norm.settings, threads: pipeline.threads),
+        (decoder, processor, lanes, inFlightLimit) = Self.makeProcessing(config, state: pipeline.state, threads: pipeline.threads)
+        completions = CompletionQueue(wake: pipeline.wake)
+        rejectionLog = RateLimitedLog(logger: pipeline.logger, perInterval: 10, intervalSeconds: 10)
+    }
+
+    /// What the norm settings decide: the wire checks, the batch work, the lanes.
+    static func makeProcessing(_ config: PipelineConfiguration, state: PipelineState, threads: Int)
+        -> (WireDecoder, BatchProcessor, [DispatchQueue], Int) {
+        let decoder = WireDecoder(maxMessageBytes: config.input.maxMessageBytes, channels: config.norm.channels,
+                                  groups: config.norm.kind == .group ? config.norm.groups : nil)
+        let processor = BatchProcessor(
+            state: state, normalizer: Normalizer(settings: config.norm.settings, threads: threads),
             outputDType: config.output.dtype, outputTopic: config.output.topic, sharedStatistics: config.norm.stats == .shared,
             pool: ZMQBufferPool(limit: 8))
-        let laneCount = config.norm.stats == .shared ? 1 : max(1, pipeline.threads)
-        lanes = (0..<laneCount).map { DispatchQueue(label: "normd.\(config.name).lane\($0)", qos: .userInitiated) }
-        completions = CompletionQueue(wake: pipeline.wake)
-        inFlightLimit = max(4, 2 * laneCount)
-        rejectionLog = RateLimitedLog(logger: pipeline.logger, perInterval: 10, intervalSeconds: 10)
+        let laneCount = config.norm.stats == .shared ? 1 : max(1, threads)
+        let lanes = (0..<laneCount).map { DispatchQueue(label: "normd.\(config.name).lane\($0)", qos: .userInitiated) }
+        return (decoder, processor, lanes, max(4, 2 * laneCount))
+    }
+
+    /// A retune waits until nothing is in flight, then replaces what the norm settings decide.
+    private func applyRetuneIfIdle() {
+        guard inFlight == 0, let retune = pipeline.takeRetune() else { return }
+        (decoder, processor, lanes, inFlightLimit) = Self.makeProcessing(retune.configuration, state: retune.state, threads: pipeline.threads)
+        logger.info("pipeline retuned", metadata: ["kind": "\(retune.configuration.norm.kind.rawValue)"])
+        retune.applied.signal()
     }
 
     func run() {
@@ -54,7 +68,8 @@ final class PipelineLoop {
             pipeline.lastTurn.store(Pipeline.uptimeNanoseconds(), ordering: .relaxed)
             let stopping = pipeline.isStopping
             if stopping && (inFlight == 0 || pipeline.deadlinePassed) { break }
-            let reading = !stopping && inFlight < inFlightLimit
+            if pipeline.hasPendingRetune { applyRetuneIfIdle() }
+            let reading = !stopping && !pipeline.hasPendingRetune && inFlight < inFlightLimit
             var items: [(ZMQPollTarget, ZMQPollEvents)] = [(.fileDescriptor(pipeline.wake.fd), .readable)]
             if reading { items.append((.socket(input), .readable)) }
             let ready: [ZMQPollEvents]

@@ -38,4 +38,32 @@ struct ReloadTests {
         #expect(out.header["norm"]?["batches"]?.intValue == 1)
         #expect(daemon.stop() == 0)
     }
+
+    @Test("a reload that changes only norm settings keeps the pipeline's sockets, counters and statistics")
+    func normOnlyReload() throws {
+        let daemon = try DaemonProcess(pipelines: OperationsEndToEndTests.pipeline(norm: "kind = \"batch\"\nmomentum = 0.1"))
+        let peers = TestPeers()
+        try OperationsEndToEndTests.feed(daemon, peers, count: 3)
+        var before = stat()
+        stat("\(daemon.directory.path)/bn.in", &before)
+        let config = try String(contentsOfFile: daemon.configPath, encoding: .utf8)
+        try config.replacingOccurrences(of: "momentum = 0.1", with: "momentum = 0.5").write(toFile: daemon.configPath, atomically: true, encoding: .utf8)
+        #expect(try daemon.ctl("reload")["reloaded"] == .bool(true))
+        var after = stat()
+        stat("\(daemon.directory.path)/bn.in", &after)
+        #expect(before.st_ino == after.st_ino, "the input's ipc socket was bound anew")
+        #expect(daemon.log.contains("pipeline bn retuned: norm.momentum (factor(0.1) → factor(0.5)); sockets and counters kept, statistics kept"), "\(daemon.log)")
+        let tracked = try OperationsEndToEndTests.runningStats(daemon)?["num_batches_tracked"]?.intValue
+        try OperationsEndToEndTests.feed(daemon, peers, count: 1, seed: 40)
+        #expect(try OperationsEndToEndTests.runningStats(daemon)?["num_batches_tracked"]?.intValue == (tracked ?? 0) + 1)
+        #expect(try eventually { try daemon.ctl("stats")["pipelines"]?["bn"]?["received"]?.intValue == 4 }, "counters restarted")
+
+        // Another kind is a norm change too: sockets and counters stay, statistics start fresh.
+        try config.replacingOccurrences(of: "kind = \"batch\"\nmomentum = 0.1", with: "kind = \"layer\"").write(toFile: daemon.configPath, atomically: true, encoding: .utf8)
+        #expect(try daemon.ctl("reload")["reloaded"] == .bool(true))
+        try OperationsEndToEndTests.feed(daemon, peers, count: 1, seed: 50)
+        #expect(try daemon.ctl("show", "bn")["kind"] == .string("layer"))
+        #expect(try eventually { try daemon.ctl("stats")["pipelines"]?["bn"]?["received"]?.intValue == 5 })
+        #expect(daemon.stop() == 0)
+    }
 }
