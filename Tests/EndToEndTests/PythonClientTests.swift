@@ -58,6 +58,8 @@ struct PythonClientTests {
         }
         let daemon = try DaemonProcess(pipelines: [
             pipeline("plain", output: "bind = [\"ipc://{dir}/plain.out\"]"),
+            pipeline("context", output: "bind = [\"ipc://{dir}/context.out\"]"),
+            pipeline("async", output: "bind = [\"ipc://{dir}/async.out\"]"),
             pipeline("pub", output: "socket = \"pub\"\nbind = [\"ipc://{dir}/pub.out\"]"),
             pipeline("secure", output: "bind = [\"tcp://127.0.0.1:\(securePorts.1)\"]", input: "tcp://127.0.0.1:\(securePorts.0)",
                      curve: curve("input"), outputCurve: curve("output")),
@@ -65,6 +67,8 @@ struct PythonClientTests {
         let dir = directory.path
         let result = try Self.python([Self.clientDirectory.appendingPathComponent("tests/test_client.py").path, "-v"], environment: [
             "NORMD_PLAIN_IN": "ipc://\(dir)/plain.in", "NORMD_PLAIN_OUT": "ipc://\(dir)/plain.out",
+            "NORMD_CONTEXT_IN": "ipc://\(dir)/context.in", "NORMD_CONTEXT_OUT": "ipc://\(dir)/context.out",
+            "NORMD_ASYNC_IN": "ipc://\(dir)/async.in", "NORMD_ASYNC_OUT": "ipc://\(dir)/async.out",
             "NORMD_PUB_IN": "ipc://\(dir)/pub.in", "NORMD_PUB_OUT": "ipc://\(dir)/pub.out",
             "NORMD_SECURE_IN": "tcp://127.0.0.1:\(securePorts.0)", "NORMD_SECURE_OUT": "tcp://127.0.0.1:\(securePorts.1)",
             "NORMD_SERVER_KEY": server.publicKey, "NORMD_CLIENT_CERT": "\(keys)/client.key_secret",

@@ -1,8 +1,12 @@
 """The client against a running normd, run by the repository's test suite (no torch needed).
 
-Endpoints come from the environment the test sets: NORMD_PLAIN_IN/OUT (PULL → PUSH, BatchNorm per
-key), NORMD_PUB_IN/OUT (PULL → PUB), NORMD_SECURE_IN/OUT (CURVE on tcp), NORMD_SERVER_KEY and
-NORMD_CLIENT_CERT.
+Endpoints come from the environment the test sets: NORMD_PLAIN_IN/OUT, NORMD_CONTEXT_IN/OUT and
+NORMD_ASYNC_IN/OUT (PULL → PUSH, BatchNorm per key), NORMD_PUB_IN/OUT (PULL → PUB),
+NORMD_SECURE_IN/OUT (CURVE on tcp), NORMD_SERVER_KEY and NORMD_CLIENT_CERT.
+
+Each client has a pipeline of its own, and the plain tests share one client: a PUSH output deals
+batches round-robin to its connected consumers, and one that just closed may still be dealt one
+until the daemon notices it left.
 """
 import asyncio
 import os
@@ -24,11 +28,20 @@ def batch_norm_train(x, eps=1e-5):
 
 
 class ClientTests(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.client = NormdClient(ENV["NORMD_PLAIN_IN"], ENV["NORMD_PLAIN_OUT"])
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.client.close()
+
     def test_round_trip_context_manager_and_writable_result(self):
         x = np.random.default_rng(1).normal(3, 2, (4, 3, 5, 5)).astype(np.float32)
-        with NormdClient(ENV["NORMD_PLAIN_IN"], ENV["NORMD_PLAIN_OUT"]) as client:
+        with NormdClient(ENV["NORMD_CONTEXT_IN"], ENV["NORMD_CONTEXT_OUT"]) as client:
             client.send("rt", x, seq=7, source="test")
             batch = client.receive(timeout=10)
+        self.assertTrue(client.push.closed and client.receiver.closed, "leaving the with block closes the sockets")
         self.assertIsInstance(batch, Batch)
         key, header, y = batch
         self.assertEqual((key, header["seq"], header["source"], header["norm"]["kind"]), ("rt", 7, "test", "batch"))
@@ -39,33 +52,29 @@ class ClientTests(unittest.TestCase):
 
     def test_channels_last(self):
         x = np.random.default_rng(2).normal(0, 1, (4, 5, 6, 3)).astype(np.float32)  # NHWC, C = 3
-        with NormdClient(ENV["NORMD_PLAIN_IN"], ENV["NORMD_PLAIN_OUT"]) as client:
-            client.send("nhwc", x, layout="NHWC")
-            _, header, y = client.receive(timeout=10)
+        self.client.send("nhwc", x, layout="NHWC")
+        _, header, y = self.client.receive(timeout=10)
         self.assertEqual((header["layout"], header["shape"], y.shape), ("NHWC", [4, 3, 5, 6], x.shape))
         expected = batch_norm_train(np.moveaxis(x, -1, 1))
         self.assertLess(float(np.abs(np.moveaxis(y, -1, 1) - expected).max()), 1e-5)
 
     def test_timeout(self):
-        with NormdClient(ENV["NORMD_PLAIN_IN"], ENV["NORMD_PLAIN_OUT"]) as client:
-            with self.assertRaises(TimeoutError):
-                client.receive(timeout=0.2)
+        with self.assertRaises(TimeoutError):
+            self.client.receive(timeout=0.2)
 
     def test_bfloat16(self):
         import ml_dtypes
 
         x = np.random.default_rng(3).normal(1, 2, (8, 2, 16)).astype(ml_dtypes.bfloat16)
-        with NormdClient(ENV["NORMD_PLAIN_IN"], ENV["NORMD_PLAIN_OUT"]) as client:
-            client.send("bf16", x)
-            _, header, y = client.receive(timeout=10)
+        self.client.send("bf16", x)
+        _, header, y = self.client.receive(timeout=10)
         self.assertEqual((header["dtype"], y.dtype), ("bfloat16", np.dtype(ml_dtypes.bfloat16)))
         expected = batch_norm_train(x.astype(np.float64))
         self.assertLess(float(np.abs(y.astype(np.float64) - expected).max()), 2e-2)  # bfloat16 keeps 8 bits
 
     def test_refuses_integer_arrays(self):
-        with NormdClient(ENV["NORMD_PLAIN_IN"], ENV["NORMD_PLAIN_OUT"]) as client:
-            with self.assertRaises(TypeError):
-                client.send("int", np.zeros((2, 3), np.int32))
+        with self.assertRaises(TypeError):
+            self.client.send("int", np.zeros((2, 3), np.int32))
 
     def test_subscriber_with_topics(self):
         x = np.ones((2, 2, 4), np.float32) * np.arange(4, dtype=np.float32)
@@ -100,7 +109,7 @@ class ClientTests(unittest.TestCase):
     def test_asyncio(self):
         async def run():
             x = np.random.default_rng(5).normal(0, 1, (4, 3, 2)).astype(np.float64)
-            async with AsyncNormdClient(ENV["NORMD_PLAIN_IN"], ENV["NORMD_PLAIN_OUT"]) as client:
+            async with AsyncNormdClient(ENV["NORMD_ASYNC_IN"], ENV["NORMD_ASYNC_OUT"]) as client:
                 await client.send("async", x, seq=1)
                 key, header, y = await client.receive(timeout=10)
                 with self.assertRaises(TimeoutError):
