@@ -12,7 +12,7 @@ extension PipelineLoop {
             counters.dropped("error")
             return
         }
-        let blocking = pipeline.configuration.output.whenFull == .block
+        let blocking = blocksWhenFull
         while true {
             pipeline.lastTurn.store(Pipeline.uptimeNanoseconds(), ordering: .relaxed)
             do {

@@ -19,12 +19,17 @@ final class PipelineLoop {
     let rejectionLog: RateLimitedLog
     private(set) var inFlight = 0
 
-    var counters: PipelineCounters { pipeline.state.counters }
+    /// Held here, not read through the pipeline per message (that takes its lock): a retune keeps
+    /// the counters and never changes the output.
+    let counters: PipelineCounters
+    let blocksWhenFull: Bool
     var logger: Logger { pipeline.logger }
 
     init(pipeline: Pipeline) throws {
         self.pipeline = pipeline
         let config = pipeline.configuration
+        counters = pipeline.state.counters
+        blocksWhenFull = config.output.whenFull == .block
         do {
             let factory = SocketFactory(context: pipeline.context, pipeline: config.name, authenticator: pipeline.authenticator)
             input = try factory.input(config.input)

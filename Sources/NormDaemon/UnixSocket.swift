@@ -29,7 +29,8 @@ public enum UnixSocket {
     /// socket file is replaced; a live one (another daemon answering there) is an error.
     static func listen(path: String, group: (id: gid_t, name: String)? = nil) throws(DaemonError) -> Int32 {
         let directory = (path as NSString).deletingLastPathComponent
-        if !directory.isEmpty { try PrivateDirectory.ensure(directory, purpose: "control socket's folder") }
+        // 0755 when created: control_group members must reach the socket (itself 0660) through it.
+        if !directory.isEmpty { try PrivateDirectory.ensure(directory, purpose: "control socket's folder", mode: 0o755) }
         var address = try address(path)
         if FileManager.default.fileExists(atPath: path) {
             if isListening(path: path) {

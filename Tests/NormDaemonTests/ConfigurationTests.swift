@@ -214,14 +214,7 @@ struct DuplicateBindTests {
         """
     }
 
-    func problems(_ text: String) -> [String] {
-        do {
-            _ = try ConfigurationLoader.parse(text, file: "normd.toml", environment: ConfigurationTests.environment)
-            return []
-        } catch {
-            return error.problems.map(\.description)
-        }
-    }
+    func problems(_ text: String) -> [String] { ConfigurationTests().problems(text) }
 
     @Test("two pipelines bound to one ipc path, also spelled dir/./in, is an error naming both")
     func twoPipelines() {

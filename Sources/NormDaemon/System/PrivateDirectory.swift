@@ -5,14 +5,14 @@ import Foundation
 /// refuse theirs — whoever can write there can plant a link that normd would follow, or a socket
 /// that operators would talk to instead.
 enum PrivateDirectory {
-    /// Creates `path` (and its parents) when missing; throws when it is not safe to write into.
-    static func ensure(_ path: String, purpose: String) throws(DaemonError) {
+    /// Creates `path` (and its parents) with `mode` when missing; throws when it is not safe to write into.
+    static func ensure(_ path: String, purpose: String, mode: Int = 0o700) throws(DaemonError) {
         var info = stat()
         if stat(path, &info) != 0 {
             let code = errno
             guard code == ENOENT else { throw DaemonError(.state, "cannot inspect the \(purpose) \(path)", errno: code) }
             do {
-                try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+                try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: mode])
             } catch {
                 throw DaemonError(.state, "cannot create the \(purpose) \(path): \(error.localizedDescription)")
             }
