@@ -1,29 +1,3 @@
-/// Describes a payload: its element type, memory layout and NCHW-terms shape.
-public struct TensorDescriptor: Sendable, Equatable {
-    public var dtype: DType
-    public var layout: TensorLayout
-    public var geometry: TensorGeometry
-
-    public init(dtype: DType, layout: TensorLayout = .nchw, geometry: TensorGeometry) {
-        self.dtype = dtype
-        self.layout = layout
-        self.geometry = geometry
-    }
-
-    /// The payload size this descriptor requires; validated when the geometry was made.
-    public var byteCount: Int { geometry.byteCount(dtype) ?? .max }
-}
-
-/// What one call to `normalize` did besides writing the output.
-public struct NormOutcome: Sendable, Equatable {
-    /// num_batches_tracked of the statistics used, after this batch; nil for kinds without.
-    public var batchesTracked: Int64?
-    /// Whether the running statistics changed.
-    public var updatedStatistics: Bool
-    /// Whether the payload held NaN or ±inf (only possible with `nonfinite = "pass"`).
-    public var passedNonFinite: Bool
-}
-
 /// Normalizes one batch at a time with torch.nn's semantics. Pure computation: no I/O, no state
 /// of its own; running statistics are passed in and updated in place.
 public struct Normalizer: Sendable {

@@ -44,15 +44,3 @@ struct Ctl: ParsableCommand {
         if ControlClient.isError(reply) { throw ExitCode(1) }
     }
 }
-
-struct Keygen: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Write a CURVE certificate pair: DIR/NAME.key and DIR/NAME.key_secret (mode 0600).")
-
-    @Argument var directory: String
-    @Argument var name: String
-
-    func run() throws {
-        let files = try CurveCertificate.generate(directory: directory, name: name)
-        print("public:  \(files.publicFile)\nsecret:  \(files.secretFile)")
-    }
-}

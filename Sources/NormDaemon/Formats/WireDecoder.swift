@@ -1,13 +1,5 @@
 import NormCore
 
-/// A tensor message that passed every check the wire format allows before the pipeline's state.
-public struct InboundHeader: Sendable {
-    public let key: String
-    /// The header object's members, in order, to pass through.
-    public let members: [(String, JSONValue)]
-    public let descriptor: TensorDescriptor
-}
-
 /// Decodes wire format v1 (docs/wire-format.md): every field is checked before anything is
 /// allocated from it, in the contract's order, the first failure winning.
 public struct WireDecoder: Sendable {
@@ -85,29 +77,5 @@ public struct WireDecoder: Sendable {
             throw Rejection(.channels, "groups \(groups) do not divide channels \(geometry.channels)")
         }
         return InboundHeader(key: key, members: members, descriptor: TensorDescriptor(dtype: dtype, layout: layout, geometry: geometry))
-    }
-}
-
-/// Builds outbound headers and dead letters.
-public enum WireEncoder {
-    /// The input header with `dtype` set to the output's and a `norm` object added.
-    public static func outputHeader(_ members: [(String, JSONValue)], outputDType: DType, norm: [(String, JSONValue)]) -> String {
-        var result = members
-        // The field keeps its place; a duplicate of it later in the header goes.
-        func set(_ key: String, _ value: JSONValue) {
-            guard let index = result.firstIndex(where: { $0.0 == key }) else {
-                result.append((key, value))
-                return
-            }
-            result[index].1 = value
-            result = result.enumerated().filter { $0.offset <= index || $0.element.0 != key }.map(\.element)
-        }
-        set("dtype", .string(outputDType.rawValue))
-        set("norm", .object(norm))
-        return JSONValue.object(result).serialized
-    }
-
-    public static func deadLetterHeader(_ rejection: Rejection) -> String {
-        JSONValue.object([("error", .string(rejection.reason.rawValue)), ("detail", .string(rejection.detail))]).serialized
     }
 }
