@@ -37,4 +37,33 @@ struct ControlGroupTests {
         try "[daemon]\n\(extra)\n\(minimalPipeline.replacingOccurrences(of: "{dir}", with: directory.path))\n".write(toFile: path, atomically: true, encoding: .utf8)
         return path
     }
+
+    @Test("a member's plain `normd ctl stats` (no --socket) reaches the system daemon's socket at /run/normd/normd.sock",
+          .enabled(if: getuid() == 0 && !FileManager.default.fileExists(atPath: DefaultPaths.systemControlSocket), "needs root and no system normd"))
+    func plainCtlReachesSystemSocket() throws {
+        let suffix = String(UUID().uuidString.prefix(6)).lowercased()
+        let group = "nctl\(suffix)", member = "nin\(suffix)"
+        #expect(try runProcess("/usr/sbin/groupadd", [group]).status == 0)
+        #expect(try runProcess("/usr/sbin/useradd", ["-M", "-G", group, member]).status == 0)
+        defer {
+            _ = try? runProcess("/usr/sbin/userdel", [member])
+            _ = try? runProcess("/usr/sbin/groupdel", [group])
+        }
+        let directory = DaemonProcess.makeDirectory()
+        let config = directory.appendingPathComponent("normd.toml").path
+        try """
+            [daemon]
+            control_socket = "\(DefaultPaths.systemControlSocket)"
+            state_dir = "\(directory.path)/state"
+            control_group = "\(group)"
+            \(minimalPipeline.replacingOccurrences(of: "{dir}", with: directory.path))
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+        rmdir("/run/normd")  // an empty folder left by another run, perhaps 0700; normd creates it 0755
+        let daemon = try DaemonProcess(pipelines: "", directory: directory, waitUntilReady: false)
+        defer { daemon.stop() }
+        #expect(eventually(timeout: 20) { FileManager.default.fileExists(atPath: DefaultPaths.systemControlSocket) })
+        // The member has no daemon of its own: ctl falls back to the system socket.
+        let plain = try runProcess("/usr/sbin/runuser", ["-u", member, "--", "env", "-u", "XDG_RUNTIME_DIR", DaemonProcess.binary, "ctl", "--json", "stats"])
+        #expect(plain.status == 0 && plain.stdout.contains("\"pipelines\""), "\(plain)")
+    }
 }

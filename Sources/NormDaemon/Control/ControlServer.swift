@@ -31,6 +31,11 @@ public final class ControlServer: Sendable {
             allowedGroup = group.pointee.gr_gid
         }
         listener = try UnixSocket.listen(path: path, group: allowedGroup.map { ($0, controlGroup) })
+        let folder = (path as NSString).deletingLastPathComponent
+        var info = stat()
+        if allowedGroup != nil, stat(folder.isEmpty ? "." : folder, &info) == 0, info.st_mode & 0o011 == 0 {
+            logger.warning("control_group \(controlGroup) cannot reach \(path): its folder is mode \(String(info.st_mode & 0o777, radix: 8)); chmod 0755 \(folder)")
+        }
     }
 
     public func start() {
