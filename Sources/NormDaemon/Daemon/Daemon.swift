@@ -136,10 +136,10 @@ public final class Daemon: Sendable {
     /// wait for one render and share it (with many keys one render is large).
     public func metricsText() -> String {
         metricsCache.withLock { cache in
-            let now = DispatchTime.now().uptimeNanoseconds
-            if let cache, now &- cache.renderedAt < 1_000_000_000 { return cache.text }
+            if let cache, DispatchTime.now().uptimeNanoseconds &- cache.renderedAt < 1_000_000_000 { return cache.text }
             let text = MetricsExposition.render(self)
-            cache = (text, now)
+            // Stamped when done: scrapes that waited for a slow render take it as fresh.
+            cache = (text, DispatchTime.now().uptimeNanoseconds)
             return text
         }
     }
