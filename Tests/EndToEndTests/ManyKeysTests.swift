@@ -90,14 +90,12 @@ struct ManyKeysTests {
         #expect(text.components(separatedBy: "normd_num_batches_tracked{").count - 1 == 100)
         #expect(text.utf8.count < 2_000_000, "a scrape is \(text.utf8.count) bytes")
 
-        let after_ = Self.resident(daemon.process.processIdentifier)
-        if Self.underSanitizer(daemon.process.processIdentifier) {
-            // A sanitizer's allocator keeps what it frees (no malloc_trim): a second identical walk
-            // must reuse it instead of growing.
-            #expect(try walk() == Self.keyCount)
-            let again = Self.resident(daemon.process.processIdentifier)
-            #expect(again < after_ + 32 * 1_048_576, "a second walk grew resident memory from \(after_ / 1_048_576) MiB to \(again / 1_048_576) MiB")
-        } else {
+        // Resident memory says something only with the plain allocator: a sanitizer's allocator
+        // holds freed blocks in quarantine (ASan) or its own caches (TSan) and grows on a second
+        // identical walk by however much it chose to keep (60 MiB in one CI run), so under a
+        // sanitizer this test checks paging and the shared scrape and leaves memory to the plain run.
+        if !Self.underSanitizer(daemon.process.processIdentifier) {
+            let after_ = Self.resident(daemon.process.processIdentifier)
             #expect(after_ < baseline + 64 * 1_048_576, "resident memory went from \(baseline / 1_048_576) MiB to \(after_ / 1_048_576) MiB")
         }
         #expect(daemon.stop(timeout: 60) == 0)
