@@ -124,7 +124,7 @@ public enum ControlCommand: Equatable, Sendable {
         case .help: return .object([("commands", .object(Self.helpText.map { ($0.0, .string($0.1)) }))])
         case .metrics, .show: return .null  // answered as text by execute
         case .checkpoint:
-            let files = try daemon.runAdministration { try daemon.checkpoint() }
+            let files = try daemon.checkpoint()
             return .object([("files", .array(files.map { .string($0) }))])
         case .reload:
             let result = try daemon.reload()
@@ -161,4 +161,6 @@ public struct ControlError: Error, Sendable, Equatable {
         self.detail = detail
     }
     var json: JSONValue { .object([("error", .string(code.rawValue)), ("detail", .string(detail))]) }
+    /// The reply line.
+    var reply: String { json.serialized + "\n" }
 }

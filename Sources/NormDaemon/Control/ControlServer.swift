@@ -1,16 +1,19 @@
 import Foundation
 import Logging
+import ServiceLifecycle
 import Synchronization
 
 /// The control socket (docs/control.md): a Unix stream socket, mode 0660; one command
 /// line in, one answer out, then close. Peers that are not root, normd's own user or in
-/// `control_group` are logged and closed without an answer.
-public final class ControlServer: Sendable {
+/// `control_group` are logged and closed without an answer. Bound when built; as a service it
+/// accepts on a thread of its own until the daemon shuts down, then removes the socket.
+public final class ControlServer: Service, Sendable {
     public let path: String
     let allowedGroup: gid_t?
     let logger: Logger
     let handler: @Sendable (String) -> String
     private let listener: Int32
+    private let closed = Atomic<Bool>(false)
     private let stopRequested = Atomic<Bool>(false)
     private let finished = DispatchSemaphore(value: 0)
     private let connections = DispatchGroup()
@@ -38,23 +41,23 @@ public final class ControlServer: Sendable {
         }
     }
 
-    public func start() {
-        let thread = Thread { [self] in
+    public func run() async {
+        await ThreadService(name: "normd.control", loop: { [self] in
             serve()
-            // Commands still running finish before stop() returns: the handler may use the daemon.
+            // Commands still running finish before the service ends: the handler may use the daemon.
             connections.wait()
-            finished.signal()
-        }
-        thread.name = "normd.control"
-        thread.start()
+            closeListener()
+        }, stop: { [self] in stopRequested.store(true, ordering: .relaxed) }).run()
     }
 
-    public func stop() {
-        stopRequested.store(true, ordering: .relaxed)
-        finished.wait()
+    /// Closes the listening socket and removes its path, once (also when the server never ran).
+    func closeListener() {
+        guard !closed.exchange(true, ordering: .relaxed) else { return }
         close(listener)
         unlink(path)
     }
+
+    deinit { closeListener() }
 
     /// Connections served at once; more are closed at once (and logged, rate-limited).
     static let maxConnections = 16

@@ -1,15 +1,12 @@
-import Dispatch
 import Foundation
+import Locking
 import Logging
 import ServiceLifecycle
-import Locking
-import Synchronization
-import UnixSignals
 
-/// The daemon as a ServiceLifecycle service: builds the daemon once the service group handles
-/// signals (so a SIGTERM right after start-up is never fatal), reloads on SIGHUP, checkpoints every
-/// `checkpoint_interval_s`, pings the systemd watchdog while every pipeline turns, and shuts down
-/// gracefully when the group does (SIGTERM, SIGINT).
+/// `normd run` as the one service of the signal-handling group: builds the daemon once the group
+/// handles signals (so a SIGTERM during a long state load is a graceful stop, never fatal), reports
+/// ready, runs the daemon's services in a group of their own and, when they have stopped, ends
+/// the ZeroMQ context.
 public final class DaemonService: Service, Sendable {
     let makeDaemon: @Sendable () throws -> Daemon
     /// Why the daemon could not start, for the exit status.
@@ -25,49 +22,17 @@ public final class DaemonService: Service, Sendable {
             startupFailure.withLock { $0 = error }
             throw error
         }
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask {
-                for await _ in await UnixSignalsSequence(trapping: .sighup) {
-                    daemon.logger.info("SIGHUP: reloading")
-                    await Self.offPool { _ = try? daemon.reload() }
-                }
-            }
-            group.addTask { await self.periodic(daemon) }
-            try? await gracefulShutdown()
-            group.cancelAll()
+        let configuration = daemon.configuration
+        daemon.logger.info("normd ready", metadata: ["version": "\(BuildInfo.version)", "config": "\(daemon.source.description)",
+                                                     "pipelines": "\(configuration.pipelines.map(\.name).joined(separator: ","))",
+                                                     "control_socket": "\(configuration.daemon.controlSocket)"])
+        daemon.notifier.ready(status: daemon.supervisor.statusLine())
+        let services = ServiceGroup(configuration: .init(services: daemon.services.map { .init(service: $0) }, logger: daemon.logger))
+        try await withGracefulShutdownHandler {
+            try await services.run()
+        } onGracefulShutdown: {
+            daemon.notifier.stopping()
         }
-        await Self.offPool { daemon.shutdown() }
-    }
-
-    // Wakes at whichever comes first, the next watchdog ping or the next checkpoint, so an interval
-    // shorter than the ping period is still kept (a fixed tick would round it up to the tick).
-    private func periodic(_ daemon: Daemon) async {
-        let watchdog = daemon.notifier.watchdogInterval
-        let pingPeriod = Duration.seconds(min(watchdog ?? 0.5, 0.5))
-        var nextPing = ContinuousClock.now + pingPeriod
-        var lastCheckpoint = ContinuousClock.now
-        while !Task.isCancelled {
-            let nextCheckpoint = lastCheckpoint + .seconds(daemon.configuration.daemon.checkpointIntervalS)
-            try? await Task.sleep(until: min(nextPing, nextCheckpoint), clock: .continuous)
-            let now = ContinuousClock.now
-            if now >= nextPing {
-                nextPing = now + pingPeriod
-                if let watchdog, daemon.allPipelinesTurning(within: max(1, watchdog)) { daemon.notifier.watchdog() }
-            }
-            if now >= nextCheckpoint {
-                lastCheckpoint = now
-                await Self.offPool { daemon.periodicCheckpoint() }
-            }
-        }
-    }
-
-    /// Blocking work (joins, fsync) runs on a Dispatch thread, not on the cooperative pool.
-    static func offPool(_ body: @escaping @Sendable () -> Void) async {
-        await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                body()
-                continuation.resume()
-            }
-        }
+        daemon.close()
     }
 }

@@ -7,7 +7,7 @@ extension MetricsExposition {
         func family(_ name: String, _ type: String, _ help: String, _ value: String, labels: String = "") {
             out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n\(name)\(labels) \(value)\n"
         }
-        let health = daemon.health.withLock { $0 }
+        let reloads = daemon.reloadHealth.withLock { $0 }, checkpoints = daemon.keeper.checkpointHealth
         let process = ProcessFigures.read()
         family("normd_build_info", "gauge", "normd's version; always 1.", "1", labels: "{version=\"\(BuildInfo.version)\"}")
         family("process_cpu_seconds_total", "counter", "User and system CPU time spent in seconds.", "\(process.cpuSeconds)")
@@ -15,12 +15,12 @@ extension MetricsExposition {
         family("process_open_fds", "gauge", "Number of open file descriptors.", "\(process.openDescriptors)")
         family("process_max_fds", "gauge", "Maximum number of open file descriptors.", "\(process.maxDescriptors)")
         family("process_start_time_seconds", "gauge", "Start time of the process since the Unix epoch in seconds.", "\(daemon.startedAt.timeIntervalSince1970)")
-        family("normd_config_last_reload_successful", "gauge", "Whether the last reload succeeded (1 at start).", health.lastReloadSuccessful ? "1" : "0")
+        family("normd_config_last_reload_successful", "gauge", "Whether the last reload succeeded (1 at start).", reloads.lastSuccessful ? "1" : "0")
         family("normd_config_last_reload_success_timestamp_seconds", "gauge", "When the configuration was last loaded successfully (start or reload).",
-               "\(health.lastReloadSuccess.timeIntervalSince1970)")
+               "\(reloads.lastSuccess.timeIntervalSince1970)")
         family("normd_checkpoint_last_success_timestamp_seconds", "gauge", "When the state was last written successfully; 0 before the first checkpoint.",
-               "\(health.lastCheckpointSuccess?.timeIntervalSince1970 ?? 0)")
-        family("normd_checkpoint_failures_total", "counter", "Checkpoints that could not write the state.", "\(health.checkpointFailures)")
+               "\(checkpoints.lastSuccess?.timeIntervalSince1970 ?? 0)")
+        family("normd_checkpoint_failures_total", "counter", "Checkpoints that could not write the state.", "\(checkpoints.failures)")
     }
 }
 

@@ -1,20 +1,28 @@
 import Foundation
 import Logging
+import ServiceLifecycle
 import Locking
 import Synchronization
 import ZeroMQ
 
 /// ZeroMQ's authentication protocol (ZAP, RFC 27) for CURVE bind sides: one handler per context
 /// on `inproc://zeromq.zap.01`, answering 200 only for client keys on the socket's domain list.
-/// A domain with no allowed key refuses everyone.
-public final class ZAPAuthenticator: Sendable {
+/// A domain with no allowed key refuses everyone. The handler socket is bound when built (before
+/// any pipeline binds a CURVE socket); as a service it answers on a thread of its own.
+public final class ZAPAuthenticator: Service, Sendable {
     private let allowed = ObservedMutex<[String: Set<String>]>([:])
     private let stopRequested = Atomic<Bool>(false)
-    private let finished = DispatchSemaphore(value: 0)
-    private let running = Atomic<Bool>(false)
+    /// The REP socket, used only by the service's thread once it runs.
+    private let socket: UncheckedTransfer<ZMQSocket>
     let logger: Logger
 
-    public init(logger: Logger) { self.logger = logger }
+    public init(context: ZMQContext, logger: Logger) throws(ZMQError) {
+        self.logger = logger
+        let socket = try ZMQSocket(context, .rep)
+        try socket.setLinger(milliseconds: 0)
+        try socket.bind("inproc://zeromq.zap.01")
+        self.socket = UncheckedTransfer(socket)
+    }
 
     /// Sets a domain's allowed Z85 public keys (replacing what it had).
     public func allow(domain: String, keys: Set<String>) {
@@ -26,27 +34,16 @@ public final class ZAPAuthenticator: Sendable {
         return allowed.withLock { $0[domain]?.contains(key) ?? false }
     }
 
-    /// Binds the handler socket on `context` and serves it on a thread until `stop`.
-    public func start(context: ZMQContext) throws(ZMQError) {
-        let socket = try ZMQSocket(context, .rep)
-        try socket.setLinger(milliseconds: 0)
-        try socket.bind("inproc://zeromq.zap.01")
-        running.store(true, ordering: .relaxed)
-        let transfer = UncheckedTransfer(socket)
-        let thread = Thread { [self] in
-            serve(transfer.value)
-            transfer.value.close()
-            finished.signal()
-        }
-        thread.name = "normd.zap"
-        thread.start()
+    public func run() async {
+        await ThreadService(name: "normd.zap", loop: { [self] in
+            serve(socket.value)
+            close()
+        }, stop: { [self] in stopRequested.store(true, ordering: .relaxed) }).run()
     }
 
-    public func stop() {
-        guard running.load(ordering: .relaxed) else { return }
-        stopRequested.store(true, ordering: .relaxed)
-        finished.wait()
-    }
+    /// Closes the handler socket: after the service's loop, or when the daemon could not start
+    /// and the service never ran. The context cannot terminate while it is open.
+    func close() { socket.value.close() }
 
     private func serve(_ socket: ZMQSocket) {
         while !stopRequested.load(ordering: .relaxed) {

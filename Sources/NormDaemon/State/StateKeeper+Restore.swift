@@ -1,10 +1,10 @@
 import Foundation
 import NormCore
 
-extension Daemon {
+extension StateKeeper {
     /// A pipeline's statistics, affine and mode: kept from `previous` when the reload allows,
     /// else from the state file, else from `init`, else PyTorch's initial values.
-    func makeState(_ config: PipelineConfiguration, previous: Pipeline?, resetState: Bool, counters: PipelineCounters? = nil) throws -> PipelineState {
+    func state(for config: PipelineConfiguration, previous: Pipeline?, resetState: Bool, counters: PipelineCounters? = nil) throws -> PipelineState {
         let norm = config.norm
         if let previous, config.keepsStatistics(from: previous.configuration), config.norm.initFile == previous.configuration.norm.initFile,
            config.norm.affine == previous.configuration.norm.affine {
@@ -28,7 +28,7 @@ extension Daemon {
         let evicts = norm.keyPolicy == .evictLRU && norm.maxKeys > 0 && norm.settings.hasRunningStatistics
         // An archive left by an evicting configuration is read even when this one does not evict,
         // so its keys come back into memory instead of being lost.
-        let archivePath = stateFiles.archivePath(config.name)
+        let archivePath = files.archivePath(config.name)
         let archive = evicts || FileManager.default.fileExists(atPath: archivePath) ? try KeyArchive(path: archivePath) : nil
         let store = StatisticsStore(configuredChannels: norm.channels, keepsStatistics: norm.settings.hasRunningStatistics,
                                     maxKeys: norm.settings.hasRunningStatistics ? norm.maxKeys : 0, evictsLeastRecentlyUsed: evicts,
@@ -38,13 +38,13 @@ extension Daemon {
             logger.notice("pipeline \(config.name): --reset-state, ignoring any state file")
             archive?.removeAll()
         } else {
-            let loaded = try stateFiles.load(pipeline: config.name)
+            let loaded = try files.load(pipeline: config.name)
             var snapshot: StateFiles.Snapshot?
             switch loaded {
             case .none: break
             case .current(let s): snapshot = s
             case .previous(let s, let problem):
-                logger.critical("pipeline \(config.name): \(problem); starting from the previous generation \(stateFiles.previousPath(config.name))")
+                logger.critical("pipeline \(config.name): \(problem); starting from the previous generation \(files.previousPath(config.name))")
                 snapshot = s
             }
             if let snapshot, snapshot.kind != norm.kind || snapshot.shared != (norm.stats == .shared) {
