@@ -1,7 +1,8 @@
 import NormCore
 
-/// The whole daemon configuration (docs/configuration.md), every default filled in.
-public struct Configuration: Sendable, Equatable, Codable {
+/// The whole daemon configuration (docs/configuration.md), every default filled in. Each
+/// property's initial value is its key's default; `ConfigurationSchema` declares the keys.
+public struct Configuration: Sendable, Equatable {
     public var daemon: DaemonSettings
     public var pipelines: [PipelineConfiguration]
 
@@ -11,7 +12,7 @@ public struct Configuration: Sendable, Equatable, Codable {
     }
 }
 
-public struct DaemonSettings: Sendable, Equatable, Codable {
+public struct DaemonSettings: Sendable, Equatable {
     public var controlSocket: String
     public var stateDir: String
     public var checkpointIntervalS: Double = 10
@@ -32,19 +33,19 @@ public struct DaemonSettings: Sendable, Equatable, Codable {
     }
 }
 
-public enum InputSocketKind: String, Sendable, Codable, CaseIterable { case sub, pull }
-public enum OutputSocketKind: String, Sendable, Codable, CaseIterable { case pub, push }
-public enum WhenFull: String, Sendable, Codable, CaseIterable { case block, drop }
-public enum StatsScope: String, Sendable, Codable, CaseIterable {
+public enum InputSocketKind: String, Sendable, CaseIterable { case sub, pull }
+public enum OutputSocketKind: String, Sendable, CaseIterable { case pub, push }
+public enum WhenFull: String, Sendable, CaseIterable { case block, drop }
+public enum StatsScope: String, Sendable, CaseIterable {
     case perKey = "per_key"
     case shared
 }
-public enum KeyPolicy: String, Sendable, Codable, CaseIterable {
+public enum KeyPolicy: String, Sendable, CaseIterable {
     case reject
     case evictLRU = "evict_lru"
 }
 
-public struct CurveSettings: Sendable, Equatable, Codable {
+public struct CurveSettings: Sendable, Equatable {
     public var secretKeyFile: String = ""
     public var allow: [String] = []
     public var allowDir: String = ""
@@ -52,7 +53,7 @@ public struct CurveSettings: Sendable, Equatable, Codable {
     public init() {}
 }
 
-public struct InputSettings: Sendable, Equatable, Codable {
+public struct InputSettings: Sendable, Equatable {
     public var socket: InputSocketKind = .pull
     public var connect: [String] = []
     public var bind: [String] = []
@@ -63,7 +64,7 @@ public struct InputSettings: Sendable, Equatable, Codable {
     public init() {}
 }
 
-public struct OutputSettings: Sendable, Equatable, Codable {
+public struct OutputSettings: Sendable, Equatable {
     public var socket: OutputSocketKind = .push
     public var connect: [String] = []
     public var bind: [String] = []
@@ -77,12 +78,12 @@ public struct OutputSettings: Sendable, Equatable, Codable {
     public init() {}
 }
 
-public struct NormConfiguration: Sendable, Equatable, Codable {
+public struct NormConfiguration: Sendable, Equatable {
     public var kind: NormKind = .batch
     public var channels: Int = 0
     public var groups: Int = 1
     public var eps: Double = 1e-5
-    public var momentum: MomentumSetting = .factor(0.1)
+    public var momentum: Momentum = .factor(0.1)
     public var affine: Bool = true
     public var mode: NormMode = .train
     public var stats: StatsScope = .perKey
@@ -96,25 +97,12 @@ public struct NormConfiguration: Sendable, Equatable, Codable {
     public init() {}
 
     public var settings: NormSettings {
-        NormSettings(kind: kind, groups: kind == .group ? groups : 1, eps: eps, momentum: momentum.momentum,
+        NormSettings(kind: kind, groups: kind == .group ? groups : 1, eps: eps, momentum: momentum,
                      trackRunningStats: kind == .instance && trackRunningStats, nonFinite: nonfinite, variance: variance)
     }
 }
 
-/// `momentum = 0.1` or `momentum = "cumulative"`.
-public enum MomentumSetting: Sendable, Equatable, Hashable, Codable {
-    case factor(Double)
-    case cumulative
-
-    public var momentum: Momentum {
-        switch self {
-        case .factor(let m): .factor(m)
-        case .cumulative: .cumulative
-        }
-    }
-}
-
-public struct PipelineConfiguration: Sendable, Equatable, Codable {
+public struct PipelineConfiguration: Sendable, Equatable {
     public var name: String
     public var input = InputSettings()
     public var output = OutputSettings()

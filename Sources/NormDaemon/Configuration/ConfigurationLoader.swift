@@ -81,27 +81,7 @@ public enum ConfigurationLoader {
     private static func readDaemon(_ table: ConfigurationReader.Table?, defaults: DefaultPaths, reader: ConfigurationReader) -> DaemonSettings {
         var daemon = DaemonSettings(controlSocket: defaults.controlSocket, stateDir: defaults.stateDir)
         guard let table else { return daemon }
-        daemon.controlSocket = table.string("control_socket", daemon.controlSocket)
-        daemon.stateDir = table.string("state_dir", daemon.stateDir)
-        daemon.checkpointIntervalS = table.double("checkpoint_interval_s", 10, range: 0...86_400, exclusiveLower: true)
-        daemon.threads = table.int("threads", 0)
-        daemon.logLevel = table.string("log_level", "info")
-        let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
-        if !levels.contains(daemon.logLevel) {
-            reader.fail(table.key("log_level"), "\"\(daemon.logLevel)\" is not one of \(levels.joined(separator: ", "))")
-        }
-        daemon.controlGroup = table.string("control_group", "")
-        if !daemon.controlGroup.isEmpty && getgrnam(daemon.controlGroup) == nil {
-            reader.fail(table.key("control_group"), "group \"\(daemon.controlGroup)\" does not exist (create it, e.g. groupadd --system \(daemon.controlGroup))")
-        }
-        daemon.shutdownTimeoutS = table.double("shutdown_timeout_s", 10, range: 0...3600, exclusiveLower: true)
-        daemon.metricsListen = table.string("metrics_listen", "")
-        daemon.metricsKeyStatistics = table.bool("metrics_key_statistics", false)
-        daemon.metricsKeyLimit = table.int("metrics_key_limit", 1000, minimum: 0)
-        if !daemon.metricsListen.isEmpty && HostPort(daemon.metricsListen) == nil {
-            reader.fail(table.key("metrics_listen"), "\"\(daemon.metricsListen)\" is not HOST:PORT")
-        }
-        if daemon.controlSocket.isEmpty { reader.fail(table.key("control_socket"), "must not be empty") }
+        ConfigurationSchema.daemon.read(table, into: &daemon)
         table.finish()
         return daemon
     }
@@ -124,87 +104,34 @@ public enum ConfigurationLoader {
         return pipeline
     }
 
-    private static func readEndpoints(_ table: ConfigurationReader.Table, reader: ConfigurationReader) -> (connect: [String], bind: [String]) {
-        let connect = table.strings("connect", [])
-        let bind = table.strings("bind", [])
-        for (i, endpoint) in connect.enumerated() { checkEndpoint(endpoint, key: "\(table.key("connect"))[\(i)]", bind: false, reader: reader) }
-        for (i, endpoint) in bind.enumerated() { checkEndpoint(endpoint, key: "\(table.key("bind"))[\(i)]", bind: true, reader: reader) }
-        if connect.isEmpty && bind.isEmpty && !reader.problems.contains(where: { $0.key.hasPrefix(table.path) }) {
-            reader.fail(table.path, "needs at least one endpoint in connect or bind")
-        }
-        return (connect, bind)
-    }
-
-    static func checkEndpoint(_ endpoint: String, key: String, bind: Bool, reader: ConfigurationReader) {
-        if let problem = Endpoint.problem(endpoint, bind: bind) { reader.fail(key, problem) }
-    }
-
-    private static func readHWM(_ table: ConfigurationReader.Table) -> Int {
-        table.int("hwm", 1000)
-    }
-
     private static func readInput(_ table: ConfigurationReader.Table, reader: ConfigurationReader) -> InputSettings {
         var input = InputSettings()
-        input.socket = table.choice("socket", InputSocketKind.pull)
-        (input.connect, input.bind) = readEndpoints(table, reader: reader)
-        if table.has("topics") && input.socket != .sub { reader.warn(table.key("topics"), "applies to socket = \"sub\" only; ignored") }
-        input.topics = table.strings("topics", [""])
-        input.hwm = readHWM(table)
-        input.maxMessageBytes = table.int("max_message_bytes", 268_435_456, minimum: 1)
-        if let curve = table.table("curve") { input.curve = readCurve(curve, reader: reader) }
+        ConfigurationSchema.input.read(table, into: &input)
+        input.curve = readCurve(table, side: "input")
         table.finish()
         return input
     }
 
     private static func readOutput(_ table: ConfigurationReader.Table, reader: ConfigurationReader) -> OutputSettings {
         var output = OutputSettings()
-        output.socket = table.choice("socket", OutputSocketKind.push)
-        (output.connect, output.bind) = readEndpoints(table, reader: reader)
-        output.hwm = readHWM(table)
-        output.topic = table.string("topic", "")
-        if output.topic.utf8.count > WireDecoder.maxKeyBytes { reader.fail(table.key("topic"), "longer than \(WireDecoder.maxKeyBytes) bytes") }
-        let dtype = table.string("dtype", "same")
-        if dtype != "same" {
-            output.dtype = DType(rawValue: dtype)
-            if output.dtype == nil { reader.fail(table.key("dtype"), "\"\(dtype)\" is not one of \"same\", \"float32\", \"float64\", \"float16\", \"bfloat16\"") }
-        }
-        output.deadLetter = table.string("dead_letter", "")
-        if !output.deadLetter.isEmpty { checkEndpoint(output.deadLetter, key: table.key("dead_letter"), bind: true, reader: reader) }
-        output.whenFull = table.choice("when_full", output.socket == .push ? WhenFull.block : .drop)
-        if let curve = table.table("curve") { output.curve = readCurve(curve, reader: reader) }
+        ConfigurationSchema.output.read(table, into: &output)
+        output.curve = readCurve(table, side: "output")
         table.finish()
         return output
     }
 
-    private static func readCurve(_ table: ConfigurationReader.Table, reader: ConfigurationReader) -> CurveSettings {
+    private static func readCurve(_ parent: ConfigurationReader.Table, side: String) -> CurveSettings? {
+        guard let table = parent.table("curve") else { return nil }
         var curve = CurveSettings()
-        curve.secretKeyFile = table.string("secret_key_file", "")
-        if curve.secretKeyFile.isEmpty { reader.fail(table.key("secret_key_file"), "a curve section needs this side's secret key file") }
-        curve.allow = table.strings("allow", [])
-        for (i, key) in curve.allow.enumerated() where !ZMQCurve.isValidKey(key) {
-            reader.fail("\(table.key("allow"))[\(i)]", "not a 40-character Z85 public key")
-        }
-        curve.allowDir = table.string("allow_dir", "")
-        curve.serverPublicKey = table.string("server_public_key", "")
-        if !curve.secretKeyFile.isEmpty {
-            do throws(DaemonError) {
-                guard try CurveCertificate.load(secretFile: curve.secretKeyFile).secretKey != nil else {
-                    throw DaemonError(.configuration, "\(curve.secretKeyFile) holds no secret-key")
-                }
-            } catch {
-                reader.fail(table.key("secret_key_file"), error.message)
-            }
-        }
-        if !curve.allowDir.isEmpty {
-            var isDirectory: ObjCBool = false
-            if !FileManager.default.fileExists(atPath: curve.allowDir, isDirectory: &isDirectory) || !isDirectory.boolValue {
-                reader.fail(table.key("allow_dir"), "\(curve.allowDir) is not a folder")
-            }
-        }
-        if !curve.serverPublicKey.isEmpty && !ZMQCurve.isValidKey(curve.serverPublicKey) {
-            reader.fail(table.key("server_public_key"), "not a 40-character Z85 public key")
-        }
+        ConfigurationSchema.curve(side).read(table, into: &curve)
         table.finish()
         return curve
+    }
+
+    static func readNorm(_ table: ConfigurationReader.Table, reader: ConfigurationReader) -> NormConfiguration {
+        var norm = NormConfiguration()
+        ConfigurationSchema.norm.read(table, into: &norm)
+        table.finish()
+        return norm
     }
 }

@@ -103,7 +103,7 @@ public enum ControlCommand: Equatable, Sendable {
     }
 
     /// Parses and runs one command line, returning the reply text (JSON, or Prometheus text).
-    public static func execute(_ line: String, on daemon: Daemon) -> String {
+    public static func execute(_ line: String, on daemon: some ControlledDaemon) -> String {
         do {
             let command = try parse(line)
             switch command {
@@ -118,7 +118,7 @@ public enum ControlCommand: Equatable, Sendable {
         }
     }
 
-    func run(on daemon: Daemon) throws -> JSONValue {
+    func run(on daemon: some ControlledDaemon) throws -> JSONValue {
         switch self {
         case .stats: return daemon.statsReply()
         case .help: return .object([("commands", .object(Self.helpText.map { ($0.0, .string($0.1)) }))])

@@ -1,14 +1,7 @@
 import Foundation
 import NormCore
 
-extension Daemon {
-    func requirePipeline(_ name: String) throws(ControlError) -> Pipeline {
-        guard let pipeline = pipeline(named: name) else {
-            throw ControlError(.unknownPipeline, "no pipeline named \(JSONValue.string(name).serialized)")
-        }
-        return pipeline
-    }
-
+extension ControlledDaemon {
     func statsReply() -> JSONValue {
         let pipelines = pipelines.map { pipeline -> (String, JSONValue) in
             let s = pipeline.state.counters.snapshot()
