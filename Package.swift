@@ -36,10 +36,13 @@ let package = Package(
         .target(name: "Locking", swiftSettings: strict),
         .target(name: "ZeroMQ", dependencies: ["CZeroMQ", "Locking"], swiftSettings: strict),
         .target(name: "NormCore", dependencies: ["Locking"], swiftSettings: kernelFlags + strict),
+        // The parsers of what arrives from outside (wire headers, JSON, TOML, safetensors): their
+        // own target, so the fuzzers link them and nothing else.
+        .target(name: "NormFormats", dependencies: ["NormCore"], swiftSettings: strict),
         .target(
             name: "NormDaemon",
             dependencies: [
-                "NormCore", "ZeroMQ", "Locking",
+                "NormCore", "NormFormats", "ZeroMQ", "Locking",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -49,19 +52,29 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .target(name: "NormBench", dependencies: ["NormCore", "NormDaemon", "ZeroMQ", "Locking"], swiftSettings: strict),
+        .target(name: "NormBench", dependencies: ["NormCore", "NormFormats", "NormDaemon", "ZeroMQ", "Locking"], swiftSettings: strict),
         .executableTarget(
             name: "normd",
             dependencies: [
-                "NormDaemon", "NormBench",
+                "NormDaemon", "NormFormats", "NormBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
         ),
-        .testTarget(name: "NormCoreTests", dependencies: ["NormCore", "Locking"], resources: [.copy("Fixtures")], swiftSettings: strict),
-        .testTarget(name: "NormDaemonTests", dependencies: ["NormDaemon"], swiftSettings: strict),
+        // What the tests share: one seeded generator, one pipeline-table builder, ZeroMQ peers, the
+        // process runner and an in-process daemon.
+        .target(
+            name: "NormTestSupport",
+            dependencies: ["NormDaemon", "NormFormats", "NormCore", "ZeroMQ", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                           .product(name: "Logging", package: "swift-log")],
+            path: "Tests/NormTestSupport", swiftSettings: strict),
+        .testTarget(name: "NormCoreTests", dependencies: ["NormCore", "Locking", "NormTestSupport"], resources: [.copy("Fixtures")], swiftSettings: strict),
+        .testTarget(name: "NormDaemonTests", dependencies: ["NormDaemon", "NormFormats", "NormTestSupport", "ZeroMQ"], swiftSettings: strict),
+        .testTarget(name: "NormFormatsTests", dependencies: ["NormFormats", "NormCore"], swiftSettings: strict),
+        .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"], swiftSettings: strict),
+        .testTarget(name: "LockingTests", dependencies: ["Locking"], swiftSettings: strict),
         // The end-to-end tests read their fixtures through #filePath; they drive the built binary.
-        .testTarget(name: "EndToEndTests", dependencies: ["NormDaemon", "ZeroMQ"], exclude: ["Fixtures"], swiftSettings: strict),
+        .testTarget(name: "EndToEndTests", dependencies: ["NormDaemon", "NormFormats", "ZeroMQ", "NormTestSupport"], exclude: ["Fixtures"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )
@@ -70,7 +83,7 @@ let package = Package(
 if Context.environment["NORMD_FUZZ"] == "1" {
     package.targets += [
         .target(name: "FuzzDriver", path: "Fuzz/FuzzDriver"),
-        .executableTarget(name: "FuzzHeader", dependencies: ["NormDaemon", "NormCore", "FuzzDriver"], path: "Fuzz/FuzzHeader"),
+        .executableTarget(name: "FuzzHeader", dependencies: ["NormFormats", "NormCore", "FuzzDriver"], path: "Fuzz/FuzzHeader"),
         .executableTarget(name: "FuzzConfig", dependencies: ["NormDaemon", "FuzzDriver"], path: "Fuzz/FuzzConfig"),
     ]
 }

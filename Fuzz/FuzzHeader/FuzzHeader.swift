@@ -3,7 +3,7 @@
 // Build and run: scripts/fuzz header [seconds]
 import NormCore
 import FuzzDriver
-import NormDaemon
+import NormFormats
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzHeader(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
@@ -13,7 +13,7 @@ public func fuzzHeader(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let key = UnsafeRawBufferPointer(rebasing: bytes[1..<(1 + keyLength)])
     let header = UnsafeRawBufferPointer(rebasing: bytes[(1 + keyLength)...])
     let decoder = WireDecoder(maxMessageBytes: 1 << 20, channels: 0, groups: nil)
-    guard let decoded = try? decoder.decode(keyFrame: key, headerFrame: header, frameCount: 3) else { return 0 }
+    guard let decoded = try? decoder.decode(keyFrame: key, headerFrame: header) else { return 0 }
     // What was accepted must come out as a header that parses again and keeps every field.
     let output = WireEncoder.outputHeader(decoded.members, outputDType: .float32, norm: [("kind", .string("batch"))])
     guard let reparsed = try? JSONParser.parse(output), let members = reparsed.objectValue else {

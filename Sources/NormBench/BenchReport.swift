@@ -1,5 +1,6 @@
 import Foundation
 import NormDaemon
+import NormFormats
 
 /// Turns interleaved rounds into the figures docs/benchmarks.md names.
 public enum BenchReport {

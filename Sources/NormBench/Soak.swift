@@ -1,6 +1,7 @@
 import Foundation
 import NormDaemon
 import ZeroMQ
+import NormFormats
 
 /// `normd bench --soak`: runs the real daemon for a while under load and faults, then checks it.
 ///

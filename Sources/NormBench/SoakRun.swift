@@ -1,5 +1,6 @@
 import Foundation
 import NormDaemon
+import NormFormats
 
 /// What a soak saw, and the checks made on it.
 struct SoakRun {

@@ -1,6 +1,7 @@
 import Foundation
 import NormDaemon
 import Testing
+import NormTestSupport
 
 @Suite("control_group", .enabled(if: getuid() == 0, "creates users and a group, which needs root"))
 struct ControlGroupTests {

@@ -1,6 +1,8 @@
 import Foundation
+import NormTestSupport
 import NormDaemon
 import ZeroMQ
+import NormFormats
 
 /// A real `normd` process on a configuration in its own temporary folder.
 final class DaemonProcess {
@@ -135,59 +137,7 @@ let minimalPipeline = """
     bind = ["ipc://{dir}/out"]
     """
 
-struct TestFailure: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}
-
 /// Runs `normd` with arguments and captures its output (for check-config and the like).
 func runNormd(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
     try runProcess(DaemonProcess.binary, arguments)
-}
-
-/// Runs a program to its end and captures what it printed.
-func runProcess(_ executable: String, _ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    // Both pipes at once: a child that fills one while we wait on the other would never finish.
-    let errors = ErrorPipeReader(err.fileHandleForReading)
-    let stdout = out.fileHandleForReading.readDataToEndOfFile()
-    let stderr = errors.wait()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
-}
-
-/// Polls until `condition` holds (counters are updated just after a send returns, so a consumer
-/// can see a message a moment before `stats` counts it).
-func eventually(timeout: Double = 5, _ condition: () throws -> Bool) rethrows -> Bool {
-    let deadline = Date().addingTimeInterval(timeout)
-    while Date() < deadline {
-        if try condition() { return true }
-        usleep(10_000)
-    }
-    return try condition()
-}
-
-/// Reads a pipe to its end on a thread of its own.
-final class ErrorPipeReader: @unchecked Sendable {
-    // @unchecked: `data` is written by the reading thread before `done` is signalled and read after.
-    private var data = Data()
-    private let done = DispatchSemaphore(value: 0)
-
-    init(_ handle: FileHandle) {
-        Thread { [self] in
-            data = handle.readDataToEndOfFile()
-            done.signal()
-        }.start()
-    }
-
-    func wait() -> Data {
-        done.wait()
-        return data
-    }
 }

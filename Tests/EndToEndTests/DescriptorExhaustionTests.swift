@@ -1,6 +1,7 @@
 import Foundation
 import NormDaemon
 import Testing
+import NormTestSupport
 
 @Suite("Idle clients cannot take the daemon's descriptors")
 struct DescriptorExhaustionTests {
@@ -20,7 +21,7 @@ struct DescriptorExhaustionTests {
     @Test("with 256 descriptors and 1,000 idle metrics connections, batches, ctl and checkpoints still work")
     func idleMetricsConnections() throws {
         let port = try TestPeers.freeLoopbackPort()
-        let daemon = try DaemonProcess(pipelines: OperationsEndToEndTests.pipeline(), daemon: "metrics_listen = \"127.0.0.1:\(port)\"",
+        let daemon = try DaemonProcess(pipelines: pipelineTOML(), daemon: "metrics_listen = \"127.0.0.1:\(port)\"",
                                        descriptorLimit: 256)
         let fdFolder = "/proc/\(daemon.process.processIdentifier)/fd"
         func descriptors() -> Int { (try? FileManager.default.contentsOfDirectory(atPath: fdFolder))?.count ?? 0 }

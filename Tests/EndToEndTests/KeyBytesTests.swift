@@ -2,12 +2,14 @@ import Foundation
 import NormCore
 import NormDaemon
 import Testing
+import NormTestSupport
+import NormFormats
 
 @Suite("A key is its bytes")
 struct KeyBytesTests {
     @Test("NFC and NFD spellings of ñ are two keys with their own exact statistics, in show, stats and the state file")
     func canonicallyEquivalentKeys() throws {
-        let daemon = try DaemonProcess(pipelines: OperationsEndToEndTests.pipeline(norm: "kind = \"batch\"\nchannels = 3"))
+        let daemon = try DaemonProcess(pipelines: pipelineTOML(norm: "channels = 3"))
         let peers = TestPeers()
         let push = try peers.socket(.push, connect: ["ipc://\(daemon.directory.path)/bn.in"])
         let pull = try peers.socket(.pull, connect: ["ipc://\(daemon.directory.path)/bn.out"])
@@ -17,7 +19,7 @@ struct KeyBytesTests {
         var sent: [[[Float]]] = [[], []]
         for round in 0..<20 {
             for (i, key) in spellings.enumerated() {
-                let x = testFloats(96, seed: UInt64(round * 2 + i), mean: i == 0 ? 5 : -3, std: i == 0 ? 2 : 0.5)
+                let x = seededFloats(96, seed: UInt64(round * 2 + i), mean: i == 0 ? 5 : -3, std: i == 0 ? 2 : 0.5)
                 sent[i].append(x)
                 try push.sendTensor(key: key, header: #"{"dtype":"float32","shape":[4,3,8]}"#, floats: x)
             }
@@ -54,7 +56,7 @@ struct KeyBytesTests {
         #expect(file.tensors[ExactString("\(nfd).num_batches_tracked")]?.int64Scalar == 20)
         #expect(daemon.stop() == 0)
         // And both come back from the state file as two keys.
-        let again = try DaemonProcess(pipelines: OperationsEndToEndTests.pipeline(norm: "kind = \"batch\"\nchannels = 3"), directory: daemon.directory)
+        let again = try DaemonProcess(pipelines: pipelineTOML(norm: "channels = 3"), directory: daemon.directory)
         #expect(try again.ctl("show", "bn")["keys"]?.objectValue?.count == 2)
         #expect(again.stop() == 0)
     }

@@ -1,6 +1,7 @@
 import Foundation
 import NormDaemon
 import Testing
+import NormTestSupport
 
 @Suite("Log lines as an operator reads them")
 struct LogLineTests {

@@ -2,6 +2,8 @@ import Foundation
 import NormCore
 import NormDaemon
 import Testing
+import NormTestSupport
+import NormFormats
 
 @Suite("Replies and scrapes with many keys")
 struct ManyKeysTests {
@@ -51,7 +53,7 @@ struct ManyKeysTests {
         let directory = DaemonProcess.makeDirectory()
         try Self.writeState(directory.appendingPathComponent("state").path)
         let port = try TestPeers.freeLoopbackPort()
-        let daemon = try DaemonProcess(pipelines: OperationsEndToEndTests.pipeline(norm: "kind = \"batch\"\nchannels = \(Self.channels)"),
+        let daemon = try DaemonProcess(pipelines: pipelineTOML(norm: "channels = \(Self.channels)"),
                                        daemon: "metrics_listen = \"127.0.0.1:\(port)\"\nmetrics_key_statistics = true\nmetrics_key_limit = 100",
                                        directory: directory, waitUntilReady: false)
         try daemon.waitUntilReady(timeout: 120)

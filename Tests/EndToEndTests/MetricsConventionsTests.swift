@@ -1,6 +1,8 @@
 import Foundation
 import NormDaemon
 import Testing
+import NormTestSupport
+import NormFormats
 
 @Suite("Metrics as Prometheus tools read them")
 struct MetricsConventionsTests {

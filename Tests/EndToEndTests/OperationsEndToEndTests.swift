@@ -1,34 +1,20 @@
 import Foundation
 import NormDaemon
 import Testing
+import NormTestSupport
 import ZeroMQ
+import NormFormats
 
 @Suite("Operating normd: state, restarts, init, reload, systemd, metrics")
 struct OperationsEndToEndTests {
     static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
-
-    static func pipeline(_ name: String = "bn", norm: String = "kind = \"batch\"", output: String = "") -> String {
-        """
-        [[pipeline]]
-        name = "\(name)"
-        [pipeline.input]
-        socket = "pull"
-        bind = ["ipc://{dir}/\(name).in"]
-        [pipeline.output]
-        socket = "push"
-        bind = ["ipc://{dir}/\(name).out"]
-        \(output)
-        [pipeline.norm]
-        \(norm)
-        """
-    }
 
     /// Sends `count` batches on `key` and waits for each output.
     static func feed(_ daemon: DaemonProcess, _ peers: TestPeers, pipeline: String = "bn", key: String = "cam0", count: Int, seed: UInt64 = 1) throws {
         let push = try peers.socket(.push, connect: ["ipc://\(daemon.directory.path)/\(pipeline).in"])
         let pull = try peers.socket(.pull, connect: ["ipc://\(daemon.directory.path)/\(pipeline).out"])
         for i in 0..<count {
-            try push.sendTensor(key: key, header: #"{"dtype":"float32","shape":[4,3,8]}"#, floats: testFloats(96, seed: seed + UInt64(i), mean: 2, std: 3))
+            try push.sendTensor(key: key, header: #"{"dtype":"float32","shape":[4,3,8]}"#, floats: seededFloats(96, seed: seed + UInt64(i), mean: 2, std: 3))
             _ = try pull.receiveTensor()
         }
         push.close()
@@ -42,7 +28,7 @@ struct OperationsEndToEndTests {
     @Test("a restart after SIGTERM restores the statistics bit for bit, and the ctl mode survives it")
     func restartRestores() throws {
         let directory = DaemonProcess.makeDirectory()
-        let first = try DaemonProcess(pipelines: Self.pipeline(), directory: directory)
+        let first = try DaemonProcess(pipelines: pipelineTOML(), directory: directory)
         try Self.feed(first, TestPeers(), count: 5)
         let before = try #require(try Self.runningStats(first))
         _ = try first.ctl("mode", "bn", "eval")
@@ -52,7 +38,7 @@ struct OperationsEndToEndTests {
         #expect(file.tensors["cam0.num_batches_tracked"]?.int64Scalar == 5)
         #expect(file.metadata["mode"] == "eval" && file.metadata["configured_mode"] == "train")
 
-        let second = try DaemonProcess(pipelines: Self.pipeline(), directory: directory)
+        let second = try DaemonProcess(pipelines: pipelineTOML(), directory: directory)
         #expect(try Self.runningStats(second) == before, "the running statistics changed across the restart")
         #expect(try second.ctl("show", "bn")["mode"] == .string("eval"))
         #expect(second.stop() == 0)
@@ -61,7 +47,7 @@ struct OperationsEndToEndTests {
     @Test("after kill -9 at most one checkpoint interval is lost")
     func killNine() throws {
         let directory = DaemonProcess.makeDirectory()
-        let first = try DaemonProcess(pipelines: Self.pipeline(), daemon: "checkpoint_interval_s = 0.3", directory: directory)
+        let first = try DaemonProcess(pipelines: pipelineTOML(), daemon: "checkpoint_interval_s = 0.3", directory: directory)
         try Self.feed(first, TestPeers(), count: 3)
         // No `checkpoint` command: only the periodic checkpoint can put the third batch on disk.
         // Polled rather than slept for, so a loaded CI machine cannot turn a late write into a failure.
@@ -72,7 +58,7 @@ struct OperationsEndToEndTests {
         }, "no periodic checkpoint with the third batch within 10 s")
         first.signal(SIGKILL)
         first.process.waitUntilExit()
-        let second = try DaemonProcess(pipelines: Self.pipeline(), daemon: "checkpoint_interval_s = 0.3", directory: directory)
+        let second = try DaemonProcess(pipelines: pipelineTOML(), daemon: "checkpoint_interval_s = 0.3", directory: directory)
         #expect(try Self.runningStats(second)?["num_batches_tracked"] == .number("3"))
         #expect(second.stop() == 0)
     }
@@ -80,7 +66,7 @@ struct OperationsEndToEndTests {
     @Test("a truncated newest state file falls back to the previous generation, loudly; both bad refuses to start")
     func truncatedState() throws {
         let directory = DaemonProcess.makeDirectory()
-        let first = try DaemonProcess(pipelines: Self.pipeline(), directory: directory)
+        let first = try DaemonProcess(pipelines: pipelineTOML(), directory: directory)
         try Self.feed(first, TestPeers(), count: 2)
         _ = try first.ctl("checkpoint")  // generation with 2 batches becomes .prev after the next write
         try Self.feed(first, TestPeers(), count: 1, seed: 50)
@@ -91,7 +77,7 @@ struct OperationsEndToEndTests {
         let current = "\(first.stateDir)/bn.safetensors", previous = "\(first.stateDir)/bn.prev.safetensors"
         let bytes = try Data(contentsOf: URL(fileURLWithPath: current))
         try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: current))
-        let second = try DaemonProcess(pipelines: Self.pipeline(), directory: directory)
+        let second = try DaemonProcess(pipelines: pipelineTOML(), directory: directory)
         let tracked = try Self.runningStats(second)?["num_batches_tracked"]?.intValue
         #expect(tracked == 3, "the previous generation (written at shutdown) holds 3 batches")
         #expect(second.log.contains("is corrupt"))
@@ -100,11 +86,11 @@ struct OperationsEndToEndTests {
         // Now break both generations.
         try Data("garbage".utf8).write(to: URL(fileURLWithPath: current))
         try Data("garbage".utf8).write(to: URL(fileURLWithPath: previous))
-        let refused = try DaemonProcess(pipelines: Self.pipeline(), directory: directory, waitUntilReady: false)
+        let refused = try DaemonProcess(pipelines: pipelineTOML(), directory: directory, waitUntilReady: false)
         refused.process.waitUntilExit()
         #expect(refused.process.terminationStatus == 1)
         #expect(refused.log.contains("bn.safetensors") && refused.log.contains("bn.prev.safetensors"))
-        let reset = try DaemonProcess(pipelines: Self.pipeline(), directory: directory, arguments: ["--reset-state"])
+        let reset = try DaemonProcess(pipelines: pipelineTOML(), directory: directory, arguments: ["--reset-state"])
         #expect(try reset.ctl("show", "bn")["keys"] == .object([]))
         #expect(reset.stop() == 0)
     }
@@ -114,7 +100,7 @@ struct OperationsEndToEndTests {
         struct Expected: Decodable { let shape: [Int]; let input: [Float]; let expected: [Double]; let running_mean: [Double] }
         let expected = try JSONDecoder().decode(Expected.self, from: Data(contentsOf: Self.fixtures.appendingPathComponent("bn2d_init_expected.json")))
         let initPath = Self.fixtures.appendingPathComponent("bn2d_init.safetensors").path
-        let daemon = try DaemonProcess(pipelines: Self.pipeline(norm: "kind = \"batch\"\nchannels = 4\nmode = \"eval\"\ninit = \"\(initPath)\""))
+        let daemon = try DaemonProcess(pipelines: pipelineTOML(norm: "channels = 4\nmode = \"eval\"\ninit = \"\(initPath)\""))
         let peers = TestPeers()
         let push = try peers.socket(.push, connect: ["ipc://\(daemon.directory.path)/bn.in"])
         let pull = try peers.socket(.pull, connect: ["ipc://\(daemon.directory.path)/bn.out"])
@@ -126,23 +112,24 @@ struct OperationsEndToEndTests {
 
         // The same file against 3 channels is a configuration error, found by check-config and by run.
         let wrong = daemon.directory.appendingPathComponent("wrong.toml").path
-        try Self.pipeline(norm: "kind = \"batch\"\nchannels = 3\ninit = \"\(initPath)\"").replacingOccurrences(of: "{dir}", with: daemon.directory.path)
-            .write(toFile: wrong, atomically: true, encoding: .utf8)
+        let wrongText = pipelineTOML(norm: "channels = 3\ninit = \"\(initPath)\"").replacingOccurrences(of: "{dir}", with: daemon.directory.path)
+        try wrongText.write(toFile: wrong, atomically: true, encoding: .utf8)
+        let initLine = try #require(wrongText.split(separator: "\n", omittingEmptySubsequences: false).firstIndex { $0.hasPrefix("init = ") }) + 1
         let checked = try runNormd(["check-config", wrong])
         #expect(checked.status == 78)
-        #expect(checked.stderr.contains("wrong.toml:13: pipeline[0].norm.init: init file \(initPath): weight has shape [4], expected [3]"), "\(checked.stderr)")
+        #expect(checked.stderr.contains("wrong.toml:\(initLine): pipeline[0].norm.init: init file \(initPath): weight has shape [4], expected [3]"), "\(checked.stderr)")
         let run = try runNormd(["run", "--config", wrong])
         #expect(run.status == 78)
     }
 
     @Test("reload adds, removes and keeps pipelines; a bad configuration changes nothing")
     func reload() throws {
-        let daemon = try DaemonProcess(pipelines: Self.pipeline("keep") + "\n" + Self.pipeline("drop"))
+        let daemon = try DaemonProcess(pipelines: pipelineTOML("keep") + "\n" + pipelineTOML("drop"))
         try Self.feed(daemon, TestPeers(), pipeline: "keep", count: 2)
         let original = try String(contentsOfFile: daemon.configPath, encoding: .utf8)
         let header = original.components(separatedBy: "[[pipeline]]")[0]
-        let keep = Self.pipeline("keep").replacingOccurrences(of: "{dir}", with: daemon.directory.path)
-        let add = Self.pipeline("added", norm: "kind = \"layer\"").replacingOccurrences(of: "{dir}", with: daemon.directory.path)
+        let keep = pipelineTOML("keep").replacingOccurrences(of: "{dir}", with: daemon.directory.path)
+        let add = pipelineTOML("added", kind: "layer").replacingOccurrences(of: "{dir}", with: daemon.directory.path)
         try (header + keep + "\n" + add).write(toFile: daemon.configPath, atomically: true, encoding: .utf8)
         let reply = try daemon.ctl("reload")
         #expect(reply["pipelines"] == .array([.string("keep"), .string("added")]))
@@ -166,7 +153,7 @@ struct OperationsEndToEndTests {
     func systemdNotify() throws {
         let directory = DaemonProcess.makeDirectory()
         let listener = try NotifyListener(path: directory.appendingPathComponent("notify.sock").path)
-        let daemon = try DaemonProcess(pipelines: Self.pipeline(), directory: directory,
+        let daemon = try DaemonProcess(pipelines: pipelineTOML(), directory: directory,
                                        environment: ["NOTIFY_SOCKET": listener.path, "WATCHDOG_USEC": "400000"])
         let ready = try listener.next(containing: "READY=1")
         #expect(ready.contains("STATUS="))
@@ -181,7 +168,7 @@ struct OperationsEndToEndTests {
 
     @Test("metrics parse as Prometheus text with per-pipeline and per-reason series")
     func metrics() throws {
-        let daemon = try DaemonProcess(pipelines: Self.pipeline())
+        let daemon = try DaemonProcess(pipelines: pipelineTOML())
         try Self.feed(daemon, TestPeers(), count: 2)
         #expect(try eventually { try daemon.ctlText("metrics").contains("normd_published_total{pipeline=\"bn\"} 2") })
         let text = try daemon.ctlText("metrics")
@@ -242,54 +229,5 @@ final class NotifyListener {
     deinit {
         close(fd)
         unlink(path)
-    }
-}
-
-@Suite("The HTTP metrics listener")
-struct MetricsListenerTests {
-    @Test("daemon.metrics_listen serves GET /metrics and nothing else")
-    func scrape() throws {
-        let port = try TestPeers.freeLoopbackPort()
-        let daemon = try DaemonProcess(pipelines: OperationsEndToEndTests.pipeline(),
-                                       daemon: "metrics_listen = \"127.0.0.1:\(port)\"\nmetrics_key_statistics = true")
-        try OperationsEndToEndTests.feed(daemon, TestPeers(), count: 1)
-        func get(_ path: String, method: String = "GET", port: Int = port, raw: String? = nil) throws -> String {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            defer { close(fd) }
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = in_port_t(UInt16(port).bigEndian)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            let connected = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-            guard connected == 0 else { throw TestFailure("cannot connect to 127.0.0.1:\(port)") }
-            UnixSocket.writeAll(fd, raw ?? "\(method) \(path) HTTP/1.1\r\nHost: localhost\r\n\r\n")
-            // Every answer ends with the connection closed; one that stays open fails here instead of hanging.
-            guard let answer = UnixSocket.readAll(fd, deadline: DispatchTime.now().uptimeNanoseconds + 5_000_000_000) else {
-                throw TestFailure("the listener kept the connection open after answering")
-            }
-            return String(decoding: answer, as: UTF8.self)
-        }
-        let metrics = try get("/metrics")
-        #expect(metrics.hasPrefix("HTTP/1.1 200 OK"))
-        #expect(metrics.contains("normd_published_total{pipeline=\"bn\"} 1"))
-        #expect(metrics.contains("normd_num_batches_tracked{pipeline=\"bn\",key=\"cam0\"} 1"))
-        let show = try daemon.ctl("show", "bn", "cam0")["keys"]?["cam0"]?["running_var"]?.arrayValue?.first?.doubleValue
-        #expect(metrics.contains("normd_running_var{pipeline=\"bn\",key=\"cam0\",channel=\"0\"} \(show ?? .nan)"))
-        #expect(try get("/stats").hasPrefix("HTTP/1.1 404"))
-        #expect(try get("/metrics", method: "POST").hasPrefix("HTTP/1.1 405"))
-        let head = try get("/metrics", method: "HEAD")
-        #expect(head.hasPrefix("HTTP/1.1 200 OK") && head.hasSuffix("\r\n\r\n"), "HEAD answers the headers alone: \(head)")
-        #expect(try get("", raw: "NOT HTTP AT ALL\r\n\r\n").hasPrefix("HTTP/1.1 400"))
-
-        // A reload moves the listener at once, and names what only a restart applies.
-        let moved = try TestPeers.freeLoopbackPort()
-        let config = try String(contentsOfFile: daemon.configPath, encoding: .utf8)
-        try config.replacingOccurrences(of: "127.0.0.1:\(port)", with: "127.0.0.1:\(moved)").replacingOccurrences(of: "log_level = \"debug\"", with: "log_level = \"info\"")
-            .write(toFile: daemon.configPath, atomically: true, encoding: .utf8)
-        let reload = try daemon.ctl("reload")
-        #expect(reload["restart_needed"] == .array([.string("log_level")]))
-        #expect(try get("/metrics", port: moved).hasPrefix("HTTP/1.1 200 OK"))
-        #expect(throws: TestFailure.self) { try get("/metrics") }
-        #expect(daemon.stop() == 0)
     }
 }

@@ -1,36 +1,19 @@
 import Foundation
 import NormDaemon
 import Testing
+import NormTestSupport
 import ZeroMQ
+import NormFormats
 
 @Suite("normd end to end over ipc://")
 struct PipelineEndToEndTests {
-    static func pipeline(_ name: String = "p", kind: String = "batch", input: String = "pull", output: String = "push", extraNorm: String = "", extraInput: String = "", extraOutput: String = "") -> String {
-        """
-        [[pipeline]]
-        name = "\(name)"
-        [pipeline.input]
-        socket = "\(input)"
-        bind = ["ipc://{dir}/\(name).in"]
-        \(extraInput)
-        [pipeline.output]
-        socket = "\(output)"
-        bind = ["ipc://{dir}/\(name).out"]
-        dead_letter = "ipc://{dir}/\(name).dead"
-        \(extraOutput)
-        [pipeline.norm]
-        kind = "\(kind)"
-        \(extraNorm)
-        """
-    }
-
     @Test("batch train: PyTorch's numbers, header passed through with seq exact and a norm object")
     func batchTrain() throws {
-        let daemon = try DaemonProcess(pipelines: Self.pipeline())
+        let daemon = try DaemonProcess(pipelines: pipelineTOML("p", deadLetter: true))
         let peers = TestPeers()
         let push = try peers.socket(.push, connect: ["ipc://\(daemon.directory.path)/p.in"])
         let pull = try peers.socket(.pull, connect: ["ipc://\(daemon.directory.path)/p.out"])
-        let x = testFloats(4 * 3 * 10, seed: 1, mean: 3, std: 2)
+        let x = seededFloats(4 * 3 * 10, seed: 1, mean: 3, std: 2)
         try push.sendTensor(key: "cam0", header: #"{"dtype":"float32","shape":[4,3,10],"seq":18446744073709551615,"frame_id":12345678901234567890,"tags":["a",{"b":null}]}"#, floats: x)
         let out = try pull.receiveTensor()
         #expect(out.key == "cam0")
@@ -46,12 +29,12 @@ struct PipelineEndToEndTests {
 
     @Test("group, layer and instance kinds, float64 in and float16 out, NHWC", arguments: ["group", "layer", "instance"])
     func otherKinds(kind: String) throws {
-        let daemon = try DaemonProcess(pipelines: Self.pipeline(kind: kind, extraNorm: kind == "group" ? "groups = 2\nchannels = 4" : "", extraOutput: #"dtype = "float32""#))
+        let daemon = try DaemonProcess(pipelines: pipelineTOML("p", kind: kind, deadLetter: true, norm: kind == "group" ? "groups = 2\nchannels = 4" : "", outputExtra: #"dtype = "float32""#))
         let peers = TestPeers()
         let push = try peers.socket(.push, connect: ["ipc://\(daemon.directory.path)/p.in"])
         let pull = try peers.socket(.pull, connect: ["ipc://\(daemon.directory.path)/p.out"])
         // [N=2, C=4, S=6] as float64, channels last in memory.
-        let values = testFloats(48, seed: 3, mean: -1, std: 3).map(Double.init)
+        let values = seededFloats(48, seed: 3, mean: -1, std: 3).map(Double.init)
         try push.send(frames: [Array("k".utf8), Array(#"{"dtype":"float64","shape":[2,4,6],"layout":"NHWC"}"#.utf8), values.withUnsafeBytes { Array($0) }])
         let out = try pull.receiveTensor()
         #expect(out.header["dtype"] == .string("float32"))
@@ -81,11 +64,11 @@ struct PipelineEndToEndTests {
 
     @Test("SUB input filters by topic prefix; PUB output carries output.topic")
     func subscribeAndPublish() throws {
-        let daemon = try DaemonProcess(pipelines: Self.pipeline(input: "sub", output: "pub", extraInput: #"topics = ["cam"]"#, extraOutput: #"topic = "normalized""#))
+        let daemon = try DaemonProcess(pipelines: pipelineTOML("p", input: "sub", output: "pub", deadLetter: true, inputExtra: #"topics = ["cam"]"#, outputExtra: #"topic = "normalized""#))
         let peers = TestPeers()
         let pub = try peers.socket(.pub, connect: ["ipc://\(daemon.directory.path)/p.in"])
         let sub = try peers.socket(.sub, connect: ["ipc://\(daemon.directory.path)/p.out"], subscribe: [""])
-        let x = testFloats(2 * 2 * 4, seed: 4)
+        let x = seededFloats(2 * 2 * 4, seed: 4)
         // Slow joiner: publish until the subscription has reached both sides.
         var first: Frames?
         for _ in 0..<100 where first == nil {
@@ -106,12 +89,12 @@ struct PipelineEndToEndTests {
 
     @Test("several pipelines at once, each with its own statistics")
     func severalPipelines() throws {
-        let daemon = try DaemonProcess(pipelines: Self.pipeline("a") + "\n" + Self.pipeline("b", kind: "layer"))
+        let daemon = try DaemonProcess(pipelines: pipelineTOML("a", deadLetter: true) + "\n" + pipelineTOML("b", kind: "layer", deadLetter: true))
         let peers = TestPeers()
         for (name, kind) in [("a", "batch"), ("b", "layer")] {
             let push = try peers.socket(.push, connect: ["ipc://\(daemon.directory.path)/\(name).in"])
             let pull = try peers.socket(.pull, connect: ["ipc://\(daemon.directory.path)/\(name).out"])
-            try push.sendTensor(key: "k", header: #"{"dtype":"float32","shape":[3,2,5]}"#, floats: testFloats(30, seed: 9))
+            try push.sendTensor(key: "k", header: #"{"dtype":"float32","shape":[3,2,5]}"#, floats: seededFloats(30, seed: 9))
             #expect(try pull.receiveTensor().header["norm"]?["kind"] == .string(kind))
         }
         #expect(try eventually {
@@ -123,7 +106,7 @@ struct PipelineEndToEndTests {
 
     @Test("50 keys sent concurrently: every key's outputs leave in the order its inputs came")
     func orderWithinKey() throws {
-        let daemon = try DaemonProcess(pipelines: Self.pipeline())
+        let daemon = try DaemonProcess(pipelines: pipelineTOML("p", deadLetter: true))
         let peers = TestPeers()
         let pull = try peers.socket(.pull, connect: ["ipc://\(daemon.directory.path)/p.out"])
         let producers = try (0..<2).map { _ in try peers.socket(.push, connect: ["ipc://\(daemon.directory.path)/p.in"]) }
@@ -131,7 +114,7 @@ struct PipelineEndToEndTests {
         // Each producer sends its keys' batches back to back, so ZeroMQ's fair queuing delivers
         // several batches of one key inside the daemon's in-flight window; sizes vary 80-fold so
         // a batch on the wrong lane would overtake its predecessor.
-        let small = testFloats(2 * 4 * 64, seed: 1), large = testFloats(160 * 4 * 64, seed: 2)
+        let small = seededFloats(2 * 4 * 64, seed: 1), large = seededFloats(160 * 4 * 64, seed: 2)
         for key in 0..<50 {
             for seq in 0..<perKey {
                 let big = seq % 2 == 0

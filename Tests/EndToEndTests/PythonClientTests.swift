@@ -1,6 +1,7 @@
 import Foundation
 import NormDaemon
 import Testing
+import NormTestSupport
 
 @Suite("The Python client against the real daemon")
 struct PythonClientTests {

@@ -1,7 +1,9 @@
 import Foundation
 import NormDaemon
 import Testing
+import NormTestSupport
 import ZeroMQ
+import NormFormats
 
 @Suite("Bad input: every reason code, its dead letter, and the next good message")
 struct RejectionEndToEndTests {
@@ -24,7 +26,7 @@ struct RejectionEndToEndTests {
 
     static func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
     static let good = #"{"dtype":"float32","shape":[2,4,2]}"#
-    static let goodPayload = testFloats(16, seed: 5).withUnsafeBytes { Array($0) }
+    static let goodPayload = seededFloats(16, seed: 5).withUnsafeBytes { Array($0) }
 
     /// (reason, frames) in the contract's order; several messages break more than one rule.
     static let cases: [(String, [[UInt8]])] = [
@@ -54,9 +56,9 @@ struct RejectionEndToEndTests {
         ("layout", [bytes("k"), bytes(#"{"dtype":"float32","shape":[2,4,2],"layout":5}"#), goodPayload]),
         ("channels", [bytes("k"), bytes(#"{"dtype":"float32","shape":[2,3,2]}"#), goodPayload]),
         ("payload_size", [bytes("k"), bytes(good), Array(goodPayload.dropLast(4))]),
-        ("nonfinite", [bytes("k"), bytes(good), { var p = testFloats(16, seed: 5); p[3] = .nan; return p.withUnsafeBytes { Array($0) } }()]),
-        ("nonfinite", [bytes("k"), bytes(good), { var p = testFloats(16, seed: 5); p[9] = -.infinity; return p.withUnsafeBytes { Array($0) } }()]),
-        ("too_few_values", [bytes("k"), bytes(#"{"dtype":"float32","shape":[1,4]}"#), testFloats(4, seed: 1).withUnsafeBytes { Array($0) }]),
+        ("nonfinite", [bytes("k"), bytes(good), { var p = seededFloats(16, seed: 5); p[3] = .nan; return p.withUnsafeBytes { Array($0) } }()]),
+        ("nonfinite", [bytes("k"), bytes(good), { var p = seededFloats(16, seed: 5); p[9] = -.infinity; return p.withUnsafeBytes { Array($0) } }()]),
+        ("too_few_values", [bytes("k"), bytes(#"{"dtype":"float32","shape":[1,4]}"#), seededFloats(4, seed: 1).withUnsafeBytes { Array($0) }]),
     ]
 
     @Test("each bad message is rejected with its reason and dead-lettered; the good one after it passes")

@@ -1,6 +1,8 @@
 import Foundation
 import NormDaemon
 import Testing
+import NormTestSupport
+import NormFormats
 
 @Suite("Reloads that restart tcp-bound pipelines")
 struct ReloadTests {
@@ -33,7 +35,7 @@ struct ReloadTests {
             if reply["reloaded"] != .bool(true) { failures.append("reload \(round): \(reply.serialized)") }
         }
         #expect(failures.isEmpty, "\(failures.count) of 50 reloads failed: \(failures.prefix(3))")
-        try push.sendTensor(key: "k", header: #"{"dtype":"float32","shape":[2,3,4]}"#, floats: testFloats(24, seed: 3))
+        try push.sendTensor(key: "k", header: #"{"dtype":"float32","shape":[2,3,4]}"#, floats: seededFloats(24, seed: 3))
         let out = try pull.receiveTensor()
         #expect(out.header["norm"]?["batches"]?.intValue == 1)
         #expect(daemon.stop() == 0)
@@ -41,7 +43,7 @@ struct ReloadTests {
 
     @Test("a reload that changes only norm settings keeps the pipeline's sockets, counters and statistics")
     func normOnlyReload() throws {
-        let daemon = try DaemonProcess(pipelines: OperationsEndToEndTests.pipeline(norm: "kind = \"batch\"\nmomentum = 0.1"))
+        let daemon = try DaemonProcess(pipelines: pipelineTOML(norm: "momentum = 0.1"))
         let peers = TestPeers()
         try OperationsEndToEndTests.feed(daemon, peers, count: 3)
         var before = stat()

@@ -1,16 +1,17 @@
 import Foundation
 import NormDaemon
 import Testing
+import NormTestSupport
 
 @Suite("One daemon per state folder and per ipc endpoint")
 struct SingleInstanceTests {
     @Test("a second normd on the same configuration exits 75 naming the first's pid, and the first keeps serving")
     func secondInstanceRefused() throws {
         let directory = DaemonProcess.makeDirectory()
-        let first = try DaemonProcess(pipelines: OperationsEndToEndTests.pipeline(), directory: directory)
+        let first = try DaemonProcess(pipelines: pipelineTOML(), directory: directory)
         let peers = TestPeers()
         try OperationsEndToEndTests.feed(first, peers, count: 1)
-        let second = try DaemonProcess(pipelines: OperationsEndToEndTests.pipeline(), directory: directory, waitUntilReady: false)
+        let second = try DaemonProcess(pipelines: pipelineTOML(), directory: directory, waitUntilReady: false)
         second.process.waitUntilExit()
         #expect(second.process.terminationStatus == 75)
         #expect(second.log.contains("pid \(first.process.processIdentifier)"), "the refusal names the holder: \(second.log)")
@@ -22,7 +23,7 @@ struct SingleInstanceTests {
 
     @Test("a daemon with another state folder refuses an ipc endpoint where a process listens, and never unlinks it")
     func liveIPCEndpointRefused() throws {
-        let first = try DaemonProcess(pipelines: OperationsEndToEndTests.pipeline())
+        let first = try DaemonProcess(pipelines: pipelineTOML())
         let shared = first.directory.path
         let other = try DaemonProcess(pipelines: """
             [[pipeline]]

@@ -1,6 +1,8 @@
 import Foundation
 import NormDaemon
 import Testing
+import NormTestSupport
+import NormFormats
 
 @Suite("State and init files that cannot be trusted")
 struct StateSafetyTests {
@@ -26,7 +28,7 @@ struct StateSafetyTests {
             [daemon]
             control_socket = "\(directory.path)/ctl.sock"
             state_dir = "\(directory.path)/state"
-            \(OperationsEndToEndTests.pipeline(norm: "kind = \"batch\"\nchannels = 3\ninit = \"\(initPath)\"")
+            \(pipelineTOML(norm: "channels = 3\ninit = \"\(initPath)\"")
                 .replacingOccurrences(of: "{dir}", with: directory.path))
             """.write(toFile: config, atomically: true, encoding: .utf8)
         let result = try runNormd(["check-config", config])
@@ -37,7 +39,7 @@ struct StateSafetyTests {
     @Test("a state file with a NaN variance falls back to the previous generation, as a corrupt one does")
     func badStateFileFallsBack() throws {
         let directory = DaemonProcess.makeDirectory()
-        let first = try DaemonProcess(pipelines: OperationsEndToEndTests.pipeline(), directory: directory)
+        let first = try DaemonProcess(pipelines: pipelineTOML(), directory: directory)
         try OperationsEndToEndTests.feed(first, TestPeers(), count: 2)
         _ = try first.ctl("checkpoint")
         #expect(first.stop() == 0)  // writes the current generation; the checkpoint's becomes .prev
@@ -46,7 +48,7 @@ struct StateSafetyTests {
         file.tensors["cam0.running_var"] = .float64([1, .nan, 1])
         try Data(file.encoded()).write(to: URL(fileURLWithPath: current))
 
-        let second = try DaemonProcess(pipelines: OperationsEndToEndTests.pipeline(), directory: directory)
+        let second = try DaemonProcess(pipelines: pipelineTOML(), directory: directory)
         #expect(second.log.contains("running_var[1]"), "the log names the bad tensor")
         #expect(try OperationsEndToEndTests.runningStats(second)?["num_batches_tracked"]?.intValue == 2)
         // And the restored statistics accept a good batch instead of blaming it as nonfinite.
@@ -57,7 +59,7 @@ struct StateSafetyTests {
 
     @Test("a link planted at the temporary state file is replaced, never followed")
     func plantedLink() throws {
-        let daemon = try DaemonProcess(pipelines: OperationsEndToEndTests.pipeline())
+        let daemon = try DaemonProcess(pipelines: pipelineTOML())
         try OperationsEndToEndTests.feed(daemon, TestPeers(), count: 1)
         let victim = daemon.directory.appendingPathComponent("victim.txt").path
         try "precious".write(toFile: victim, atomically: true, encoding: .utf8)
@@ -76,14 +78,14 @@ struct StateSafetyTests {
         let state = directory.appendingPathComponent("state").path
         try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
         chmod(state, 0o777)
-        let open = try DaemonProcess(pipelines: OperationsEndToEndTests.pipeline(), directory: directory, waitUntilReady: false)
+        let open = try DaemonProcess(pipelines: pipelineTOML(), directory: directory, waitUntilReady: false)
         open.process.waitUntilExit()
         #expect(open.process.terminationStatus == 1)
         #expect(open.log.contains("chmod go-w \(state)"), "\(open.log)")
 
         chmod(state, 0o700)
         chown(state, 4242, 4242)
-        let foreign = try DaemonProcess(pipelines: OperationsEndToEndTests.pipeline(), directory: directory, waitUntilReady: false)
+        let foreign = try DaemonProcess(pipelines: pipelineTOML(), directory: directory, waitUntilReady: false)
         foreign.process.waitUntilExit()
         #expect(foreign.process.terminationStatus == 1)
         #expect(foreign.log.contains("belongs to uid 4242"), "\(foreign.log)")

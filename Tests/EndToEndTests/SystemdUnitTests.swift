@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import NormTestSupport
 
 @Suite("The systemd unit")
 struct SystemdUnitTests {

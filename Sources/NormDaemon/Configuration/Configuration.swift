@@ -50,6 +50,9 @@ public struct CurveSettings: Sendable, Equatable {
     public var allow: [String] = []
     public var allowDir: String = ""
     public var serverPublicKey: String = ""
+    /// The certificate `secret_key_file` held when the configuration was read: read once, used by
+    /// the socket (and compared by a reload, so a changed certificate restarts the pipeline).
+    public var certificate: CurveCertificate?
     public init() {}
 }
 
@@ -94,6 +97,9 @@ public struct NormConfiguration: Sendable, Equatable {
     public var keyPolicy: KeyPolicy = .reject
     /// The variance that divides the input: torch.nn's biased one, or `x.var()`'s unbiased one.
     public var variance: VarianceEstimator = .biased
+    /// What the `init` file held when the configuration was read: read once, used to seed the
+    /// statistics (and compared by a reload, so a changed file restarts the pipeline).
+    public var initValues: InitFile?
     public init() {}
 
     public var settings: NormSettings {

@@ -1,4 +1,5 @@
 import NormCore
+import NormFormats
 
 /// One configuration key, declared once: its name, its type (by the constructor that made it),
 /// how it is read and checked, how the effective configuration shows it, and what it means. The

@@ -1,6 +1,7 @@
 import Foundation
 import NormCore
 import ZeroMQ
+import NormFormats
 
 /// Turns TOML text into a validated `Configuration`, or every problem found in it.
 public enum ConfigurationLoader {

@@ -25,7 +25,8 @@ extension ConfigurationSchema {
             .choice("mode", \.mode, choices(NormMode.self)),
             .choice("stats", \.stats, choices(StatsScope.self)),
             .bool("track_running_stats", \.trackRunningStats, "instance only"),
-            .string("init", \.initFile, "optional safetensors file: weight, bias, running_mean, running_var, num_batches_tracked"),
+            ConfigurationKey(name: "init", doc: "optional safetensors file: weight, bias, running_mean, running_var, num_batches_tracked",
+                             example: nil, read: readInit, render: { TOMLText.quote($0.initFile) }),
             .choice("nonfinite", \.nonfinite, choices(NonFinitePolicy.self)),
             .int("max_keys", \.maxKeys, "kinds with running statistics; 0 = unlimited"),
             .choice("key_policy", \.keyPolicy, "at max_keys: \"reject\" new keys, or \"evict_lru\""),
@@ -33,6 +34,21 @@ extension ConfigurationSchema {
         ])
         section.check = checkNorm
         return section
+    }
+
+    /// `init`, read once (after kind and channels, which it is checked against).
+    private static func readInit(_ table: ConfigurationReader.Table, _ norm: inout NormConfiguration) {
+        norm.initFile = table.string("init", norm.initFile)
+        guard !norm.initFile.isEmpty else { return }
+        guard norm.channels > 0 else {
+            table.reader.fail(table.key("init"), "needs a fixed channels (channels = 0 learns them per key)")
+            return
+        }
+        do {
+            norm.initValues = try InitFile.load(path: norm.initFile, norm: norm)
+        } catch {
+            table.reader.fail(table.key("init"), error.message)
+        }
     }
 
     /// What depends on more than one norm key: the kind decides which keys apply.
@@ -51,15 +67,6 @@ extension ConfigurationSchema {
         if !norm.settings.hasRunningStatistics {
             for name in ["momentum", "max_keys", "key_policy"] where table.has(name) {
                 reader.warn(table.key(name), "does not apply to kind \"\(kind)\" without running statistics; ignored")
-            }
-        }
-        if !norm.initFile.isEmpty && norm.channels == 0 {
-            reader.fail(table.key("init"), "needs a fixed channels (channels = 0 learns them per key)")
-        } else if !norm.initFile.isEmpty {
-            do {
-                _ = try InitFile.load(path: norm.initFile, norm: norm)
-            } catch {
-                reader.fail(table.key("init"), error.message)
             }
         }
     }

@@ -1,6 +1,7 @@
 import Foundation
 import NormCore
 import ZeroMQ
+import NormFormats
 
 /// Every configuration key, declared once (docs/configuration.md): the loader reads with these
 /// sections, `check-config` renders the effective configuration with them, and config/normd.toml,
@@ -73,8 +74,14 @@ enum ConfigurationSchema {
     /// `[pipeline.input.curve]` and `[pipeline.output.curve]`.
     static func curve(_ side: String) -> ConfigurationSection<CurveSettings> {
         ConfigurationSection(table: "pipeline.\(side).curve", keys: [
-            .string("secret_key_file", \.secretKeyFile, example: "\"/etc/normd/curve/normd.key_secret\"", "this side's certificate (keygen's NAME.key_secret)",
-                    check: curveSecretProblem),
+            ConfigurationKey(name: "secret_key_file", doc: "this side's certificate (keygen's NAME.key_secret)",
+                             example: "\"/etc/normd/curve/normd.key_secret\"", read: { table, curve in
+                curve.secretKeyFile = table.string("secret_key_file", curve.secretKeyFile)
+                switch readSecretCertificate(curve.secretKeyFile) {
+                case .success(let certificate): curve.certificate = certificate
+                case .failure(let problem): table.reader.fail(table.key("secret_key_file"), problem.message)
+                }
+            }, render: { TOMLText.quote($0.secretKeyFile) }),
             .strings("allow", \.allow, example: "[\"<Z85 client public key>\"]", "bind side: client public keys let in",
                      check: { ZMQCurve.isValidKey($0) ? nil : "not a 40-character Z85 public key" }),
             .string("allow_dir", \.allowDir, example: "\"/etc/normd/curve/clients\"", "bind side: a folder of client certificates let in",
@@ -88,13 +95,14 @@ enum ConfigurationSchema {
         ])
     }
 
-    private static func curveSecretProblem(_ path: String) -> String? {
-        guard !path.isEmpty else { return "a curve section needs this side's secret key file" }
+    private static func readSecretCertificate(_ path: String) -> Result<CurveCertificate, DaemonError> {
+        guard !path.isEmpty else { return .failure(DaemonError(.configuration, "a curve section needs this side's secret key file")) }
         do {
-            guard try CurveCertificate.load(secretFile: path).secretKey != nil else { return "\(path) holds no secret-key" }
-            return nil
+            let certificate = try CurveCertificate.load(secretFile: path)
+            guard certificate.secretKey != nil else { return .failure(DaemonError(.configuration, "\(path) holds no secret-key")) }
+            return .success(certificate)
         } catch {
-            return error.message
+            return .failure(error)
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import NormFormats
 
 /// `normd ctl`: sends one command line and returns the daemon's whole answer.
 public enum ControlClient {
@@ -20,7 +21,7 @@ public enum ControlClient {
 
     /// Sends one command and waits for the whole answer, at most `timeout` seconds in all.
     public static func send(_ words: [String], socket path: String, timeout: Double = 10) throws(Failure) -> String {
-        let deadline = DispatchTime.now().uptimeNanoseconds &+ UInt64(max(0, min(timeout, 1e9)) * 1e9)
+        let deadline = MonotonicClock.deadline(after: timeout)
         let fd: Int32
         do {
             fd = try UnixSocket.connect(path: path)

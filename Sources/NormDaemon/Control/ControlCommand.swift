@@ -1,5 +1,6 @@
 import Foundation
 import NormCore
+import NormFormats
 
 /// One control-socket command line, parsed: words separated by single spaces, a word that is
 /// empty or holds spaces written as a JSON string.

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import Synchronization
+import NormFormats
 
 /// The control socket (docs/control.md): a Unix stream socket, mode 0660; one command
 /// line in, one answer out, then close. Peers that are not root, normd's own user or in
@@ -103,7 +104,7 @@ public final class ControlServer: Service, Sendable {
         }
         var timeout = timeval(tv_sec: 5, tv_usec: 0)
         setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(Self.requestDeadlineSeconds * 1e9)
+        let deadline = MonotonicClock.deadline(after: Self.requestDeadlineSeconds)
         guard let line = UnixSocket.readLine(client, limit: Self.maxLineBytes, deadline: deadline) else {
             UnixSocket.writeAll(client, JSONValue.object([("error", .string("bad_argument")), ("detail", .string("expected one command line ending in a newline within \(Int(Self.requestDeadlineSeconds)) s"))]).serialized + "\n")
             return

@@ -1,5 +1,6 @@
 import Foundation
 import NormCore
+import NormFormats
 
 extension ControlledDaemon {
     func statsReply() -> JSONValue {

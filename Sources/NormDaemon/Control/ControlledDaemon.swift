@@ -1,4 +1,5 @@
 import Logging
+import NormFormats
 
 /// What the control commands see of the daemon: its pipelines and the few things they ask of it.
 /// `Daemon` is one; a test can be another.

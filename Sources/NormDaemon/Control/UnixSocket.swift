@@ -116,7 +116,7 @@ public enum UnixSocket {
     /// Waits until `fd` is readable; false once `deadline` (uptime nanoseconds) has passed.
     static func waitReadable(_ fd: Int32, deadline: UInt64) -> Bool {
         while true {
-            let now = DispatchTime.now().uptimeNanoseconds
+            let now = MonotonicClock.nanoseconds()
             guard now < deadline else { return false }
             var item = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             let ready = poll(&item, 1, Int32(clamping: (deadline - now + 999_999) / 1_000_000))

@@ -7,13 +7,15 @@ import ZeroMQ
 
 /// The composition root: builds the daemon's parts from a configuration and hands each the narrow
 /// parts it needs. Building binds every socket and reads every state file, so whatever can fail at
-/// start fails here, before anything runs; `services` then run them until shutdown.
-public final class Daemon: Sendable {
+/// start fails here, before anything runs. As a service it reports ready, runs `services` until
+/// a graceful shutdown has stopped them all, and ends the ZeroMQ context.
+public final class Daemon: Service, Sendable {
     public let logger: Logger
     public let source: ConfigurationSource
     public let notifier: SystemdNotifier
     let startedAt = Date()
-    let context: ZMQContext
+    /// The ZeroMQ context its sockets live in (an `inproc://` peer must use it too).
+    public let context: ZMQContext
     let authenticator: ZAPAuthenticator
     let keeper: StateKeeper
     let supervisor: PipelineSupervisor
@@ -87,20 +89,36 @@ public final class Daemon: Sendable {
          HangupService(daemon: self)]
     }
 
-    /// After the services have stopped: every ZeroMQ socket is closed, so the context can end.
-    func close() { context.terminate() }
+    public func run() async throws {
+        let configuration = configuration
+        logger.info("normd ready", metadata: ["version": "\(BuildInfo.version)", "config": "\(source.description)",
+                                              "pipelines": "\(configuration.pipelines.map(\.name).joined(separator: ","))",
+                                              "control_socket": "\(configuration.daemon.controlSocket)"])
+        notifier.ready(status: supervisor.statusLine())
+        let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) }, logger: logger))
+        try await withGracefulShutdownHandler {
+            try await group.run()
+        } onGracefulShutdown: { [notifier] in
+            notifier.stopping()
+        }
+        // Every ZeroMQ socket is closed now, so the context can end.
+        context.terminate()
+    }
 
     /// The Prometheus text, rendered at most once a second however many ask: concurrent scrapes
     /// wait for one render and share it (with many keys one render is large).
     public func metricsText() -> String {
         metricsCache.withLock { cache in
-            if let cache, DispatchTime.now().uptimeNanoseconds &- cache.renderedAt < 1_000_000_000 { return cache.text }
+            if let cache, MonotonicClock.nanoseconds() &- cache.renderedAt < 1_000_000_000 { return cache.text }
             let text = MetricsExposition.render(self)
             // Stamped when done: scrapes that waited for a slow render take it as fresh.
-            cache = (text, DispatchTime.now().uptimeNanoseconds)
+            cache = (text, MonotonicClock.nanoseconds())
             return text
         }
     }
+
+    /// The Prometheus text rendered now, bypassing the shared one-second render.
+    public func metricsTextUncached() -> String { MetricsExposition.render(self) }
 
     /// Writes every pipeline's state now, after any reload in progress; returns the files written.
     public func checkpoint() throws(DaemonError) -> [String] {

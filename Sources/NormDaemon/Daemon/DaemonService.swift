@@ -4,9 +4,8 @@ import Logging
 import ServiceLifecycle
 
 /// `normd run` as the one service of the signal-handling group: builds the daemon once the group
-/// handles signals (so a SIGTERM during a long state load is a graceful stop, never fatal), reports
-/// ready, runs the daemon's services in a group of their own and, when they have stopped, ends
-/// the ZeroMQ context.
+/// handles signals (so a SIGTERM during a long state load is a graceful stop, never fatal), then
+/// runs it.
 public final class DaemonService: Service, Sendable {
     let makeDaemon: @Sendable () throws -> Daemon
     /// Why the daemon could not start, for the exit status.
@@ -22,17 +21,6 @@ public final class DaemonService: Service, Sendable {
             startupFailure.withLock { $0 = error }
             throw error
         }
-        let configuration = daemon.configuration
-        daemon.logger.info("normd ready", metadata: ["version": "\(BuildInfo.version)", "config": "\(daemon.source.description)",
-                                                     "pipelines": "\(configuration.pipelines.map(\.name).joined(separator: ","))",
-                                                     "control_socket": "\(configuration.daemon.controlSocket)"])
-        daemon.notifier.ready(status: daemon.supervisor.statusLine())
-        let services = ServiceGroup(configuration: .init(services: daemon.services.map { .init(service: $0) }, logger: daemon.logger))
-        try await withGracefulShutdownHandler {
-            try await services.run()
-        } onGracefulShutdown: {
-            daemon.notifier.stopping()
-        }
-        daemon.close()
+        try await daemon.run()
     }
 }

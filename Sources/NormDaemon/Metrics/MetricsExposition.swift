@@ -1,4 +1,5 @@
 import Foundation
+import NormFormats
 
 /// The Prometheus text exposition format (version 0.0.4) of the daemon's counters.
 public enum MetricsExposition {

@@ -1,6 +1,7 @@
 import Foundation
 import NormCore
 import ZeroMQ
+import NormFormats
 
 /// The work one lane does for one batch: check it against the key's state, normalize it into a
 /// pooled buffer, commit the statistics. Runs on the key's serial lane, so per key it is ordered.

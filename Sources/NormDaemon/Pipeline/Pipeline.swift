@@ -75,7 +75,7 @@ public final class Pipeline: Sendable {
 
     /// Asks the loop to stop reading, publish what it holds, and close by `deadline`.
     public func stop(within seconds: Double) {
-        let deadline = Self.uptimeNanoseconds() &+ UInt64(max(0, seconds) * 1e9)
+        let deadline = MonotonicClock.deadline(after: seconds)
         stopDeadline.store(deadline, ordering: .relaxed)
         stopRequested.store(true, ordering: .releasing)
         wake.signal()
@@ -119,16 +119,15 @@ public final class Pipeline: Sendable {
     }
 
     var isStopping: Bool { stopRequested.load(ordering: .acquiring) }
-    var deadlinePassed: Bool { Self.uptimeNanoseconds() >= stopDeadline.load(ordering: .relaxed) }
+    var deadlinePassed: Bool { MonotonicClock.nanoseconds() >= stopDeadline.load(ordering: .relaxed) }
     var remainingMilliseconds: Int32 {
-        let deadline = stopDeadline.load(ordering: .relaxed), now = Self.uptimeNanoseconds()
+        let deadline = stopDeadline.load(ordering: .relaxed), now = MonotonicClock.nanoseconds()
         return deadline == .max ? 0 : Int32(clamping: deadline > now ? (deadline - now) / 1_000_000 : 0)
     }
 
     /// Whether the loop turned within `seconds` (a pipeline waiting on a full output still turns).
     public func isTurning(within seconds: Double) -> Bool {
-        Self.uptimeNanoseconds() &- lastTurn.load(ordering: .relaxed) <= UInt64(seconds * 1e9)
+        MonotonicClock.nanoseconds() &- lastTurn.load(ordering: .relaxed) <= UInt64(seconds * 1e9)
     }
 
-    static func uptimeNanoseconds() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
 }

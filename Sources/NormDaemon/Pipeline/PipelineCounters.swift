@@ -1,6 +1,7 @@
 import Foundation
 import Locking
 import Synchronization
+import NormFormats
 
 /// A pipeline's counters, all behind one lock so every snapshot satisfies
 /// received = published + rejected + dropped + in_flight.
@@ -45,21 +46,22 @@ public final class PipelineCounters: Sendable {
 
     public init() {}
 
+    /// A message arrived: it is in flight until it is rejected, dropped or published, so that at
+    /// every instant received = published + rejected + dropped + in flight.
     public func received(bytes: Int) {
         state.withLock {
             $0.snapshot.received += 1
             $0.snapshot.bytesIn += bytes
+            $0.snapshot.inFlight += 1
         }
     }
 
-    public func rejected(_ reason: RejectReason, wasInFlight: Bool) {
+    public func rejected(_ reason: RejectReason) {
         state.withLock {
             $0.snapshot.rejected[reason, default: 0] += 1
-            if wasInFlight { $0.snapshot.inFlight -= 1 }
+            $0.snapshot.inFlight -= 1
         }
     }
-
-    public func startedProcessing() { state.withLock { $0.snapshot.inFlight += 1 } }
 
     public func dropped(_ reason: String) {
         state.withLock {
@@ -72,7 +74,7 @@ public final class PipelineCounters: Sendable {
         state.withLock { sent ? ($0.snapshot.deadLettersSent += 1) : ($0.snapshot.deadLettersDropped += 1) }
     }
 
-    public func published(bytes: Int, latencyMs: Double, now: Date = Date()) {
+    public func published(bytes: Int, latencyMs: Double, now: UInt64 = MonotonicClock.nanoseconds()) {
         state.withLock { s in
             s.snapshot.published += 1
             s.snapshot.inFlight -= 1
@@ -86,7 +88,7 @@ public final class PipelineCounters: Sendable {
                 s.snapshot.recentLatenciesMs[s.recentNext] = latencyMs
             }
             s.recentNext = (s.recentNext + 1) % PipelineCounters.recentCapacity
-            let second = Int(now.timeIntervalSince1970)
+            let second = Int(now / 1_000_000_000)
             let slot = second % s.rateBuckets.count
             if s.rateBuckets[slot].second != second { s.rateBuckets[slot] = (second, 0) }
             s.rateBuckets[slot].count += 1
@@ -94,10 +96,10 @@ public final class PipelineCounters: Sendable {
     }
 
     /// A consistent copy; batches/s is averaged over the last ten whole seconds.
-    public func snapshot(now: Date = Date()) -> Snapshot {
+    public func snapshot(now: UInt64 = MonotonicClock.nanoseconds()) -> Snapshot {
         state.withLock { s in
             var copy = s.snapshot
-            let current = Int(now.timeIntervalSince1970)
+            let current = Int(now / 1_000_000_000)
             let window = (current - 10)..<current
             let count = s.rateBuckets.filter { window.contains($0.second) }.reduce(0) { $0 + $1.count }
             copy.publishedPerSecond = Double(count) / 10

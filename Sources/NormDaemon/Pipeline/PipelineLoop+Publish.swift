@@ -14,10 +14,10 @@ extension PipelineLoop {
         }
         let blocking = blocksWhenFull
         while true {
-            pipeline.lastTurn.store(Pipeline.uptimeNanoseconds(), ordering: .relaxed)
+            pipeline.lastTurn.store(MonotonicClock.nanoseconds(), ordering: .relaxed)
             do {
                 if try output.send(multipart: frames, dontWait: !blocking) {
-                    let latency = Double(Pipeline.uptimeNanoseconds() - receivedAt) / 1e6
+                    let latency = Double(MonotonicClock.nanoseconds() - receivedAt) / 1e6
                     counters.published(bytes: payload.count + header.utf8.count + topic.utf8.count, latencyMs: latency)
                     return
                 }

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import NormCore
 import ZeroMQ
+import NormFormats
 
 /// The thread-confined half of a pipeline: owns its sockets, receives and validates messages,
 /// hands them to lanes, and sends what the lanes finished. Never shared across threads.
@@ -70,7 +71,7 @@ final class PipelineLoop {
     func run() {
         logger.info("pipeline running", metadata: ["kind": "\(pipeline.configuration.norm.kind.rawValue)"])
         while true {
-            pipeline.lastTurn.store(Pipeline.uptimeNanoseconds(), ordering: .relaxed)
+            pipeline.lastTurn.store(MonotonicClock.nanoseconds(), ordering: .relaxed)
             let stopping = pipeline.isStopping
             if stopping && (inFlight == 0 || pipeline.deadlinePassed) { break }
             if pipeline.hasPendingRetune { applyRetuneIfIdle() }
@@ -112,23 +113,21 @@ final class PipelineLoop {
 
     private func handle(_ frames: [ZMQMessage], frameCount: Int) {
         counters.received(bytes: frames.reduce(0) { $0 + $1.count })
-        let receivedAt = Pipeline.uptimeNanoseconds()
+        let receivedAt = MonotonicClock.nanoseconds()
         let header: InboundHeader
         do throws(Rejection) {
-            guard frames.count == 3 else { throw Rejection(.frames, "expected 3 frames, got \(frameCount)") }
+            // At most three frames are kept, so after this check there are exactly three.
+            try decoder.checkFrames(frameCount)
             header = try frames[0].withUnsafeBytes { key throws(Rejection) in
-                try frames[1].withUnsafeBytes { header throws(Rejection) in
-                    try decoder.decode(keyFrame: key, headerFrame: header, frameCount: frameCount)
-                }
+                try frames[1].withUnsafeBytes { header throws(Rejection) in try decoder.decode(keyFrame: key, headerFrame: header) }
             }
         } catch {
-            counters.rejected(error.reason, wasInFlight: false)
+            counters.rejected(error.reason)
             let keyBytes = frames.first?.bytes ?? []
             let loggedKey = keyBytes.count <= WireDecoder.maxKeyBytes ? String(validating: keyBytes, as: UTF8.self) : nil
             reject(error, key: keyBytes, header: frames.count > 1 ? frames[1].bytes : [], streamKey: loggedKey, seq: nil)
             return
         }
-        counters.startedProcessing()
         inFlight += 1
         let keyBytes = deadLetter == nil ? [] : frames[0].bytes
         let headerBytes = deadLetter == nil ? [] : frames[1].bytes
@@ -149,7 +148,7 @@ final class PipelineLoop {
             inFlight -= 1
             switch completion.result {
             case .reject(let rejection):
-                counters.rejected(rejection.reason, wasInFlight: true)
+                counters.rejected(rejection.reason)
                 reject(rejection, key: completion.key, header: completion.header, streamKey: completion.streamKey, seq: completion.seq)
             case .publish(let topic, let header, let payload):
                 publish(topic: topic, header: header, payload: payload, receivedAt: completion.receivedAt)

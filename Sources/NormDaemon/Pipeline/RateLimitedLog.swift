@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Locking
 import Synchronization
+import NormFormats
 
 /// Logs rejections without letting a storm of bad messages flood the journal: at most
 /// `perInterval` lines per interval, then one line saying how many were left out.
@@ -9,7 +10,7 @@ final class RateLimitedLog: Sendable {
     private let logger: Logger
     private let perInterval: Int
     private let intervalSeconds: Double
-    private struct Window { var start = Date.distantPast; var logged = 0; var suppressed = 0 }
+    private struct Window { var start: UInt64?; var logged = 0; var suppressed = 0 }
     private let window = ObservedMutex(Window())
 
     init(logger: Logger, perInterval: Int, intervalSeconds: Double) {
@@ -35,10 +36,10 @@ final class RateLimitedLog: Sendable {
 
     /// Whether a line may be logged now; says first how many were left out in the last interval.
     private func admit(what: String) -> Bool {
-        let now = Date()
+        let now = MonotonicClock.nanoseconds()
         let (emit, suppressedBefore): (Bool, Int) = window.withLock { w in
             var suppressedBefore = 0
-            if now.timeIntervalSince(w.start) >= intervalSeconds {
+            if w.start.map({ Double(now &- $0) / 1e9 >= intervalSeconds }) ?? true {
                 suppressedBefore = w.suppressed
                 w = Window(start: now, logged: 0, suppressed: 0)
             }

@@ -57,7 +57,7 @@ struct SocketFactory {
 
     private func applyCurve(_ curve: CurveSettings?, to socket: ZMQSocket, domain: String) throws {
         guard let curve else { return }
-        let certificate = try CurveCertificate.load(secretFile: curve.secretKeyFile)
+        let certificate = try curve.certificate ?? CurveCertificate.load(secretFile: curve.secretKeyFile)
         guard let secret = certificate.secretKey else {
             throw DaemonError(.configuration, "\(curve.secretKeyFile) holds no secret-key")
         }
@@ -91,13 +91,13 @@ struct SocketFactory {
     static let bindPatienceSeconds = 3.0
 
     static func bind(_ socket: ZMQSocket, _ endpoint: String) throws(ZMQError) {
-        let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(bindPatienceSeconds * 1e9)
+        let deadline = MonotonicClock.deadline(after: bindPatienceSeconds)
         var pause: UInt32 = 5_000
         while true {
             do {
                 try socket.bind(endpoint)
                 return
-            } catch where error.code == EADDRINUSE && DispatchTime.now().uptimeNanoseconds < deadline {
+            } catch where error.code == EADDRINUSE && MonotonicClock.nanoseconds() < deadline {
                 usleep(pause)
                 pause = min(pause * 2, 200_000)
             }

@@ -1,5 +1,6 @@
 import Foundation
 import NormCore
+import NormFormats
 
 /// An `init` safetensors file (e.g. a trained PyTorch module's state_dict): weight, bias,
 /// running_mean, running_var and num_batches_tracked, unprefixed, seeding every key.

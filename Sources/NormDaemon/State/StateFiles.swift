@@ -1,5 +1,6 @@
 import Foundation
 import NormCore
+import NormFormats
 
 /// A pipeline's checkpoint as it is written to and read from `<state_dir>/<pipeline>.safetensors`
 /// (docs/state-files.md), with the previous generation kept beside it.

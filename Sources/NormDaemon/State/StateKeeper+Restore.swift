@@ -17,7 +17,7 @@ extension StateKeeper {
         var seedStatistics: RunningStatistics?
         var affine: Affine? = norm.affine && norm.channels > 0 ? Affine.identity(count: norm.channels) : nil
         if !norm.initFile.isEmpty {
-            let file = try InitFile.load(path: norm.initFile, norm: norm)
+            let file = try norm.initValues ?? InitFile.load(path: norm.initFile, norm: norm)
             seedStatistics = file.statistics
             if let fileAffine = file.affine { affine = fileAffine }
         }

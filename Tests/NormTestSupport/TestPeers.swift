@@ -1,13 +1,21 @@
 import Foundation
 import NormDaemon
 import ZeroMQ
+import NormFormats
 
-/// Producer and consumer sockets for the tests, on one context.
-final class TestPeers {
-    let context = try! ZMQContext()
-    var sockets: [ZMQSocket] = []
+/// Producer and consumer sockets for the tests, on one context: their own, or an in-process
+/// daemon's (which `inproc://` needs).
+public final class TestPeers {
+    public let context: ZMQContext
+    private let ownsContext: Bool
+    public var sockets: [ZMQSocket] = []
 
-    func socket(_ type: ZMQSocketType, connect endpoints: [String] = [], bind bindings: [String] = [], subscribe: [String]? = nil) throws -> ZMQSocket {
+    public init(context: ZMQContext? = nil) {
+        self.context = context ?? (try! ZMQContext())
+        ownsContext = context == nil
+    }
+
+    public func socket(_ type: ZMQSocketType, connect endpoints: [String] = [], bind bindings: [String] = [], subscribe: [String]? = nil) throws -> ZMQSocket {
         let socket = try ZMQSocket(context, type)
         try socket.setLinger(milliseconds: 0)
         try socket.set(ZMQOption.receiveTimeout, 5000)
@@ -19,14 +27,20 @@ final class TestPeers {
         return socket
     }
 
-    deinit {
+    /// Closes every socket made here (a context cannot end while one is open).
+    public func closeAll() {
         for socket in sockets { socket.close(lingerMilliseconds: 0) }
-        context.terminate()
+        sockets = []
+    }
+
+    deinit {
+        closeAll()
+        if ownsContext { context.terminate() }
     }
 
     /// A loopback TCP port the kernel reports free right now (bound to port 0, then released),
     /// so that parallel runs of the suite do not collide on a port derived from the pid.
-    static func freeLoopbackPort() throws -> Int {
+    public static func freeLoopbackPort() throws -> Int {
         let fd = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { Glibc.close(fd) }
         var address = sockaddr_in()
@@ -41,52 +55,45 @@ final class TestPeers {
     }
 }
 
-struct Frames {
-    let key: String
-    let header: JSONValue
-    let payload: [UInt8]
+public struct Frames {
+    public let key: String
+    public let header: JSONValue
+    public let payload: [UInt8]
 
-    var floats: [Float] { payload.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) } }
+    public init(key: String, header: JSONValue, payload: [UInt8]) {
+        self.key = key
+        self.header = header
+        self.payload = payload
+    }
+
+    public var floats: [Float] { payload.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) } }
 }
 
 extension ZMQSocket {
-    func send(frames: [[UInt8]]) throws {
+    public func send(frames: [[UInt8]]) throws {
         let messages = try frames.map { try ZMQMessage($0) }
         guard try send(multipart: messages) else { throw TestFailure("send timed out") }
     }
 
-    func sendTensor(key: String, header: String, floats: [Float]) throws {
+    public func sendTensor(key: String, header: String, floats: [Float]) throws {
         try send(frames: [Array(key.utf8), Array(header.utf8), floats.withUnsafeBytes { Array($0) }])
     }
 
     /// One multipart message, or nil when none arrives before the receive timeout.
-    func receiveFrames() throws -> [[UInt8]]? {
+    public func receiveFrames() throws -> [[UInt8]]? {
         guard let message = try receiveMultipart(maxFrames: 16, dontWait: false) else { return nil }
         return message.frames.map(\.bytes)
     }
 
-    func receiveTensor() throws -> Frames {
+    public func receiveTensor() throws -> Frames {
         guard let frames = try receiveFrames() else { throw TestFailure("no message arrived") }
         guard frames.count == 3 else { throw TestFailure("expected 3 frames, got \(frames.count)") }
         return Frames(key: String(decoding: frames[0], as: UTF8.self), header: try JSONParser.parse(frames[1]), payload: frames[2])
     }
 }
 
-/// Deterministic test data.
-func testFloats(_ count: Int, seed: UInt64, mean: Double = 0, std: Double = 1) -> [Float] {
-    var state = seed
-    return (0..<count).map { _ in
-        var s = 0.0
-        for _ in 0..<12 {
-            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-            s += Double(state >> 11) / Double(1 << 53)
-        }
-        return Float(mean + (s - 6) * std)
-    }
-}
-
 /// BatchNorm train output for `[N, C, S]` NCHW data, written from the formula in float64.
-func expectedBatchNorm(_ x: [Float], n: Int, c: Int, s: Int, eps: Double = 1e-5) -> [Double] {
+public func expectedBatchNorm(_ x: [Float], n: Int, c: Int, s: Int, eps: Double = 1e-5) -> [Double] {
     var y = [Double](repeating: 0, count: x.count)
     for ch in 0..<c {
         var values: [Double] = []
@@ -98,6 +105,6 @@ func expectedBatchNorm(_ x: [Float], n: Int, c: Int, s: Int, eps: Double = 1e-5)
     return y
 }
 
-func maxError(_ actual: [Float], _ expected: [Double]) -> Double {
+public func maxError(_ actual: [Float], _ expected: [Double]) -> Double {
     zip(actual, expected).map { abs(Double($0) - $1) }.max() ?? .infinity
 }

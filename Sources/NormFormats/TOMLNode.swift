@@ -1,5 +1,5 @@
 /// A parsed TOML document as plain Swift values.
-indirect enum TOMLNode: Sendable {
+public indirect enum TOMLNode: Sendable {
     case table([(String, TOMLNode)])
     case array([TOMLNode])
     case string(String)
@@ -9,7 +9,7 @@ indirect enum TOMLNode: Sendable {
     /// Dates and times, which normd's configuration never uses.
     case other(String)
 
-    var typeName: String {
+    public var typeName: String {
         switch self {
         case .table: "a table"
         case .array: "an array"
@@ -23,7 +23,7 @@ indirect enum TOMLNode: Sendable {
 
 }
 
-struct TOMLSyntaxError: Error {
-    let line: Int?
-    let message: String
+public struct TOMLSyntaxError: Error {
+    public let line: Int?
+    public let message: String
 }

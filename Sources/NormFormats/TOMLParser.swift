@@ -4,11 +4,11 @@
 /// TOMLKit table (`keys`, iteration, `convert`) leaks the C strings its shim allocates; a
 /// configuration format this small is cheaper to parse than to work around. Dates and times
 /// parse (as `.other`) but no normd key takes one.
-struct TOMLParser {
-    struct Document {
-        let root: TOMLNode
+public struct TOMLParser {
+    public struct Document: Sendable {
+        public let root: TOMLNode
         /// `pipeline[0].norm.groups` → the line it was written on (tables: their header's line).
-        let lines: [String: Int]
+        public let lines: [String: Int]
     }
 
     private let bytes: [UInt8]
@@ -16,7 +16,7 @@ struct TOMLParser {
     private var line = 1
     private var lines: [String: Int] = [:]
 
-    static func parse(_ text: String) throws(TOMLSyntaxError) -> Document {
+    public static func parse(_ text: String) throws(TOMLSyntaxError) -> Document {
         var parser = TOMLParser(bytes: Array(text.utf8))
         let root = try parser.document()
         return Document(root: root.node, lines: parser.lines)

@@ -1,5 +1,5 @@
 import Testing
-@testable import NormDaemon
+@testable import NormFormats
 
 @Suite("The TOML parser")
 struct TOMLParserTests {

@@ -17,10 +17,15 @@ public struct WireDecoder: Sendable {
         self.groups = groups
     }
 
-    /// Checks frames, key, header, dtype, shape, size and layout, and the channel count where the
-    /// configuration fixes it. The payload size is checked by the caller against the key's state.
-    public func decode(keyFrame: UnsafeRawBufferPointer, headerFrame: UnsafeRawBufferPointer, frameCount: Int) throws(Rejection) -> InboundHeader {
+    /// The first check: a message is three frames (key, header, payload).
+    public func checkFrames(_ frameCount: Int) throws(Rejection) {
         guard frameCount == 3 else { throw Rejection(.frames, "expected 3 frames, got \(frameCount)") }
+    }
+
+    /// After `checkFrames`: checks key, header, dtype, shape, size and layout, and the channel count
+    /// where the configuration fixes it. The payload size is checked by the caller against the
+    /// key's state.
+    public func decode(keyFrame: UnsafeRawBufferPointer, headerFrame: UnsafeRawBufferPointer) throws(Rejection) -> InboundHeader {
         guard keyFrame.count <= Self.maxKeyBytes else { throw Rejection(.key, "key is \(keyFrame.count) bytes, at most \(Self.maxKeyBytes)") }
         guard let key = String(validating: keyFrame, as: UTF8.self) else { throw Rejection(.key, "key is not UTF-8") }
 

@@ -70,6 +70,7 @@ public struct SafeTensors: Sendable, Equatable {
 
     public struct FormatError: Error, Sendable, CustomStringConvertible {
         public let message: String
+        public init(message: String) { self.message = message }
         public var description: String { message }
     }
 

@@ -10,7 +10,7 @@ public enum RejectReason: String, Sendable, CaseIterable, Codable {
     case tooFewValues = "too_few_values"
     case maxKeys = "max_keys"
 
-    init(_ code: NormError.Code) {
+    public init(_ code: NormError.Code) {
         switch code {
         case .shape: self = .shape
         case .channels, .affine, .statistics: self = .channels

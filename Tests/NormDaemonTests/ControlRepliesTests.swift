@@ -1,0 +1,90 @@
+import Foundation
+import NormCore
+import NormDaemon
+import NormTestSupport
+import Testing
+import NormFormats
+
+/// The control commands against a daemon in this process (pipelines on inproc://).
+@Suite("Control replies")
+struct ControlRepliesTests {
+    static let header = #"{"dtype":"float32","shape":[4,3,8]}"#
+
+    /// Sends `batches` batches of `[4, 3, 8]` on `key` and waits for each output; returns the inputs.
+    static func feed(_ normd: InProcessDaemon, key: String, batches: Int, seed: UInt64 = 1) throws -> [[Float]] {
+        let push = try normd.peers.socket(.push, connect: [normd.endpoint("bn", "in")])
+        let pull = try normd.peers.socket(.pull, connect: [normd.endpoint("bn", "out")])
+        var sent: [[Float]] = []
+        for i in 0..<batches {
+            let x = seededFloats(96, seed: seed + UInt64(i), mean: 2, std: 3)
+            try push.sendTensor(key: key, header: header, floats: x)
+            _ = try pull.receiveTensor()
+            sent.append(x)
+        }
+        return sent
+    }
+
+    static func reply(_ normd: InProcessDaemon, _ line: String) throws -> JSONValue {
+        try JSONParser.parse(normd.control(line).trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+
+    @Test("show: running statistics after one batch are PyTorch's momentum update, recomputed here in float64")
+    func showAfterOneBatch() async throws {
+        let normd = try InProcessDaemon(pipelines: pipelineTOML())
+        let x = try Self.feed(normd, key: "cam0", batches: 1)[0]
+        let entry = try #require(try Self.reply(normd, "show bn cam0")["keys"]?["cam0"])
+        #expect(entry["num_batches_tracked"]?.intValue == 1)
+        let means = try #require(entry["running_mean"]?.arrayValue).compactMap { $0.doubleValue }
+        let variances = try #require(entry["running_var"]?.arrayValue).compactMap { $0.doubleValue }
+        for c in 0..<3 {
+            let values = (0..<4).flatMap { n in (0..<8).map { Double(x[(n * 3 + c) * 8 + $0]) } }
+            let mean = values.reduce(0, +) / Double(values.count)
+            let unbiased = values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(values.count - 1)
+            #expect(abs(means[c] - 0.1 * mean) < 1e-6)
+            #expect(abs(variances[c] - (0.9 + 0.1 * unbiased)) < 1e-5)
+        }
+        try await normd.stop()
+    }
+
+    @Test("stats counts what was received and published; unknown pipelines and keys are errors with their codes")
+    func statsAndErrors() async throws {
+        let normd = try InProcessDaemon(pipelines: pipelineTOML())
+        _ = try Self.feed(normd, key: "cam0", batches: 3)
+        #expect(eventually { (try? Self.reply(normd, "stats")["pipelines"]?["bn"]?["published"]?.intValue) == 3 })
+        let bn = try #require(try Self.reply(normd, "stats")["pipelines"]?["bn"])
+        #expect(bn["received"]?.intValue == 3 && bn["keys"]?.intValue == 1 && bn["mode"]?.stringValue == "train")
+        #expect(try Self.reply(normd, "show nosuch")["error"]?.stringValue == "unknown_pipeline")
+        #expect(try Self.reply(normd, "show bn nosuch")["error"]?.stringValue == "unknown_key")
+        #expect(try Self.reply(normd, "reset bn nosuch")["error"]?.stringValue == "unknown_key")
+        #expect(try Self.reply(normd, "dance")["error"]?.stringValue == "unknown_command")
+        #expect(try Self.reply(normd, "mode bn sideways")["error"]?.stringValue == "bad_argument")
+        try await normd.stop()
+    }
+
+    @Test("mode and reset change what show reports; checkpoint writes the state file it names")
+    func modeResetCheckpoint() async throws {
+        let normd = try InProcessDaemon(pipelines: pipelineTOML())
+        _ = try Self.feed(normd, key: "cam0", batches: 2)
+        #expect(try Self.reply(normd, "mode bn eval")["mode"]?.stringValue == "eval")
+        #expect(try Self.reply(normd, "show bn")["mode"]?.stringValue == "eval")
+        let files = try #require(try Self.reply(normd, "checkpoint")["files"]?.arrayValue).compactMap { $0.stringValue }
+        #expect(files == [normd.directory.appendingPathComponent("state/bn.safetensors").path])
+        let saved = try StateFiles.decode(try SafeTensors.decode(Array(try Data(contentsOf: URL(fileURLWithPath: files[0])))))
+        #expect(saved.mode == .eval && saved.keys[ExactString("cam0")]?.batchesTracked == 2)
+        #expect(try Self.reply(normd, "reset bn cam0")["reset"]?.arrayValue == [.string("cam0")])
+        let entry = try #require(try Self.reply(normd, "show bn cam0")["keys"]?["cam0"])
+        #expect(entry["num_batches_tracked"]?.intValue == 0)
+        #expect(entry["running_mean"]?.arrayValue?.compactMap(\.doubleValue) == [0, 0, 0])
+        try await normd.stop()
+    }
+
+    @Test("a graceful stop drains and writes the state once more")
+    func stopWritesState() async throws {
+        let normd = try InProcessDaemon(pipelines: pipelineTOML())
+        _ = try Self.feed(normd, key: "k", batches: 4)
+        try await normd.stop()
+        let path = normd.directory.appendingPathComponent("state/bn.safetensors").path
+        let saved = try StateFiles.decode(try SafeTensors.decode(Array(try Data(contentsOf: URL(fileURLWithPath: path)))))
+        #expect(saved.keys[ExactString("k")]?.batchesTracked == 4)
+    }
+}

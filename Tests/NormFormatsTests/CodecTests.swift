@@ -1,0 +1,34 @@
+import Foundation
+import Testing
+@testable import NormFormats
+import NormCore
+
+@Suite("JSON and safetensors codecs")
+struct CodecTests {
+    @Test("integers pass through exactly; depth is limited; strings unescape")
+    func json() throws {
+        let value = try JSONParser.parse(#"{"a":18446744073709551615,"b":[1.5e-3,-0],"c":"\u00e9\n\ud83d\ude00"}"#)
+        #expect(value.serialized == #"{"a":18446744073709551615,"b":[1.5e-3,-0],"c":"é\n😀"}"#)
+        #expect(throws: JSONParser.Failure.self) { try JSONParser.parse(String(repeating: "[", count: 33) + String(repeating: "]", count: 33)) }
+        #expect(try JSONParser.parse(String(repeating: "[", count: 32) + String(repeating: "]", count: 32)).arrayValue != nil)
+        for bad in ["{", "[1,]", "01", "\"\\x\"", "tru", "{\"a\" 1}", "1 2"] {
+            #expect(throws: JSONParser.Failure.self, "\(bad)") { try JSONParser.parse(bad) }
+        }
+    }
+
+    @Test("the output header keeps every field in place, sets dtype and norm once")
+    func outputHeader() throws {
+        let members = try JSONParser.parse(#"{"dtype":"float16","seq":7,"dtype":"float64","x":[1]}"#).objectValue!
+        let text = WireEncoder.outputHeader(members, outputDType: .float32, norm: [("kind", .string("layer"))])
+        #expect(text == #"{"dtype":"float32","seq":7,"x":[1],"norm":{"kind":"layer"}}"#)
+    }
+
+    @Test("safetensors round trip; truncation is detected")
+    func safetensors() throws {
+        let file = SafeTensors(metadata: ["format": "x"], tensors: ["a.running_mean": .float64([1, 2.5]), "n": .int64(7)])
+        let bytes = file.encoded()
+        #expect(try SafeTensors.decode(bytes) == file)
+        #expect(throws: SafeTensors.FormatError.self) { try SafeTensors.decode(Array(bytes.dropLast(3))) }
+        #expect(throws: SafeTensors.FormatError.self) { try SafeTensors.decode(Array(bytes.prefix(20))) }
+    }
+}

@@ -1,0 +1,108 @@
+import Foundation
+import Testing
+import ZeroMQ
+
+@Suite("The ZeroMQ layer")
+struct ZMQSocketTests {
+    /// A PUSH/PULL pair over inproc on a fresh context; the context ends after `body`.
+    func withPair(_ body: (ZMQSocket, ZMQSocket) throws -> Void) throws {
+        let context = try ZMQContext()
+        defer { context.terminate() }
+        let pull = try ZMQSocket(context, .pull), push = try ZMQSocket(context, .push)
+        defer {
+            push.close(lingerMilliseconds: 0)
+            pull.close(lingerMilliseconds: 0)
+        }
+        try pull.bind("inproc://pair")
+        try push.connect("inproc://pair")
+        try body(push, pull)
+    }
+
+    @Test("a multipart message arrives whole; frames beyond maxFrames are counted and released")
+    func multipart() throws {
+        try withPair { push, pull in
+            let frames = try (0..<5).map { try ZMQMessage(Array("frame\($0)".utf8)) }
+            #expect(try push.send(multipart: frames))
+            let received = try #require(try pull.receiveMultipart(maxFrames: 3, dontWait: false))
+            #expect(received.frameCount == 5)
+            #expect(received.frames.map { String(decoding: $0.bytes, as: UTF8.self) } == ["frame0", "frame1", "frame2"])
+            #expect(try pull.receiveMultipart(maxFrames: 3, dontWait: true) == nil, "the two frames left over are gone, not a next message")
+        }
+    }
+
+    @Test("dontWait on an empty socket returns nil; poll reports readable only once a message is queued")
+    func pollAndDontWait() throws {
+        try withPair { push, pull in
+            #expect(try pull.receiveMultipart(maxFrames: 3, dontWait: true) == nil)
+            #expect(try zmqPoll([(.socket(pull), .readable)], timeoutMilliseconds: 0) == [[]])
+            #expect(try push.send(ZMQMessage(Array("x".utf8))))
+            let ready = try zmqPoll([(.socket(pull), .readable)], timeoutMilliseconds: 5000)
+            #expect(ready[0].contains(.readable))
+        }
+    }
+
+    @Test("a full socket refuses a dontWait send with false, never blocks, and nothing is half sent")
+    func fullSocket() throws {
+        let context = try ZMQContext()
+        defer { context.terminate() }
+        let push = try ZMQSocket(context, .push)
+        defer { push.close(lingerMilliseconds: 0) }
+        try push.setHighWaterMarks(send: 1)
+        try push.bind("inproc://nobody-reads")
+        // No peer yet: a PUSH socket with no pipe cannot queue anything.
+        #expect(try push.send(multipart: [ZMQMessage(Array("a".utf8)), ZMQMessage(Array("b".utf8))], dontWait: true) == false)
+    }
+
+    @Test("errors carry errno, libzmq's text and what was being done")
+    func errors() throws {
+        let context = try ZMQContext()
+        defer { context.terminate() }
+        let socket = try ZMQSocket(context, .pull)
+        defer { socket.close() }
+        do {
+            try socket.bind("nosuch://x")
+            Issue.record("binding an unknown transport succeeded")
+        } catch {
+            #expect(error.code == EPROTONOSUPPORT)
+            #expect(error.description.contains("bind nosuch://x"))
+            #expect(!error.message.isEmpty)
+        }
+        try socket.bind("inproc://taken")
+        let other = try ZMQSocket(context, .pull)
+        defer { other.close() }
+        #expect(throws: ZMQError.self) { try other.bind("inproc://taken") }
+    }
+
+    @Test("close is idempotent and a tcp wildcard bind reports the port it got")
+    func closeAndLastEndpoint() throws {
+        let context = try ZMQContext()
+        defer { context.terminate() }
+        let socket = try ZMQSocket(context, .pull)
+        try socket.bind("tcp://127.0.0.1:*")
+        let endpoint = socket.lastEndpoint
+        #expect(endpoint.hasPrefix("tcp://127.0.0.1:") && Int(endpoint.split(separator: ":").last ?? "") ?? 0 > 0)
+        socket.close(lingerMilliseconds: 0)
+        socket.close(lingerMilliseconds: 0)
+    }
+
+    @Test("CURVE keys: a generated pair is valid Z85, the public key follows from the secret, Z85 round-trips")
+    func curveKeys() throws {
+        let pair = try ZMQCurve.keyPair()
+        #expect(ZMQCurve.isValidKey(pair.publicKey) && ZMQCurve.isValidKey(pair.secretKey))
+        #expect(try ZMQCurve.publicKey(forSecret: pair.secretKey) == pair.publicKey)
+        let bytes = try #require(ZMQCurve.decode(pair.publicKey))
+        #expect(bytes.count == 32 && ZMQCurve.encode(bytes) == pair.publicKey)
+        #expect(!ZMQCurve.isValidKey("short") && ZMQCurve.decode("not z85 at all, forty characters long!!") == nil)
+    }
+
+    @Test("pooled buffers come back for reuse, at most `limit` of them")
+    func bufferPool() throws {
+        let pool = ZMQBufferPool(limit: 1)
+        var first: ZMQBuffer? = pool.buffer(count: 1024)
+        let address = first!.bytes
+        first = nil
+        let second = pool.buffer(count: 512)
+        #expect(second.bytes == address, "a freed buffer large enough is reused")
+        #expect(second.count == 512)
+    }
+}
