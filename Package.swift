@@ -65,8 +65,10 @@ let package = Package(
         // process runner and an in-process daemon.
         .target(
             name: "NormTestSupport",
-            dependencies: ["NormDaemon", "NormFormats", "NormCore", "ZeroMQ", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                           .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "NormDaemon", "NormFormats", "NormCore", "ZeroMQ", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             path: "Tests/NormTestSupport", swiftSettings: strict),
         .testTarget(name: "NormCoreTests", dependencies: ["NormCore", "Locking", "NormTestSupport"], resources: [.copy("Fixtures")], swiftSettings: strict),
         .testTarget(name: "NormDaemonTests", dependencies: ["NormDaemon", "NormFormats", "NormTestSupport", "ZeroMQ"], swiftSettings: strict),
@@ -74,7 +76,8 @@ let package = Package(
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"], swiftSettings: strict),
         .testTarget(name: "LockingTests", dependencies: ["Locking"], swiftSettings: strict),
         // The end-to-end tests read their fixtures through #filePath; they drive the built binary.
-        .testTarget(name: "EndToEndTests", dependencies: ["NormDaemon", "NormFormats", "ZeroMQ", "NormTestSupport"], exclude: ["Fixtures"], swiftSettings: strict),
+        .testTarget(
+            name: "EndToEndTests", dependencies: ["NormDaemon", "NormFormats", "ZeroMQ", "NormTestSupport"], exclude: ["Fixtures"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,8 +1,8 @@
+import FuzzDriver
 // libFuzzer target for the wire decoder (frames 0 and 1) and the JSON it relies on.
 // Input: byte 0 is the key's length, then the key, then the header frame.
 // Build and run: scripts/fuzz header [seconds]
 import NormCore
-import FuzzDriver
 import NormFormats
 
 @_cdecl("LLVMFuzzerTestOneInput")

@@ -44,7 +44,8 @@ struct ThreadSanitizerAnnotations: Sendable {
     static let shared: ThreadSanitizerAnnotations? = {
         // RTLD_DEFAULT: search the whole process, where the sanitizer runtime is linked in.
         guard let acquire = dlsym(nil, "__tsan_acquire"), let release = dlsym(nil, "__tsan_release") else { return nil }
-        return ThreadSanitizerAnnotations(acquire: unsafeBitCast(acquire, to: Annotation.self),
-                                          release: unsafeBitCast(release, to: Annotation.self))
+        return ThreadSanitizerAnnotations(
+            acquire: unsafeBitCast(acquire, to: Annotation.self),
+            release: unsafeBitCast(release, to: Annotation.self))
     }()
 }

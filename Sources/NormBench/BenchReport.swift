@@ -5,15 +5,21 @@ import NormFormats
 /// Turns interleaved rounds into the figures docs/benchmarks.md names.
 public enum BenchReport {
     public static func summary(_ rounds: [EndToEndBench.Round], bench: EndToEndBench) -> (text: String, json: String) {
-        var text = "normd bench: kind \(bench.kind), \(bench.keys) key\(bench.keys == 1 ? "" : "s")\(bench.maxKeys > 0 ? " (evicting rounds: max_keys \(bench.maxKeys))" : ""), shape \(bench.shape) float32 (\(format(Double(bench.shape.reduce(4, *)) / 1_048_576, 1)) MiB), "
+        var text =
+            "normd bench: kind \(bench.kind), \(bench.keys) key\(bench.keys == 1 ? "" : "s")\(bench.maxKeys > 0 ? " (evicting rounds: max_keys \(bench.maxKeys))" : ""), shape \(bench.shape) float32 (\(format(Double(bench.shape.reduce(4, *)) / 1_048_576, 1)) MiB), "
         text += "\(bench.inFlight) in flight, HWM \(bench.hwm), ipc://, \(bench.rounds) rounds × \(format(bench.duration, 0)) s\n"
-        var json: [(String, JSONValue)] = [("kind", .string(bench.kind)), ("shape", .array(bench.shape.map { .int($0) })),
-                                            ("in_flight", .int(bench.inFlight)), ("rounds", .int(bench.rounds))]
+        var json: [(String, JSONValue)] = [
+            ("kind", .string(bench.kind)), ("shape", .array(bench.shape.map { .int($0) })),
+            ("in_flight", .int(bench.inFlight)), ("rounds", .int(bench.rounds)),
+        ]
         var medians: [String: Double] = [:]
         for target in ["normd", "normd evicting", "forwarder", "normd (running)"] {
             let mine = rounds.filter { $0.target == target }
             guard !mine.isEmpty else { continue }
-            var gbps = Sample(), rate = Sample(), p50 = Sample(), p99 = Sample()
+            var gbps = Sample()
+            var rate = Sample()
+            var p50 = Sample()
+            var p99 = Sample()
             for r in mine {
                 gbps.add(r.result.gigabytesPerSecond)
                 rate.add(r.result.batchesPerSecond)
@@ -27,9 +33,11 @@ public enum BenchReport {
             text += "latency p50 \(format(p50.median)) ms, p99 \(format(p99.median)) ms, max \(format(maxLatency)) ms"
             if peak > 0 { text += ", peak RSS \(peak / 1_048_576) MiB" }
             text += "\n"
-            var fields: [(String, JSONValue)] = [("gbps_median", .double(gbps.median)), ("gbps_min", .double(gbps.min)), ("gbps_max", .double(gbps.max)),
-                                                 ("batches_per_s", .double(rate.median)), ("p50_ms", .double(p50.median)),
-                                                 ("p99_ms", .double(p99.median)), ("max_ms", .double(maxLatency)), ("peak_rss_bytes", .int(peak))]
+            var fields: [(String, JSONValue)] = [
+                ("gbps_median", .double(gbps.median)), ("gbps_min", .double(gbps.min)), ("gbps_max", .double(gbps.max)),
+                ("batches_per_s", .double(rate.median)), ("p50_ms", .double(p50.median)),
+                ("p99_ms", .double(p99.median)), ("max_ms", .double(maxLatency)), ("peak_rss_bytes", .int(peak)),
+            ]
             if target == "normd" {
                 // Flat memory: resident size at the end of each round against after its first second.
                 let growth = mine.compactMap { r -> Double? in

@@ -48,19 +48,25 @@ public struct EndToEndBench: Sendable {
         var rounds: [Round] = []
         for round in 0..<self.rounds {
             for target in ["normd"] + (maxKeys > 0 ? ["normd evicting"] : []) + (compareWithForwarder ? ["forwarder"] : []) {
-                let directory = FileManager.default.temporaryDirectory.appendingPathComponent("normd-bench-\(getpid())-\(round)-\(target.replacingOccurrences(of: " ", with: "-"))")
+                let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+                    "normd-bench-\(getpid())-\(round)-\(target.replacingOccurrences(of: " ", with: "-"))")
                 try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
                 defer { try? FileManager.default.removeItem(at: directory) }
-                let input = "ipc://\(directory.path)/in", output = "ipc://\(directory.path)/out"
+                let input = "ipc://\(directory.path)/in"
+                let output = "ipc://\(directory.path)/out"
                 let process = try start(target, directory: directory, input: input, output: output)
-                defer { process.terminate(); process.waitUntilExit() }
+                defer {
+                    process.terminate()
+                    process.waitUntilExit()
+                }
                 var driver = LoadDriver(input: input, output: output, payload: buffer, header: header, inFlight: inFlight, hwm: hwm)
                 driver.keys = keys
                 let sampler = ResidentSampler(pid: process.processIdentifier)
                 sampler.start()
                 let result = try measure(driver, label: "\(target) round \(round + 1)/\(self.rounds)")
                 let samples = sampler.stop()
-                rounds.append(Round(target: target, result: result, residentSamples: samples, peakResident: ResidentSampler.peak(pid: process.processIdentifier)))
+                rounds.append(
+                    Round(target: target, result: result, residentSamples: samples, peakResident: ResidentSampler.peak(pid: process.processIdentifier)))
             }
         }
         endProgress()
@@ -81,29 +87,29 @@ public struct EndToEndBench: Sendable {
         } else {
             let config = directory.appendingPathComponent("bench.toml").path
             try """
-                [daemon]
-                control_socket = "\(directory.path)/ctl.sock"
-                state_dir = "\(directory.path)/state"
-                log_level = "warning"
-                checkpoint_interval_s = 3600
-                [[pipeline]]
-                name = "bench"
-                [pipeline.input]
-                socket = "pull"
-                bind = ["\(input)"]
-                hwm = \(hwm)
-                [pipeline.output]
-                socket = "push"
-                bind = ["\(output)"]
-                hwm = \(hwm)
-                [pipeline.norm]
-                kind = "\(kind)"
-                \(kind == "group" ? "groups = \(shape[1] >= 32 ? 32 : 1)" : "")
-                momentum = 0.1
-                stats = "\(keys > 1 ? "per_key" : "shared")"
-                mode = "train"
-                \(target == "normd evicting" ? "max_keys = \(maxKeys)\nkey_policy = \"evict_lru\"" : "")
-                """.write(toFile: config, atomically: true, encoding: .utf8)
+            [daemon]
+            control_socket = "\(directory.path)/ctl.sock"
+            state_dir = "\(directory.path)/state"
+            log_level = "warning"
+            checkpoint_interval_s = 3600
+            [[pipeline]]
+            name = "bench"
+            [pipeline.input]
+            socket = "pull"
+            bind = ["\(input)"]
+            hwm = \(hwm)
+            [pipeline.output]
+            socket = "push"
+            bind = ["\(output)"]
+            hwm = \(hwm)
+            [pipeline.norm]
+            kind = "\(kind)"
+            \(kind == "group" ? "groups = \(shape[1] >= 32 ? 32 : 1)" : "")
+            momentum = 0.1
+            stats = "\(keys > 1 ? "per_key" : "shared")"
+            mode = "train"
+            \(target == "normd evicting" ? "max_keys = \(maxKeys)\nkey_policy = \"evict_lru\"" : "")
+            """.write(toFile: config, atomically: true, encoding: .utf8)
             process.arguments = ["run", "--config", config]
         }
         process.standardOutput = FileHandle.nullDevice
@@ -120,7 +126,8 @@ public struct EndToEndBench: Sendable {
     /// Runs zmq_proxy from a bound PULL to a bound PUSH until killed (`normd bench --forwarder-process`).
     public static func forwarder(input: String, output: String, hwm: Int32) throws -> Never {
         let context = try ZMQContext()
-        let front = try ZMQSocket(context, .pull), back = try ZMQSocket(context, .push)
+        let front = try ZMQSocket(context, .pull)
+        let back = try ZMQSocket(context, .push)
         try front.setHighWaterMarks(receive: hwm)
         try back.setHighWaterMarks(send: hwm)
         try front.bind(input)
@@ -160,7 +167,8 @@ final class ResidentSampler: @unchecked Sendable {
 
     static func status(pid: Int32, field: String) -> Int? {
         guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-              let line = text.split(separator: "\n").first(where: { $0.hasPrefix(field) }) else { return nil }
+            let line = text.split(separator: "\n").first(where: { $0.hasPrefix(field) })
+        else { return nil }
         return line.split(separator: " ").compactMap { Int($0) }.first.map { $0 * 1024 }
     }
 }

@@ -31,11 +31,12 @@ public struct KernelBench: Sendable {
 
     var kinds: [(String, NormSettings, NormMode)] {
         guard withUnbiased else { return Self.biasedKinds }
-        return Self.biasedKinds + Self.biasedKinds.filter { $0.2 == .train }.map { name, settings, mode in
-            var unbiased = settings
-            unbiased.variance = .unbiased
-            return ("\(name), unbiased", unbiased, mode)
-        }
+        return Self.biasedKinds
+            + Self.biasedKinds.filter { $0.2 == .train }.map { name, settings, mode in
+                var unbiased = settings
+                unbiased.variance = .unbiased
+                return ("\(name), unbiased", unbiased, mode)
+            }
     }
 
     public func run() throws -> [Row] {
@@ -45,7 +46,10 @@ public struct KernelBench: Sendable {
             let bytes = geometry.elementCount * 4
             let input = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes, alignment: 64)
             let output = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes, alignment: 64)
-            defer { input.deallocate(); output.deallocate() }
+            defer {
+                input.deallocate()
+                output.deallocate()
+            }
             var seed: UInt32 = 12345
             for i in 0..<geometry.elementCount {
                 seed = seed &* 1_664_525 &+ 1_013_904_223
@@ -65,8 +69,9 @@ public struct KernelBench: Sendable {
                         let descriptor = TensorDescriptor(dtype: .float32, geometry: geometry)
                         var statistics: RunningStatistics? = settings.hasRunningStatistics ? .initial(channels: geometry.channels) : nil
                         let seconds = time {
-                            _ = try? normalizer.normalize(UnsafeRawBufferPointer(input), as: descriptor, into: output, outputDType: .float32,
-                                                          mode: mode, affine: nil, statistics: &statistics)
+                            _ = try? normalizer.normalize(
+                                UnsafeRawBufferPointer(input), as: descriptor, into: output, outputDType: .float32,
+                                mode: mode, affine: nil, statistics: &statistics)
                         }
                         kernel[index].add(Double(bytes) / seconds / 1e9)
                         ratios[index].add(seconds / boundSeconds)

@@ -40,7 +40,11 @@ public struct LoadDriver: Sendable {
         let stop = Atomic<Bool>(false)
         let measuring = Atomic<Bool>(false)
         let result = ObservedMutex(Result())
-        let payload = UncheckedSendableBox(payload), header = header, input = input, output = output, hwm = hwm
+        let payload = UncheckedSendableBox(payload)
+        let header = header
+        let input = input
+        let output = output
+        let hwm = hwm
         let keyNames = keys <= 1 ? ["bench"] : (0..<keys).map { "k\($0)" }
 
         let consumer = BenchThread("bench consumer") {
@@ -100,7 +104,8 @@ public struct LoadDriver: Sendable {
         measuring.store(false, ordering: .relaxed)
         stop.store(true, ordering: .relaxed)
         // Both are joined before either failure is thrown, so no thread outlives the context.
-        let produced = Swift.Result { try producer.join() }, consumed = Swift.Result { try consumer.join() }
+        let produced = Swift.Result { try producer.join() }
+        let consumed = Swift.Result { try consumer.join() }
         try produced.get()
         try consumed.get()
         var final = result.withLock { $0 }
@@ -126,4 +131,3 @@ struct UncheckedSendableBox<Value>: @unchecked Sendable {
     let value: Value
     init(_ value: Value) { self.value = value }
 }
-

@@ -1,7 +1,7 @@
 import Foundation
 import NormDaemon
-import ZeroMQ
 import NormFormats
+import ZeroMQ
 
 /// `normd bench --soak`: runs the real daemon for a while under load and faults, then checks it.
 ///
@@ -39,32 +39,51 @@ public struct Soak: Sendable {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let endpoints = SoakEndpoints(directory: directory.path)
         let daemon = try startDaemon(endpoints)
-        defer { if daemon.isRunning { daemon.terminate(); daemon.waitUntilExit() } }
-        progress("soak: \(executable), \(format(duration, 0)) s at \(format(rate, 0)) batches/s, \(keys) keys, \(producers) producers, folder \(directory.path)")
+        defer {
+            if daemon.isRunning {
+                daemon.terminate()
+                daemon.waitUntilExit()
+            }
+        }
+        progress(
+            "soak: \(executable), \(format(duration, 0)) s at \(format(rate, 0)) batches/s, \(keys) keys, \(producers) producers, folder \(directory.path)")
 
         let tally = SoakTally(producers: producers)
         let context = try ZMQContext()
         defer { context.terminate() }
         let workers = (0..<producers).map { index in
             let pool = SoakBatchPool(seed: UInt64(index))
-            return (pool, BenchThread("soak producer \(index)") { [self] in
-                try SoakPeers.produce(index: index, of: producers, keys: keys, rate: rate, pool: pool,
-                                      endpoints: endpoints, tally: tally, context: context)
-            })
+            return (
+                pool,
+                BenchThread("soak producer \(index)") { [self] in
+                    try SoakPeers.produce(
+                        index: index, of: producers, keys: keys, rate: rate, pool: pool,
+                        endpoints: endpoints, tally: tally, context: context)
+                }
+            )
         }
         let consumer = BenchThread("soak consumer") { try SoakPeers.consume(endpoints: endpoints, tally: tally, context: context) }
         let deadLetters = BenchThread("soak dead letters") { try SoakPeers.drainDeadLetters(endpoints: endpoints, tally: tally, context: context) }
 
-        var resident: [Int] = [], crashed = false
+        var resident: [Int] = []
+        var crashed = false
         let start = DispatchTime.now().uptimeNanoseconds
-        var elapsed = 0.0, nextHangup = Self.hangupEvery, ticks = 0
+        var elapsed = 0.0
+        var nextHangup = Self.hangupEvery
+        var ticks = 0
         while elapsed < duration {
             Thread.sleep(forTimeInterval: min(1, duration - elapsed))
             elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            guard daemon.isRunning else { crashed = true; break }
+            guard daemon.isRunning else {
+                crashed = true
+                break
+            }
             let rss = ResidentSampler.status(pid: daemon.processIdentifier, field: "VmRSS:") ?? 0
             if elapsed > duration * 0.2 { resident.append(rss) }
-            if elapsed >= nextHangup { kill(daemon.processIdentifier, SIGHUP); nextHangup += Self.hangupEvery }
+            if elapsed >= nextHangup {
+                kill(daemon.processIdentifier, SIGHUP)
+                nextHangup += Self.hangupEvery
+            }
             ticks += 1
             // Every second on a terminal (rewritten in place), every 10 s in a log.
             if isatty(STDERR_FILENO) != 0 || ticks % 10 == 0 {
@@ -114,29 +133,29 @@ public struct Soak: Sendable {
 
     private func startDaemon(_ endpoints: SoakEndpoints) throws -> Process {
         try """
-            [daemon]
-            control_socket = "\(endpoints.control)"
-            state_dir = "\(endpoints.directory)/state"
-            checkpoint_interval_s = 2
-            log_level = "warning"
+        [daemon]
+        control_socket = "\(endpoints.control)"
+        state_dir = "\(endpoints.directory)/state"
+        checkpoint_interval_s = 2
+        log_level = "warning"
 
-            [[pipeline]]
-            name = "soak"
-            [pipeline.input]
-            socket = "pull"
-            bind = ["\(endpoints.input)"]
-            hwm = 16
-            [pipeline.output]
-            socket = "push"
-            bind = ["\(endpoints.output)"]
-            hwm = 16
-            when_full = "block"
-            dead_letter = "\(endpoints.deadLetters)"
-            [pipeline.norm]
-            kind = "batch"
-            channels = \(SoakBatchPool.channels)
-            momentum = 0.1
-            """.write(toFile: "\(endpoints.directory)/normd.toml", atomically: true, encoding: .utf8)
+        [[pipeline]]
+        name = "soak"
+        [pipeline.input]
+        socket = "pull"
+        bind = ["\(endpoints.input)"]
+        hwm = 16
+        [pipeline.output]
+        socket = "push"
+        bind = ["\(endpoints.output)"]
+        hwm = 16
+        when_full = "block"
+        dead_letter = "\(endpoints.deadLetters)"
+        [pipeline.norm]
+        kind = "batch"
+        channels = \(SoakBatchPool.channels)
+        momentum = 0.1
+        """.write(toFile: "\(endpoints.directory)/normd.toml", atomically: true, encoding: .utf8)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = ["run", "--config", "\(endpoints.directory)/normd.toml"]

@@ -22,9 +22,12 @@ struct SoakBatchPool: @unchecked Sendable {
 
     init(seed: UInt64, count: Int = 97) {
         var random = SplitMix64(seed: seed)
-        var batches: [ZMQBuffer] = [], means: [[Double]] = [], variances: [[Double]] = []
+        var batches: [ZMQBuffer] = []
+        var means: [[Double]] = []
+        var variances: [[Double]] = []
         for _ in 0..<count {
-            let center = random.uniform(-5, 5), spread = random.uniform(0.5, 3)
+            let center = random.uniform(-5, 5)
+            let spread = random.uniform(0.5, 3)
             let buffer = ZMQBuffer(count: Self.elements * 4)
             let values = buffer.bytes.bindMemory(to: Float.self, capacity: Self.elements)
             for i in 0..<Self.elements { values[i] = Float(center + spread * random.normal()) }
@@ -44,14 +47,20 @@ struct SoakBatchPool: @unchecked Sendable {
     /// Per-channel mean and unbiased variance of an `[N, C, L]` batch, float64, two passes.
     static func moments(_ values: UnsafeBufferPointer<Float>) -> ([Double], [Double]) {
         let (n, c, l) = (shape[0], shape[1], shape[2])
-        var means = [Double](repeating: 0, count: c), variances = [Double](repeating: 0, count: c)
+        var means = [Double](repeating: 0, count: c)
+        var variances = [Double](repeating: 0, count: c)
         let count = Double(n * l)
         for channel in 0..<c {
             var sum = 0.0
             for sample in 0..<n { for i in 0..<l { sum += Double(values[(sample * c + channel) * l + i]) } }
             let mean = sum / count
             var squares = 0.0
-            for sample in 0..<n { for i in 0..<l { let d = Double(values[(sample * c + channel) * l + i]) - mean; squares += d * d } }
+            for sample in 0..<n {
+                for i in 0..<l {
+                    let d = Double(values[(sample * c + channel) * l + i]) - mean
+                    squares += d * d
+                }
+            }
             means[channel] = mean
             variances[channel] = squares / (count - 1)
         }
@@ -77,8 +86,8 @@ struct SplitMix64 {
     mutating func uniform(_ low: Double, _ high: Double) -> Double { low + (high - low) * unit() }
     /// Standard normal, Box–Muller.
     mutating func normal() -> Double {
-        let u = 1 - unit(), v = unit()
+        let u = 1 - unit()
+        let v = unit()
         return (-2 * log(u)).squareRoot() * cos(2 * .pi * v)
     }
 }
-

@@ -33,15 +33,19 @@ struct SoakSent: Sendable {
 
 /// The bodies of the soak's producer, consumer and dead-letter threads.
 enum SoakPeers {
-    static func produce(index: Int, of producers: Int, keys: Int, rate: Double, pool: SoakBatchPool,
-                        endpoints: SoakEndpoints, tally: SoakTally, context: ZMQContext) throws -> SoakSent {
+    static func produce(
+        index: Int, of producers: Int, keys: Int, rate: Double, pool: SoakBatchPool,
+        endpoints: SoakEndpoints, tally: SoakTally, context: ZMQContext
+    ) throws -> SoakSent {
         var random = SplitMix64(seed: 1000 + UInt64(index))
         let names = stride(from: index, to: keys, by: producers).map { "key\($0)" }
         var seqs = [Int](repeating: 0, count: names.count)
         var record = SoakSent()
         let interval = UInt64(Double(producers) / rate * 1e9)
         var socket: ZMQSocket?
-        var reconnectAt: UInt64 = 0, next = nanoseconds(), n = 0
+        var reconnectAt: UInt64 = 0
+        var next = nanoseconds()
+        var n = 0
         defer { socket?.close(lingerMilliseconds: 10_000) }
         while !tally.stop.load(ordering: .relaxed) {
             if socket == nil || nanoseconds() > reconnectAt {
@@ -59,15 +63,19 @@ enum SoakPeers {
                 reconnectAt = nanoseconds() + UInt64(random.uniform(3, 8) * 1e9)
             }
             n += 1
-            let slot = n % names.count, key = names[slot], batch = n % pool.batches.count
+            let slot = n % names.count
+            let key = names[slot]
+            let batch = n % pool.batches.count
             if n % 17 == 0 {
                 let kind = Soak.malformedKinds[n / 17 % Soak.malformedKinds.count]
                 guard try send(malformed(kind, key: key, pool: pool, batch: batch), on: socket!, tally: tally) else { break }
                 record.malformed[kind, default: 0] += 1
                 continue
             }
-            let frames = [try ZMQMessage(string: key), try ZMQMessage(string: "\(SoakBatchPool.header),\"seq\":\(seqs[slot])}"),
-                          try ZMQMessage(sending: pool.batches[batch])]
+            let frames = [
+                try ZMQMessage(string: key), try ZMQMessage(string: "\(SoakBatchPool.header),\"seq\":\(seqs[slot])}"),
+                try ZMQMessage(sending: pool.batches[batch]),
+            ]
             guard try send(frames, on: socket!, tally: tally) else { break }
             seqs[slot] += 1
             record.order[key, default: []].append(batch)
@@ -92,7 +100,8 @@ enum SoakPeers {
     static func awaitOutputs(of index: Int, tally: SoakTally, evenWhenStopping: Bool) {
         let deadline = nanoseconds() + 20_000_000_000
         while nanoseconds() < deadline, evenWhenStopping || !tally.stop.load(ordering: .relaxed),
-              tally.received[index].value.load(ordering: .relaxed) < tally.sent[index].value.load(ordering: .relaxed) {
+            tally.received[index].value.load(ordering: .relaxed) < tally.sent[index].value.load(ordering: .relaxed)
+        {
             usleep(5_000)
         }
     }
@@ -101,13 +110,18 @@ enum SoakPeers {
         let header = "\(SoakBatchPool.header)}"
         switch kind {
         case "header": return [try ZMQMessage(string: key), try ZMQMessage(string: "{not json"), try ZMQMessage(sending: pool.batches[batch])]
-        case "shape": return [try ZMQMessage(string: key), try ZMQMessage(string: "{\"dtype\":\"float32\",\"shape\":[0,4]}"),
-                              try ZMQMessage(sending: pool.batches[batch])]
+        case "shape":
+            return [
+                try ZMQMessage(string: key), try ZMQMessage(string: "{\"dtype\":\"float32\",\"shape\":[0,4]}"),
+                try ZMQMessage(sending: pool.batches[batch]),
+            ]
         case "nonfinite": return [try ZMQMessage(string: key), try ZMQMessage(string: header), try ZMQMessage(sending: pool.nonFinite)]
         default:
             let short = pool.batches[batch]
-            return [try ZMQMessage(string: key), try ZMQMessage(string: header),
-                    try ZMQMessage(copying: UnsafeRawBufferPointer(start: short.bytes, count: short.count - 4))]
+            return [
+                try ZMQMessage(string: key), try ZMQMessage(string: header),
+                try ZMQMessage(copying: UnsafeRawBufferPointer(start: short.bytes, count: short.count - 4)),
+            ]
         }
     }
 
@@ -169,7 +183,9 @@ enum SoakPeers {
         guard header.count > pattern.count else { return nil }
         for start in 0...(header.count - pattern.count) where header[start] == pattern[0] {
             guard (0..<pattern.count).allSatisfy({ header[start + $0] == pattern[$0] }) else { continue }
-            var value = 0, position = start + pattern.count, digits = 0
+            var value = 0
+            var position = start + pattern.count
+            var digits = 0
             while position < header.count, header[position] >= 48, header[position] <= 57 {
                 value = value * 10 + Int(header[position] - 48)
                 position += 1

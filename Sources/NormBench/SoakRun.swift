@@ -25,7 +25,8 @@ struct SoakRun {
     }
 
     func report() -> SoakReport {
-        var lines: [String] = [], failures = self.failures
+        var lines: [String] = []
+        var failures = self.failures
         let counter = { (name: String) in stats?[name]?.intValue ?? 0 }
         let rejected = (stats?["rejected"]?.objectValue ?? []).map { ($0.0, $0.1.intValue ?? 0) }
         let rejectedTotal = rejected.reduce(0) { $0 + $1.1 }
@@ -35,11 +36,13 @@ struct SoakRun {
         let readingSeconds = max(1, seconds - stalledSeconds)
 
         let load = capacity.map { ", \(format(100 * rate / $0, 0))% of the measured capacity of \(format($0, 0))" } ?? ""
-        lines.append("load asked: \(format(rate, 0)) valid batches/s\(load); reached: \(format(Double(validSent) / seconds, 0))/s over \(format(seconds, 0)) s, "
-                     + "\(format(Double(published) / readingSeconds, 0))/s while the consumer read (it stalled \(format(stalledSeconds, 0)) s)")
+        lines.append(
+            "load asked: \(format(rate, 0)) valid batches/s\(load); reached: \(format(Double(validSent) / seconds, 0))/s over \(format(seconds, 0)) s, "
+                + "\(format(Double(published) / readingSeconds, 0))/s while the consumer read (it stalled \(format(stalledSeconds, 0)) s)")
         if stats != nil {
-            lines.append("received \(counter("received")), published \(counter("published")), rejected \(rejectedTotal) "
-                         + "{\(rejected.map { "\($0.0): \($0.1)" }.joined(separator: ", "))}, dropped \(counter("dropped")), in flight \(counter("in_flight"))")
+            lines.append(
+                "received \(counter("received")), published \(counter("published")), rejected \(rejectedTotal) "
+                    + "{\(rejected.map { "\($0.0): \($0.1)" }.joined(separator: ", "))}, dropped \(counter("dropped")), in flight \(counter("in_flight"))")
             if counter("received") != counter("published") + rejectedTotal + counter("dropped") + counter("in_flight") {
                 failures.append("received != published + rejected + dropped + in flight")
             }
@@ -57,9 +60,11 @@ struct SoakRun {
         }
 
         let (orderBreaks, lost, worst) = checkKeys(&failures)
-        lines.append("keys \(received.count), valid batches sent \(validSent), published and received \(published), lost \(lost), "
-                     + "order intact in every key: \(orderBreaks == 0), statistics vs float64 recomputation: worst relative error \(String(format: "%.2e", worst))")
-        let low = resident.min() ?? 0, high = resident.max() ?? 0
+        lines.append(
+            "keys \(received.count), valid batches sent \(validSent), published and received \(published), lost \(lost), "
+                + "order intact in every key: \(orderBreaks == 0), statistics vs float64 recomputation: worst relative error \(String(format: "%.2e", worst))")
+        let low = resident.min() ?? 0
+        let high = resident.max() ?? 0
         let growth = low > 0 ? Double(high) / Double(low) : .nan
         lines.append("resident memory after warm-up: \(low >> 20)–\(high >> 20) MiB (max/min \(format(growth, 3)), \(resident.count) samples)")
         if !(growth <= 1.10) { failures.append("resident memory not flat within 10% (max/min \(format(growth, 3)))") }
@@ -69,7 +74,10 @@ struct SoakRun {
     /// Order, completeness and running statistics of every key; returns the keys out of order,
     /// the valid batches never received, and the worst relative error of the statistics.
     private func checkKeys(_ failures: inout [String]) -> (Int, Int, Double) {
-        var orderBreaks = 0, duplicates = 0, lost = 0, worst = 0.0
+        var orderBreaks = 0
+        var duplicates = 0
+        var lost = 0
+        var worst = 0.0
         for (pool, record) in sent {
             for (key, batches) in record.order {
                 let seqs = received[key] ?? []
@@ -77,7 +85,8 @@ struct SoakRun {
                 if seqs != seqs.sorted() { orderBreaks += 1 }
                 lost += batches.count - Set(seqs).count
                 // BatchNorm's running statistics, momentum 0.1, from the float64 moments of each published batch.
-                var mean = [Double](repeating: 0, count: SoakBatchPool.channels), variance = [Double](repeating: 1, count: SoakBatchPool.channels)
+                var mean = [Double](repeating: 0, count: SoakBatchPool.channels)
+                var variance = [Double](repeating: 1, count: SoakBatchPool.channels)
                 for seq in seqs where seq < batches.count {
                     let batch = batches[seq]
                     for c in mean.indices {
@@ -94,7 +103,10 @@ struct SoakRun {
                 }
                 for (name, reference) in [("running_mean", mean), ("running_var", variance)] {
                     let ours = state[name]?.arrayValue?.compactMap(\.doubleValue) ?? []
-                    guard ours.count == reference.count else { worst = .infinity; continue }
+                    guard ours.count == reference.count else {
+                        worst = .infinity
+                        continue
+                    }
                     for (a, b) in zip(ours, reference) { worst = max(worst, abs(a - b) / max(1e-12, abs(b))) }
                 }
             }

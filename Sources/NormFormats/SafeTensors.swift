@@ -5,7 +5,11 @@ import NormCore
 /// tensor's dtype, shape and byte range, then the data. Enough of it for state and `init` files.
 public struct SafeTensors: Sendable, Equatable {
     public enum DType: String, Sendable {
-        case f64 = "F64", f32 = "F32", f16 = "F16", bf16 = "BF16", i64 = "I64"
+        case f64 = "F64"
+        case f32 = "F32"
+        case f16 = "F16"
+        case bf16 = "BF16"
+        case i64 = "I64"
         var size: Int {
             switch self {
             case .f64, .i64: 8
@@ -81,10 +85,14 @@ public struct SafeTensors: Sendable, Equatable {
         let names = tensors.keys.sorted()
         for name in names {
             let t = tensors[name]!
-            members.append((name.string, .object([
-                ("dtype", .string(t.dtype.rawValue)), ("shape", .array(t.shape.map { .int($0) })),
-                ("data_offsets", .array([.int(offset), .int(offset + t.data.count)])),
-            ])))
+            members.append(
+                (
+                    name.string,
+                    .object([
+                        ("dtype", .string(t.dtype.rawValue)), ("shape", .array(t.shape.map { .int($0) })),
+                        ("data_offsets", .array([.int(offset), .int(offset + t.data.count)])),
+                    ])
+                ))
             offset += t.data.count
         }
         var header = Array(JSONValue.object(members).serialized.utf8)
@@ -121,8 +129,9 @@ public struct SafeTensors: Sendable, Equatable {
                 throw FormatError(message: "tensor \(name) has an unsupported dtype")
             }
             guard let shape = value["shape"]?.arrayValue?.compactMap(\.intValue), shape.allSatisfy({ $0 >= 0 }),
-                  let offsets = value["data_offsets"]?.arrayValue?.compactMap(\.intValue), offsets.count == 2,
-                  offsets[0] >= 0, offsets[0] <= offsets[1], offsets[1] <= dataSize else {
+                let offsets = value["data_offsets"]?.arrayValue?.compactMap(\.intValue), offsets.count == 2,
+                offsets[0] >= 0, offsets[0] <= offsets[1], offsets[1] <= dataSize
+            else {
                 throw FormatError(message: "tensor \(name) has a bad shape or data range")
             }
             let (count, overflow) = shape.reduce((1, false)) { acc, d in

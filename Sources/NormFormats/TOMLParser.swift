@@ -43,13 +43,14 @@ public struct TOMLParser {
         }
 
         var node: TOMLNode {
-            .table(keys.map { key in
-                switch entries[key]! {
-                case .value(let node): (key, node)
-                case .table(let table): (key, table.node)
-                case .tables(let tables): (key, .array(tables.map(\.node)))
-                }
-            })
+            .table(
+                keys.map { key in
+                    switch entries[key]! {
+                    case .value(let node): (key, node)
+                    case .table(let table): (key, table.node)
+                    case .tables(let tables): (key, .array(tables.map(\.node)))
+                    }
+                })
         }
     }
 
@@ -271,7 +272,8 @@ public struct TOMLParser {
         }
         if digits.contains(where: { $0 == "." || $0 == "e" || $0 == "E" }) {
             guard !digits.hasSuffix("."), !digits.contains(".e"), !digits.contains(".E"), !unsigned.hasPrefix("."),
-                  let value = Double(digits) else { throw fail("invalid number \(token)") }
+                let value = Double(digits)
+            else { throw fail("invalid number \(token)") }
             return .double(value)
         }
         guard let value = Int(digits) else { throw fail("invalid integer \(token)") }
@@ -313,11 +315,17 @@ public struct TOMLParser {
         while true {
             guard let byte = peek() else { throw fail("unterminated string") }
             if byte == quote {
-                if !multiline { index += 1; return String(out) }
+                if !multiline {
+                    index += 1
+                    return String(out)
+                }
                 if starts(with: triple) {
                     index += 3
                     // Up to two quotes may end a multi-line string: """a"""" is `a"`.
-                    while starts(with: single) && !starts(with: triple) { out.append(Unicode.Scalar(quote)); index += 1 }
+                    while starts(with: single) && !starts(with: triple) {
+                        out.append(Unicode.Scalar(quote))
+                        index += 1
+                    }
                     return String(out)
                 }
                 out.append(Unicode.Scalar(quote))
@@ -326,11 +334,16 @@ public struct TOMLParser {
             }
             if escapes && byte == UInt8(ascii: "\\") {
                 index += 1
-                if multiline, let next = peek(), next == UInt8(ascii: "\n") || next == UInt8(ascii: " ") || next == UInt8(ascii: "\t") || next == UInt8(ascii: "\r") {
+                if multiline, let next = peek(),
+                    next == UInt8(ascii: "\n") || next == UInt8(ascii: " ") || next == UInt8(ascii: "\t") || next == UInt8(ascii: "\r")
+                {
                     // A line-ending backslash trims the newline and the white space after it.
                     var sawNewline = false
                     while let c = peek(), c == UInt8(ascii: " ") || c == UInt8(ascii: "\t") || c == UInt8(ascii: "\n") || c == UInt8(ascii: "\r") {
-                        if c == UInt8(ascii: "\n") { line += 1; sawNewline = true }
+                        if c == UInt8(ascii: "\n") {
+                            line += 1
+                            sawNewline = true
+                        }
                         index += 1
                     }
                     guard sawNewline else { throw fail("invalid escape") }
@@ -364,7 +377,8 @@ public struct TOMLParser {
         case UInt8(ascii: "u"), UInt8(ascii: "U"):
             let count = byte == UInt8(ascii: "u") ? 4 : 8
             guard index + count <= bytes.count, let code = UInt32(String(decoding: bytes[index..<(index + count)], as: UTF8.self), radix: 16),
-                  let scalar = Unicode.Scalar(code) else { throw fail("invalid unicode escape") }
+                let scalar = Unicode.Scalar(code)
+            else { throw fail("invalid unicode escape") }
             index += count
             return scalar
         default: throw fail("invalid escape \\\(Character(Unicode.Scalar(byte)))")
@@ -398,7 +412,12 @@ public struct TOMLParser {
     }
 
     private mutating func skipFirstNewline() {
-        if starts(with: "\r\n") { index += 2; line += 1 } else if take(UInt8(ascii: "\n")) { line += 1 }
+        if starts(with: "\r\n") {
+            index += 2
+            line += 1
+        } else if take(UInt8(ascii: "\n")) {
+            line += 1
+        }
     }
 
     private mutating func skipSpaces() {
@@ -415,8 +434,15 @@ public struct TOMLParser {
         while true {
             skipSpaces()
             skipComment()
-            if take(UInt8(ascii: "\n")) { line += 1; continue }
-            if starts(with: "\r\n") { index += 2; line += 1; continue }
+            if take(UInt8(ascii: "\n")) {
+                line += 1
+                continue
+            }
+            if starts(with: "\r\n") {
+                index += 2
+                line += 1
+                continue
+            }
             return
         }
     }
@@ -425,8 +451,15 @@ public struct TOMLParser {
         skipSpaces()
         skipComment()
         if peek() == nil { return }
-        if take(UInt8(ascii: "\n")) { line += 1; return }
-        if starts(with: "\r\n") { index += 2; line += 1; return }
+        if take(UInt8(ascii: "\n")) {
+            line += 1
+            return
+        }
+        if starts(with: "\r\n") {
+            index += 2
+            line += 1
+            return
+        }
         throw fail("expected the end of the line")
     }
 }

@@ -58,7 +58,9 @@ public final class ZMQBufferPool: Sendable {
     }
 
     deinit {
-        free.withLock { list in list.forEach { $0.bytes.pointer.deallocate() } }
+        free.withLock { list in
+            for parked in list { parked.bytes.pointer.deallocate() }
+        }
     }
 }
 
@@ -66,4 +68,3 @@ public final class ZMQBufferPool: Sendable {
 struct UncheckedPointer: @unchecked Sendable {
     let pointer: UnsafeMutableRawPointer
 }
-

@@ -26,7 +26,9 @@ enum ZMQRaw {
 
 /// The libzmq version this process linked.
 public func zmqVersion() -> (major: Int32, minor: Int32, patch: Int32) {
-    var major: Int32 = 0, minor: Int32 = 0, patch: Int32 = 0
+    var major: Int32 = 0
+    var minor: Int32 = 0
+    var patch: Int32 = 0
     zmq_version(&major, &minor, &patch)
     return (major, minor, patch)
 }

@@ -89,7 +89,7 @@ public final class ZMQSocket {
         do {
             try ZMQRaw.call("zmq_msg_recv") { zmq_msg_recv(message.pointer, handle, dontWait ? ZMQ_DONTWAIT : 0) }
             return true
-        } catch where error.isAgain {
+        } catch  where error.isAgain {
             return false
         }
     }
@@ -101,7 +101,7 @@ public final class ZMQSocket {
         do {
             try ZMQRaw.call("zmq_msg_send") { zmq_msg_send(message.pointer, handle, flags) }
             return true
-        } catch where error.isAgain {
+        } catch  where error.isAgain {
             return false
         }
     }

@@ -5,7 +5,8 @@ import NormDaemon
 struct Ctl: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Send one command to a running daemon's control socket.",
-        discussion: "Commands:\n" + ControlCommand.helpText.map { "  \($0.0.padding(toLength: 26, withPad: " ", startingAt: 0)) \($0.1)" }.joined(separator: "\n")
+        discussion: "Commands:\n"
+            + ControlCommand.helpText.map { "  \($0.0.padding(toLength: 26, withPad: " ", startingAt: 0)) \($0.1)" }.joined(separator: "\n")
             + "\n\nExit status: 0 answered, 1 the answer is an error, 2 the socket cannot be reached or no answer came in time.")
 
     @Option(help: "The control socket (default: this user's daemon socket if it exists, else /run/normd/normd.sock).")
@@ -17,8 +18,9 @@ struct Ctl: ParsableCommand {
     @Option(help: "Seconds to wait for the answer.")
     var timeout: Double = 10
 
-    @Argument(parsing: .captureForPassthrough, help: "The command and its arguments.",
-              completion: .list(ControlCommand.helpText.map { String($0.0.prefix { $0 != " " }) }))
+    @Argument(
+        parsing: .captureForPassthrough, help: "The command and its arguments.",
+        completion: .list(ControlCommand.helpText.map { String($0.0.prefix { $0 != " " }) }))
     var command: [String] = []
 
     func validate() throws {

@@ -42,7 +42,9 @@ struct CommandLineMannersTests {
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(silent.utf8)) }
-        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
         #expect(bound == 0 && listen(listener, 4) == 0)
         let timedOut = try runNormd(["ctl", "--socket", silent, "--timeout", "0.5", "stats"])
         #expect(timedOut.status == 2 && timedOut.stderr.contains("within 0.5 s"), "\(timedOut)")

@@ -1,7 +1,7 @@
 import Foundation
 import NormDaemon
-import Testing
 import NormFormats
+import Testing
 
 @Suite("The normd command line")
 struct CommandLineTests {
@@ -10,23 +10,25 @@ struct CommandLineTests {
         let directory = DaemonProcess.makeDirectory()
         let good = directory.appendingPathComponent("good.toml").path
         try """
-            [[pipeline]]
-            name = "features"
-            [pipeline.input]
-            socket = "sub"
-            connect = ["tcp://127.0.0.1:5555"]
-            [pipeline.output]
-            socket = "pub"
-            bind = ["tcp://127.0.0.1:5556"]
-            [pipeline.norm]
-            kind = "group"
-            channels = 64
-            groups = 8
-            """.write(toFile: good, atomically: true, encoding: .utf8)
+        [[pipeline]]
+        name = "features"
+        [pipeline.input]
+        socket = "sub"
+        connect = ["tcp://127.0.0.1:5555"]
+        [pipeline.output]
+        socket = "pub"
+        bind = ["tcp://127.0.0.1:5556"]
+        [pipeline.norm]
+        kind = "group"
+        channels = 64
+        groups = 8
+        """.write(toFile: good, atomically: true, encoding: .utf8)
         let ok = try runNormd(["check-config", good])
         #expect(ok.status == 0)
-        for line in ["[daemon]", "checkpoint_interval_s = 10.0", "name = \"features\"", "topics = [\"\"]", "when_full = \"drop\"",
-                     "eps = 1e-05", "momentum = 0.1", "nonfinite = \"reject\"", "key_policy = \"reject\""] {
+        for line in [
+            "[daemon]", "checkpoint_interval_s = 10.0", "name = \"features\"", "topics = [\"\"]", "when_full = \"drop\"",
+            "eps = 1e-05", "momentum = 0.1", "nonfinite = \"reject\"", "key_policy = \"reject\"",
+        ] {
             #expect(ok.stdout.contains(line), "missing \(line) in:\n\(ok.stdout)")
         }
         let bad = directory.appendingPathComponent("normd.toml").path
@@ -69,9 +71,11 @@ struct CommandLineTests {
 
     @Test("bench --soak refuses a load it cannot run, before it starts anything")
     func soakArguments() throws {
-        for (arguments, message) in [(["--keys", "2", "--producers", "4"], "--keys must be at least --producers"),
-                                     (["--rate", "0"], "--rate must be a positive number"),
-                                     (["--load", "1.5"], "--load must be in (0, 1]")] {
+        for (arguments, message) in [
+            (["--keys", "2", "--producers", "4"], "--keys must be at least --producers"),
+            (["--rate", "0"], "--rate must be a positive number"),
+            (["--load", "1.5"], "--load must be in (0, 1]"),
+        ] {
             let result = try runNormd(["bench", "--soak"] + arguments)
             #expect(result.status == 64)
             #expect(result.stderr.contains(message))

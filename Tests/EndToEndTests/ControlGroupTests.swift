@@ -1,14 +1,16 @@
 import Foundation
 import NormDaemon
-import Testing
 import NormTestSupport
+import Testing
 
 @Suite("control_group", .enabled(if: getuid() == 0, "creates users and a group, which needs root"))
 struct ControlGroupTests {
     @Test("a member of control_group is answered by plain ctl; a user outside it is refused; a missing group fails check-config")
     func groupAccess() throws {
         let suffix = String(UUID().uuidString.prefix(6)).lowercased()
-        let group = "nctl\(suffix)", member = "nin\(suffix)", outsider = "nout\(suffix)"
+        let group = "nctl\(suffix)"
+        let member = "nin\(suffix)"
+        let outsider = "nout\(suffix)"
         #expect(try runProcess("/usr/sbin/groupadd", [group]).status == 0)
         #expect(try runProcess("/usr/sbin/useradd", ["-M", "-G", group, member]).status == 0)
         #expect(try runProcess("/usr/sbin/useradd", ["-M", outsider]).status == 0)
@@ -35,15 +37,18 @@ struct ControlGroupTests {
     func writeConfig(daemon extra: String) throws -> String {
         let directory = DaemonProcess.makeDirectory()
         let path = directory.appendingPathComponent("normd.toml").path
-        try "[daemon]\n\(extra)\n\(minimalPipeline.replacingOccurrences(of: "{dir}", with: directory.path))\n".write(toFile: path, atomically: true, encoding: .utf8)
+        try "[daemon]\n\(extra)\n\(minimalPipeline.replacingOccurrences(of: "{dir}", with: directory.path))\n".write(
+            toFile: path, atomically: true, encoding: .utf8)
         return path
     }
 
-    @Test("a member's plain `normd ctl stats` (no --socket) reaches the system daemon's socket at /run/normd/normd.sock",
-          .enabled(if: getuid() == 0 && !FileManager.default.fileExists(atPath: DefaultPaths.systemControlSocket), "needs root and no system normd"))
+    @Test(
+        "a member's plain `normd ctl stats` (no --socket) reaches the system daemon's socket at /run/normd/normd.sock",
+        .enabled(if: getuid() == 0 && !FileManager.default.fileExists(atPath: DefaultPaths.systemControlSocket), "needs root and no system normd"))
     func plainCtlReachesSystemSocket() throws {
         let suffix = String(UUID().uuidString.prefix(6)).lowercased()
-        let group = "nctl\(suffix)", member = "nin\(suffix)"
+        let group = "nctl\(suffix)"
+        let member = "nin\(suffix)"
         #expect(try runProcess("/usr/sbin/groupadd", [group]).status == 0)
         #expect(try runProcess("/usr/sbin/useradd", ["-M", "-G", group, member]).status == 0)
         defer {
@@ -53,12 +58,12 @@ struct ControlGroupTests {
         let directory = DaemonProcess.makeDirectory()
         let config = directory.appendingPathComponent("normd.toml").path
         try """
-            [daemon]
-            control_socket = "\(DefaultPaths.systemControlSocket)"
-            state_dir = "\(directory.path)/state"
-            control_group = "\(group)"
-            \(minimalPipeline.replacingOccurrences(of: "{dir}", with: directory.path))
-            """.write(toFile: config, atomically: true, encoding: .utf8)
+        [daemon]
+        control_socket = "\(DefaultPaths.systemControlSocket)"
+        state_dir = "\(directory.path)/state"
+        control_group = "\(group)"
+        \(minimalPipeline.replacingOccurrences(of: "{dir}", with: directory.path))
+        """.write(toFile: config, atomically: true, encoding: .utf8)
         rmdir("/run/normd")  // an empty folder left by another run, perhaps 0700; normd creates it 0755
         let daemon = try DaemonProcess(pipelines: "", directory: directory, waitUntilReady: false)
         defer { daemon.stop() }

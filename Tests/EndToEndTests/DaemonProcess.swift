@@ -1,8 +1,8 @@
 import Foundation
-import NormTestSupport
 import NormDaemon
-import ZeroMQ
 import NormFormats
+import NormTestSupport
+import ZeroMQ
 
 /// A real `normd` process on a configuration in its own temporary folder.
 final class DaemonProcess {
@@ -33,8 +33,10 @@ final class DaemonProcess {
     }
 
     /// `pipelines` is TOML for the `[[pipeline]]` tables; `{dir}` stands for the temporary folder.
-    init(pipelines: String, daemon extra: String = "", directory: URL = DaemonProcess.makeDirectory(),
-         arguments: [String] = [], environment: [String: String] = [:], descriptorLimit: Int? = nil, waitUntilReady: Bool = true) throws {
+    init(
+        pipelines: String, daemon extra: String = "", directory: URL = DaemonProcess.makeDirectory(),
+        arguments: [String] = [], environment: [String: String] = [:], descriptorLimit: Int? = nil, waitUntilReady: Bool = true
+    ) throws {
         self.directory = directory
         configPath = directory.appendingPathComponent("normd.toml").path
         logPath = directory.appendingPathComponent("normd.log").path

@@ -1,7 +1,7 @@
 import Foundation
 import NormDaemon
-import Testing
 import NormTestSupport
+import Testing
 
 @Suite("Idle clients cannot take the daemon's descriptors")
 struct DescriptorExhaustionTests {
@@ -14,15 +14,18 @@ struct DescriptorExhaustionTests {
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        _ = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
         return fd
     }
 
     @Test("with 256 descriptors and 1,000 idle metrics connections, batches, ctl and checkpoints still work")
     func idleMetricsConnections() throws {
         let port = try TestPeers.freeLoopbackPort()
-        let daemon = try DaemonProcess(pipelines: pipelineTOML(), daemon: "metrics_listen = \"127.0.0.1:\(port)\"",
-                                       descriptorLimit: 256)
+        let daemon = try DaemonProcess(
+            pipelines: pipelineTOML(), daemon: "metrics_listen = \"127.0.0.1:\(port)\"",
+            descriptorLimit: 256)
         let fdFolder = "/proc/\(daemon.process.processIdentifier)/fd"
         func descriptors() -> Int { (try? FileManager.default.contentsOfDirectory(atPath: fdFolder))?.count ?? 0 }
         let before = descriptors()

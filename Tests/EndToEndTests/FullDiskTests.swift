@@ -1,9 +1,9 @@
 import Foundation
 import NormCore
 import NormDaemon
-import Testing
-import NormTestSupport
 import NormFormats
+import NormTestSupport
+import Testing
 
 @Suite("A full disk under evict_lru", .enabled(if: getuid() == 0, "mounts a small tmpfs, which needs root"))
 struct FullDiskTests {
@@ -34,13 +34,16 @@ struct FullDiskTests {
         let push = try peers.socket(.push, connect: ["ipc://\(directory.path)/lru.in"])
         let pull = try peers.socket(.pull, connect: ["ipc://\(directory.path)/lru.out"])
         func send(_ key: Int) throws -> Bool {
-            try push.sendTensor(key: "k\(key)", header: #"{"dtype":"float32","shape":[2,2,4]}"#, floats: seededFloats(16, seed: UInt64(key), mean: Double(key), std: 1))
+            try push.sendTensor(
+                key: "k\(key)", header: #"{"dtype":"float32","shape":[2,2,4]}"#, floats: seededFloats(16, seed: UInt64(key), mean: Double(key), std: 1))
             return try pull.receiveFrames() != nil
         }
         for key in 0..<100 { #expect(try send(key)) }
         let filler = Self.fill(state)
         // 200 new keys on a full disk: none may push a key out whose state cannot be written.
-        for key in 100..<300 { try push.sendTensor(key: "k\(key)", header: #"{"dtype":"float32","shape":[2,2,4]}"#, floats: seededFloats(16, seed: UInt64(key))) }
+        for key in 100..<300 {
+            try push.sendTensor(key: "k\(key)", header: #"{"dtype":"float32","shape":[2,2,4]}"#, floats: seededFloats(16, seed: UInt64(key)))
+        }
         #expect(try eventually(timeout: 10) { try daemon.ctl("stats")["pipelines"]?["lru"]?["rejected"]?["max_keys"]?.intValue == 200 })
         #expect(try daemon.ctl("show", "lru")["keys"]?.objectValue?.count == 100)
         #expect(daemon.log.contains("its state cannot be written"), "the refusal says why")

@@ -1,9 +1,9 @@
 import Foundation
 import NormCore
 import NormDaemon
-import Testing
-import NormTestSupport
 import NormFormats
+import NormTestSupport
+import Testing
 
 @Suite("A key is its bytes")
 struct KeyBytesTests {
@@ -13,7 +13,8 @@ struct KeyBytesTests {
         let peers = TestPeers()
         let push = try peers.socket(.push, connect: ["ipc://\(daemon.directory.path)/bn.in"])
         let pull = try peers.socket(.pull, connect: ["ipc://\(daemon.directory.path)/bn.out"])
-        let nfc = "\u{F1}", nfd = "n\u{303}"
+        let nfc = "\u{F1}"
+        let nfd = "n\u{303}"
         // By position, not by String: Swift's String would call the two spellings one dictionary key.
         let spellings = [nfc, nfd]
         var sent: [[[Float]]] = [[], []]
@@ -29,7 +30,8 @@ struct KeyBytesTests {
         #expect(keys.map { Array($0.0.utf8) } == [[0x6E, 0xCC, 0x83], [0xC3, 0xB1]], "two keys, in byte order")
         for (i, key) in spellings.enumerated() {
             // The running statistics written from the formula in float64, batch after batch.
-            var mean = [Double](repeating: 0, count: 3), variance = [Double](repeating: 1, count: 3)
+            var mean = [Double](repeating: 0, count: 3)
+            var variance = [Double](repeating: 1, count: 3)
             for x in sent[i] {
                 for c in 0..<3 {
                     var values: [Double] = []

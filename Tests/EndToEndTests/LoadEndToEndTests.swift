@@ -1,7 +1,7 @@
 import Foundation
 import NormDaemon
-import Testing
 import NormTestSupport
+import Testing
 import ZeroMQ
 
 @Suite("Backpressure, memory and counters under a consumer that stops reading")
@@ -53,12 +53,17 @@ struct LoadEndToEndTests {
         #expect(stalled.dropped == 0)
         #expect(stalled.received == stalled.published + stalled.dropped + stalled.inFlight + stalled.rejected)
         #expect(stalled.inFlight <= 8)
-        let resident = try String(contentsOfFile: "/proc/\(daemon.process.processIdentifier)/status", encoding: .utf8)
+        let resident =
+            try String(contentsOfFile: "/proc/\(daemon.process.processIdentifier)/status", encoding: .utf8)
             .split(separator: "\n").first { $0.hasPrefix("VmRSS:") }.flatMap { $0.split(separator: " ").dropFirst().first.flatMap { Int($0) } } ?? 0
         #expect(resident < 300_000, "resident \(resident) kB while stalled")
         // The consumer resumes: everything the producer got in comes out, in order, nothing lost.
         for _ in 0..<accepted { _ = try pull.receiveTensor() }
-        #expect(try eventually { let c = try Self.counters(daemon); return c.published == accepted && c.received == accepted && c.inFlight == 0 })
+        #expect(
+            try eventually {
+                let c = try Self.counters(daemon)
+                return c.published == accepted && c.received == accepted && c.inFlight == 0
+            })
         #expect(daemon.stop() == 0)
     }
 
@@ -73,7 +78,11 @@ struct LoadEndToEndTests {
         for _ in 0..<60 {
             try push.send(frames: [Array("k".utf8), Array(Self.header.utf8), Self.batch.withUnsafeBytes { Array($0) }])
         }
-        #expect(try eventually { let c = try Self.counters(daemon); return c.received == 60 && c.inFlight == 0 })
+        #expect(
+            try eventually {
+                let c = try Self.counters(daemon)
+                return c.received == 60 && c.inFlight == 0
+            })
         let c = try Self.counters(daemon)
         #expect(c.dropped > 0)
         #expect(c.published + c.dropped == 60)

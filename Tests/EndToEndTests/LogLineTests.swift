@@ -1,7 +1,7 @@
 import Foundation
 import NormDaemon
-import Testing
 import NormTestSupport
+import Testing
 
 @Suite("Log lines as an operator reads them")
 struct LogLineTests {
@@ -16,7 +16,8 @@ struct LogLineTests {
         let rejection = lines.first { $0.hasPrefix("<4>rejected message") } ?? ""
         #expect(rejection.contains("key=cam7") && rejection.contains("seq=41") && rejection.contains("reason=payload_size"), "\(rejection)")
         let ready = lines.first { $0.contains("normd ready") } ?? ""
-        #expect(ready.hasPrefix("<6>normd ready") && ready.contains("version=\(BuildInfo.version)") && ready.contains("config=\(daemon.configPath)"), "\(ready)")
+        #expect(
+            ready.hasPrefix("<6>normd ready") && ready.contains("version=\(BuildInfo.version)") && ready.contains("config=\(daemon.configPath)"), "\(ready)")
         #expect(lines.allSatisfy { $0.range(of: #"^<[0-7]>"#, options: .regularExpression) != nil }, "a line without its priority:\n\(daemon.log)")
         #expect(daemon.stop() == 0)
     }

@@ -1,9 +1,9 @@
 import Foundation
 import NormCore
 import NormDaemon
-import Testing
-import NormTestSupport
 import NormFormats
+import NormTestSupport
+import Testing
 
 @Suite("Replies and scrapes with many keys")
 struct ManyKeysTests {
@@ -53,35 +53,40 @@ struct ManyKeysTests {
         let directory = DaemonProcess.makeDirectory()
         try Self.writeState(directory.appendingPathComponent("state").path)
         let port = try TestPeers.freeLoopbackPort()
-        let daemon = try DaemonProcess(pipelines: pipelineTOML(norm: "channels = \(Self.channels)"),
-                                       daemon: "metrics_listen = \"127.0.0.1:\(port)\"\nmetrics_key_statistics = true\nmetrics_key_limit = 100",
-                                       directory: directory, waitUntilReady: false)
+        let daemon = try DaemonProcess(
+            pipelines: pipelineTOML(norm: "channels = \(Self.channels)"),
+            daemon: "metrics_listen = \"127.0.0.1:\(port)\"\nmetrics_key_statistics = true\nmetrics_key_limit = 100",
+            directory: directory, waitUntilReady: false)
         try daemon.waitUntilReady(timeout: 120)
         let baseline = Self.resident(daemon.process.processIdentifier)
 
         // Every key once, in byte order, 5,000 a page.
         func walk() throws -> Int {
-        var seen = 0, after: String?, previous = ""
-        repeat {
-            var words = ["show", "bn", "--limit", "5000"]
-            if let after { words += ["--after", after] }
-            let reply = try JSONParser.parse(try ControlClient.send(words, socket: daemon.socketPath, timeout: 60).trimmingCharacters(in: .whitespacesAndNewlines))
-            let keys = try #require(reply["keys"]?.objectValue)
-            #expect(keys.count <= 5000)
-            for (key, entry) in keys {
-                #expect(ExactString(previous) < ExactString(key), "keys out of byte order: \(previous), \(key)")
-                previous = key
-                #expect(entry["num_batches_tracked"]?.intValue == Int(key.dropFirst(3))! + 1)
-            }
-            seen += keys.count
-            after = reply["next"]?.stringValue
-        } while after != nil
-        return seen
+            var seen = 0
+            var after: String?
+            var previous = ""
+            repeat {
+                var words = ["show", "bn", "--limit", "5000"]
+                if let after { words += ["--after", after] }
+                let reply = try JSONParser.parse(
+                    try ControlClient.send(words, socket: daemon.socketPath, timeout: 60).trimmingCharacters(in: .whitespacesAndNewlines))
+                let keys = try #require(reply["keys"]?.objectValue)
+                #expect(keys.count <= 5000)
+                for (key, entry) in keys {
+                    #expect(ExactString(previous) < ExactString(key), "keys out of byte order: \(previous), \(key)")
+                    previous = key
+                    #expect(entry["num_batches_tracked"]?.intValue == Int(key.dropFirst(3))! + 1)
+                }
+                seen += keys.count
+                after = reply["next"]?.stringValue
+            } while after != nil
+            return seen
         }
         #expect(try walk() == Self.keyCount)
 
         // Eight scrapes at once: one render, shared, with series for 100 keys and the rest counted.
-        let texts = ObservedTexts(), socket = daemon.socketPath
+        let texts = ObservedTexts()
+        let socket = daemon.socketPath
         DispatchQueue.concurrentPerform(iterations: 8) { _ in
             texts.add((try? ControlClient.send(["metrics"], socket: socket, timeout: 60)) ?? "")
         }

@@ -1,8 +1,8 @@
 import Foundation
 import NormDaemon
-import Testing
-import NormTestSupport
 import NormFormats
+import NormTestSupport
+import Testing
 
 @Suite("Metrics as Prometheus tools read them")
 struct MetricsConventionsTests {
@@ -19,7 +19,9 @@ struct MetricsConventionsTests {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", "-c", script]
-        let input = Pipe(), output = Pipe(), errors = Pipe()
+        let input = Pipe()
+        let output = Pipe()
+        let errors = Pipe()
         process.standardInput = input
         process.standardOutput = output
         process.standardError = errors
@@ -45,12 +47,14 @@ struct MetricsConventionsTests {
         let daemon = try DaemonProcess(pipelines: minimalPipeline)
         let first = try Self.parse(try daemon.ctlText("metrics"))
         let types = try #require(first["types"]?.objectValue).reduce(into: [String: String]()) { $0[$1.0] = $1.1.stringValue }
-        let expected = ["normd_build_info": "gauge", "process_cpu_seconds": "counter", "process_resident_memory_bytes": "gauge",
-                        "process_open_fds": "gauge", "process_start_time_seconds": "gauge", "normd_pipeline_info": "gauge",
-                        "normd_received_bytes": "counter", "normd_published_bytes": "counter", "normd_received": "counter",
-                        "normd_rejected": "counter", "normd_dropped": "counter", "normd_config_last_reload_successful": "gauge",
-                        "normd_config_last_reload_success_timestamp_seconds": "gauge", "normd_checkpoint_last_success_timestamp_seconds": "gauge",
-                        "normd_checkpoint_failures": "counter", "normd_batch_latency_seconds": "histogram"]
+        let expected = [
+            "normd_build_info": "gauge", "process_cpu_seconds": "counter", "process_resident_memory_bytes": "gauge",
+            "process_open_fds": "gauge", "process_start_time_seconds": "gauge", "normd_pipeline_info": "gauge",
+            "normd_received_bytes": "counter", "normd_published_bytes": "counter", "normd_received": "counter",
+            "normd_rejected": "counter", "normd_dropped": "counter", "normd_config_last_reload_successful": "gauge",
+            "normd_config_last_reload_success_timestamp_seconds": "gauge", "normd_checkpoint_last_success_timestamp_seconds": "gauge",
+            "normd_checkpoint_failures": "counter", "normd_batch_latency_seconds": "histogram",
+        ]
         for (name, type) in expected { #expect(types[name] == type, "\(name): \(types[name] ?? "missing")") }
         #expect(Self.value(first, "normd_build_info", ["version": BuildInfo.version]) == 1)
         #expect(Self.value(first, "normd_pipeline_info", ["pipeline": "p", "kind": "batch", "mode": "train"]) == 1)
@@ -67,11 +71,12 @@ struct MetricsConventionsTests {
         try (config + "\nbogus = 1\n").write(toFile: daemon.configPath, atomically: true, encoding: .utf8)
         #expect(try daemon.ctl("reload")["error"] == .string("config"))
         _ = try daemon.ctl("checkpoint")
-        #expect(try eventually(timeout: 5) {
-            let now = try Self.parse(try daemon.ctlText("metrics"))
-            return Self.value(now, "normd_config_last_reload_successful") == 0
-                && (Self.value(now, "normd_checkpoint_last_success_timestamp_seconds") ?? 0) > 0
-        })
+        #expect(
+            try eventually(timeout: 5) {
+                let now = try Self.parse(try daemon.ctlText("metrics"))
+                return Self.value(now, "normd_config_last_reload_successful") == 0
+                    && (Self.value(now, "normd_checkpoint_last_success_timestamp_seconds") ?? 0) > 0
+            })
         #expect(daemon.stop() == 0)
     }
 }

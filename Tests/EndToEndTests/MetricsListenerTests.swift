@@ -1,7 +1,7 @@
 import Foundation
 import NormDaemon
-import Testing
 import NormTestSupport
+import Testing
 import ZeroMQ
 
 @Suite("The HTTP metrics listener")
@@ -9,8 +9,9 @@ struct MetricsListenerTests {
     @Test("daemon.metrics_listen serves GET /metrics and nothing else")
     func scrape() throws {
         let port = try TestPeers.freeLoopbackPort()
-        let daemon = try DaemonProcess(pipelines: pipelineTOML(),
-                                       daemon: "metrics_listen = \"127.0.0.1:\(port)\"\nmetrics_key_statistics = true")
+        let daemon = try DaemonProcess(
+            pipelines: pipelineTOML(),
+            daemon: "metrics_listen = \"127.0.0.1:\(port)\"\nmetrics_key_statistics = true")
         try OperationsEndToEndTests.feed(daemon, TestPeers(), count: 1)
         func get(_ path: String, method: String = "GET", port: Int = port, raw: String? = nil) throws -> String {
             let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -19,7 +20,9 @@ struct MetricsListenerTests {
             address.sin_family = sa_family_t(AF_INET)
             address.sin_port = in_port_t(UInt16(port).bigEndian)
             address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            let connected = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+            let connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
             guard connected == 0 else { throw TestFailure("cannot connect to 127.0.0.1:\(port)") }
             UnixSocket.writeAll(fd, raw ?? "\(method) \(path) HTTP/1.1\r\nHost: localhost\r\n\r\n")
             // Every answer ends with the connection closed; one that stays open fails here instead of hanging.
@@ -43,8 +46,10 @@ struct MetricsListenerTests {
         // A reload moves the listener at once, and names what only a restart applies.
         let moved = try TestPeers.freeLoopbackPort()
         let config = try String(contentsOfFile: daemon.configPath, encoding: .utf8)
-        try config.replacingOccurrences(of: "127.0.0.1:\(port)", with: "127.0.0.1:\(moved)").replacingOccurrences(of: "log_level = \"debug\"", with: "log_level = \"info\"")
-            .write(toFile: daemon.configPath, atomically: true, encoding: .utf8)
+        try config.replacingOccurrences(of: "127.0.0.1:\(port)", with: "127.0.0.1:\(moved)").replacingOccurrences(
+            of: "log_level = \"debug\"", with: "log_level = \"info\""
+        )
+        .write(toFile: daemon.configPath, atomically: true, encoding: .utf8)
         let reload = try daemon.ctl("reload")
         #expect(reload["restart_needed"] == .array([.string("log_level")]))
         #expect(try get("/metrics", port: moved).hasPrefix("HTTP/1.1 200 OK"))

@@ -1,9 +1,9 @@
 import Foundation
 import NormDaemon
-import Testing
-import NormTestSupport
-import ZeroMQ
 import NormFormats
+import NormTestSupport
+import Testing
+import ZeroMQ
 
 @Suite("Operating normd: state, restarts, init, reload, systemd, metrics")
 struct OperationsEndToEndTests {
@@ -52,10 +52,11 @@ struct OperationsEndToEndTests {
         // No `checkpoint` command: only the periodic checkpoint can put the third batch on disk.
         // Polled rather than slept for, so a loaded CI machine cannot turn a late write into a failure.
         let stateFile = URL(fileURLWithPath: "\(first.stateDir)/bn.safetensors")
-        #expect(eventually(timeout: 10) {
-            let file = (try? Data(contentsOf: stateFile)).flatMap { try? SafeTensors.decode(Array($0)) }
-            return file?.tensors["cam0.num_batches_tracked"]?.int64Scalar == 3
-        }, "no periodic checkpoint with the third batch within 10 s")
+        #expect(
+            eventually(timeout: 10) {
+                let file = (try? Data(contentsOf: stateFile)).flatMap { try? SafeTensors.decode(Array($0)) }
+                return file?.tensors["cam0.num_batches_tracked"]?.int64Scalar == 3
+            }, "no periodic checkpoint with the third batch within 10 s")
         first.signal(SIGKILL)
         first.process.waitUntilExit()
         let second = try DaemonProcess(pipelines: pipelineTOML(), daemon: "checkpoint_interval_s = 0.3", directory: directory)
@@ -74,7 +75,8 @@ struct OperationsEndToEndTests {
         #expect(files == [.string("\(first.stateDir)/bn.safetensors")])
         #expect(first.stop() == 0)
 
-        let current = "\(first.stateDir)/bn.safetensors", previous = "\(first.stateDir)/bn.prev.safetensors"
+        let current = "\(first.stateDir)/bn.safetensors"
+        let previous = "\(first.stateDir)/bn.prev.safetensors"
         let bytes = try Data(contentsOf: URL(fileURLWithPath: current))
         try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: current))
         let second = try DaemonProcess(pipelines: pipelineTOML(), directory: directory)
@@ -97,7 +99,12 @@ struct OperationsEndToEndTests {
 
     @Test("init from a PyTorch BatchNorm2d state_dict in safetensors gives PyTorch's eval output")
     func initFromPyTorch() throws {
-        struct Expected: Decodable { let shape: [Int]; let input: [Float]; let expected: [Double]; let running_mean: [Double] }
+        struct Expected: Decodable {
+            let shape: [Int]
+            let input: [Float]
+            let expected: [Double]
+            let running_mean: [Double]
+        }
         let expected = try JSONDecoder().decode(Expected.self, from: Data(contentsOf: Self.fixtures.appendingPathComponent("bn2d_init_expected.json")))
         let initPath = Self.fixtures.appendingPathComponent("bn2d_init.safetensors").path
         let daemon = try DaemonProcess(pipelines: pipelineTOML(norm: "channels = 4\nmode = \"eval\"\ninit = \"\(initPath)\""))
@@ -117,7 +124,9 @@ struct OperationsEndToEndTests {
         let initLine = try #require(wrongText.split(separator: "\n", omittingEmptySubsequences: false).firstIndex { $0.hasPrefix("init = ") }) + 1
         let checked = try runNormd(["check-config", wrong])
         #expect(checked.status == 78)
-        #expect(checked.stderr.contains("wrong.toml:\(initLine): pipeline[0].norm.init: init file \(initPath): weight has shape [4], expected [3]"), "\(checked.stderr)")
+        #expect(
+            checked.stderr.contains("wrong.toml:\(initLine): pipeline[0].norm.init: init file \(initPath): weight has shape [4], expected [3]"),
+            "\(checked.stderr)")
         let run = try runNormd(["run", "--config", wrong])
         #expect(run.status == 78)
     }
@@ -137,7 +146,8 @@ struct OperationsEndToEndTests {
         #expect(try daemon.ctl("show", "drop")["error"] == .string("unknown_pipeline"))
         try Self.feed(daemon, TestPeers(), pipeline: "added", count: 1)
 
-        try (header + keep + "\n[pipeline.norm]\ngroups = 7\nkind = \"group\"\nchannels = 3\n").write(toFile: daemon.configPath, atomically: true, encoding: .utf8)
+        try (header + keep + "\n[pipeline.norm]\ngroups = 7\nkind = \"group\"\nchannels = 3\n").write(
+            toFile: daemon.configPath, atomically: true, encoding: .utf8)
         let refused = try daemon.ctl("reload")
         #expect(refused["error"] == .string("config"))
         #expect(refused["detail"]?.stringValue?.contains("normd.toml:") == true)
@@ -153,8 +163,9 @@ struct OperationsEndToEndTests {
     func systemdNotify() throws {
         let directory = DaemonProcess.makeDirectory()
         let listener = try NotifyListener(path: directory.appendingPathComponent("notify.sock").path)
-        let daemon = try DaemonProcess(pipelines: pipelineTOML(), directory: directory,
-                                       environment: ["NOTIFY_SOCKET": listener.path, "WATCHDOG_USEC": "400000"])
+        let daemon = try DaemonProcess(
+            pipelines: pipelineTOML(), directory: directory,
+            environment: ["NOTIFY_SOCKET": listener.path, "WATCHDOG_USEC": "400000"])
         let ready = try listener.next(containing: "READY=1")
         #expect(ready.contains("STATUS="))
         #expect(try listener.next(containing: "WATCHDOG=1") == "WATCHDOG=1")
@@ -208,7 +219,9 @@ final class NotifyListener {
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(path.utf8)) }
-        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
         guard bound == 0 else { throw TestFailure("bind \(path) failed") }
         var timeout = timeval(tv_sec: 10, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))

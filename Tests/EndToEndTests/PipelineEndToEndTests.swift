@@ -1,9 +1,9 @@
 import Foundation
 import NormDaemon
-import Testing
-import NormTestSupport
-import ZeroMQ
 import NormFormats
+import NormTestSupport
+import Testing
+import ZeroMQ
 
 @Suite("normd end to end over ipc://")
 struct PipelineEndToEndTests {
@@ -14,7 +14,9 @@ struct PipelineEndToEndTests {
         let push = try peers.socket(.push, connect: ["ipc://\(daemon.directory.path)/p.in"])
         let pull = try peers.socket(.pull, connect: ["ipc://\(daemon.directory.path)/p.out"])
         let x = seededFloats(4 * 3 * 10, seed: 1, mean: 3, std: 2)
-        try push.sendTensor(key: "cam0", header: #"{"dtype":"float32","shape":[4,3,10],"seq":18446744073709551615,"frame_id":12345678901234567890,"tags":["a",{"b":null}]}"#, floats: x)
+        try push.sendTensor(
+            key: "cam0", header: #"{"dtype":"float32","shape":[4,3,10],"seq":18446744073709551615,"frame_id":12345678901234567890,"tags":["a",{"b":null}]}"#,
+            floats: x)
         let out = try pull.receiveTensor()
         #expect(out.key == "cam0")
         #expect(maxError(out.floats, expectedBatchNorm(x, n: 4, c: 3, s: 10)) < 1e-5)
@@ -29,7 +31,9 @@ struct PipelineEndToEndTests {
 
     @Test("group, layer and instance kinds, float64 in and float16 out, NHWC", arguments: ["group", "layer", "instance"])
     func otherKinds(kind: String) throws {
-        let daemon = try DaemonProcess(pipelines: pipelineTOML("p", kind: kind, deadLetter: true, norm: kind == "group" ? "groups = 2\nchannels = 4" : "", outputExtra: #"dtype = "float32""#))
+        let daemon = try DaemonProcess(
+            pipelines: pipelineTOML(
+                "p", kind: kind, deadLetter: true, norm: kind == "group" ? "groups = 2\nchannels = 4" : "", outputExtra: #"dtype = "float32""#))
         let peers = TestPeers()
         let push = try peers.socket(.push, connect: ["ipc://\(daemon.directory.path)/p.in"])
         let pull = try peers.socket(.pull, connect: ["ipc://\(daemon.directory.path)/p.out"])
@@ -49,22 +53,26 @@ struct PipelineEndToEndTests {
             }
         }
         var worst = 0.0
-        for n in 0..<2 { for c in 0..<4 {
-            let members = partition(n, c).map { values[$0] }
-            let mean = members.reduce(0, +) / Double(members.count)
-            let variance = members.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(members.count)
-            for s in 0..<6 {
-                let i = (n * 6 + s) * 4 + c
-                worst = max(worst, abs(Double(out.floats[i]) - (values[i] - mean) / (variance + 1e-5).squareRoot()))
+        for n in 0..<2 {
+            for c in 0..<4 {
+                let members = partition(n, c).map { values[$0] }
+                let mean = members.reduce(0, +) / Double(members.count)
+                let variance = members.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(members.count)
+                for s in 0..<6 {
+                    let i = (n * 6 + s) * 4 + c
+                    worst = max(worst, abs(Double(out.floats[i]) - (values[i] - mean) / (variance + 1e-5).squareRoot()))
+                }
             }
-        } }
+        }
         #expect(worst < 1e-5)
         #expect(daemon.stop() == 0)
     }
 
     @Test("SUB input filters by topic prefix; PUB output carries output.topic")
     func subscribeAndPublish() throws {
-        let daemon = try DaemonProcess(pipelines: pipelineTOML("p", input: "sub", output: "pub", deadLetter: true, inputExtra: #"topics = ["cam"]"#, outputExtra: #"topic = "normalized""#))
+        let daemon = try DaemonProcess(
+            pipelines: pipelineTOML("p", input: "sub", output: "pub", deadLetter: true, inputExtra: #"topics = ["cam"]"#, outputExtra: #"topic = "normalized""#)
+        )
         let peers = TestPeers()
         let pub = try peers.socket(.pub, connect: ["ipc://\(daemon.directory.path)/p.in"])
         let sub = try peers.socket(.sub, connect: ["ipc://\(daemon.directory.path)/p.out"], subscribe: [""])
@@ -97,10 +105,11 @@ struct PipelineEndToEndTests {
             try push.sendTensor(key: "k", header: #"{"dtype":"float32","shape":[3,2,5]}"#, floats: seededFloats(30, seed: 9))
             #expect(try pull.receiveTensor().header["norm"]?["kind"] == .string(kind))
         }
-        #expect(try eventually {
-            let stats = try daemon.ctl("stats")
-            return stats["pipelines"]?["a"]?["published"] == .number("1") && stats["pipelines"]?["b"]?["published"] == .number("1")
-        })
+        #expect(
+            try eventually {
+                let stats = try daemon.ctl("stats")
+                return stats["pipelines"]?["a"]?["published"] == .number("1") && stats["pipelines"]?["b"]?["published"] == .number("1")
+            })
         #expect(daemon.stop() == 0)
     }
 
@@ -114,12 +123,14 @@ struct PipelineEndToEndTests {
         // Each producer sends its keys' batches back to back, so ZeroMQ's fair queuing delivers
         // several batches of one key inside the daemon's in-flight window; sizes vary 80-fold so
         // a batch on the wrong lane would overtake its predecessor.
-        let small = seededFloats(2 * 4 * 64, seed: 1), large = seededFloats(160 * 4 * 64, seed: 2)
+        let small = seededFloats(2 * 4 * 64, seed: 1)
+        let large = seededFloats(160 * 4 * 64, seed: 2)
         for key in 0..<50 {
             for seq in 0..<perKey {
                 let big = seq % 2 == 0
-                try producers[key % 2].sendTensor(key: "key\(key)", header: #"{"dtype":"float32","shape":[\#(big ? 160 : 2),4,64],"seq":\#(seq)}"#,
-                                                  floats: big ? large : small)
+                try producers[key % 2].sendTensor(
+                    key: "key\(key)", header: #"{"dtype":"float32","shape":[\#(big ? 160 : 2),4,64],"seq":\#(seq)}"#,
+                    floats: big ? large : small)
             }
         }
         var last: [String: Int] = [:]

@@ -1,9 +1,9 @@
 import Foundation
 import NormDaemon
-import Testing
-import NormTestSupport
-import ZeroMQ
 import NormFormats
+import NormTestSupport
+import Testing
+import ZeroMQ
 
 @Suite("Peers that come and go")
 struct ReconnectEndToEndTests {

@@ -1,9 +1,9 @@
 import Foundation
 import NormDaemon
-import Testing
-import NormTestSupport
-import ZeroMQ
 import NormFormats
+import NormTestSupport
+import Testing
+import ZeroMQ
 
 @Suite("Bad input: every reason code, its dead letter, and the next good message")
 struct RejectionEndToEndTests {
@@ -56,8 +56,28 @@ struct RejectionEndToEndTests {
         ("layout", [bytes("k"), bytes(#"{"dtype":"float32","shape":[2,4,2],"layout":5}"#), goodPayload]),
         ("channels", [bytes("k"), bytes(#"{"dtype":"float32","shape":[2,3,2]}"#), goodPayload]),
         ("payload_size", [bytes("k"), bytes(good), Array(goodPayload.dropLast(4))]),
-        ("nonfinite", [bytes("k"), bytes(good), { var p = seededFloats(16, seed: 5); p[3] = .nan; return p.withUnsafeBytes { Array($0) } }()]),
-        ("nonfinite", [bytes("k"), bytes(good), { var p = seededFloats(16, seed: 5); p[9] = -.infinity; return p.withUnsafeBytes { Array($0) } }()]),
+        (
+            "nonfinite",
+            [
+                bytes("k"), bytes(good),
+                {
+                    var p = seededFloats(16, seed: 5)
+                    p[3] = .nan
+                    return p.withUnsafeBytes { Array($0) }
+                }(),
+            ]
+        ),
+        (
+            "nonfinite",
+            [
+                bytes("k"), bytes(good),
+                {
+                    var p = seededFloats(16, seed: 5)
+                    p[9] = -.infinity
+                    return p.withUnsafeBytes { Array($0) }
+                }(),
+            ]
+        ),
         ("too_few_values", [bytes("k"), bytes(#"{"dtype":"float32","shape":[1,4]}"#), seededFloats(4, seed: 1).withUnsafeBytes { Array($0) }]),
     ]
 
@@ -96,7 +116,8 @@ struct RejectionEndToEndTests {
         let stats = try daemon.ctl("stats")["pipelines"]!["strict"]!
         let rejected = stats["rejected"]!.objectValue!
         #expect(Dictionary(uniqueKeysWithValues: rejected.map { ($0.0, $0.1.intValue!) }) == expected)
-        let received = stats["received"]!.intValue!, published = stats["published"]!.intValue!
+        let received = stats["received"]!.intValue!
+        let published = stats["published"]!.intValue!
         #expect(received == published + expected.values.reduce(0, +) + stats["dropped"]!.intValue! + stats["in_flight"]!.intValue!)
         #expect(published == Self.cases.count + 1)
         let keys = try daemon.ctl("show", "strict")["keys"]!.objectValue!.map(\.0)

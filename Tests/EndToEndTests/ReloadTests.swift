@@ -1,14 +1,15 @@
 import Foundation
 import NormDaemon
-import Testing
-import NormTestSupport
 import NormFormats
+import NormTestSupport
+import Testing
 
 @Suite("Reloads that restart tcp-bound pipelines")
 struct ReloadTests {
     @Test("50 reloads in a row, each restarting a pipeline bound on tcp, all succeed and the pipeline answers afterwards")
     func fiftyReloads() throws {
-        let input = try TestPeers.freeLoopbackPort(), output = try TestPeers.freeLoopbackPort()
+        let input = try TestPeers.freeLoopbackPort()
+        let output = try TestPeers.freeLoopbackPort()
         func pipeline(hwm: Int) -> String {
             """
             [[pipeline]]
@@ -54,14 +55,16 @@ struct ReloadTests {
         var after = stat()
         stat("\(daemon.directory.path)/bn.in", &after)
         #expect(before.st_ino == after.st_ino, "the input's ipc socket was bound anew")
-        #expect(daemon.log.contains("pipeline bn retuned: norm.momentum (factor(0.1) → factor(0.5)); sockets and counters kept, statistics kept"), "\(daemon.log)")
+        #expect(
+            daemon.log.contains("pipeline bn retuned: norm.momentum (factor(0.1) → factor(0.5)); sockets and counters kept, statistics kept"), "\(daemon.log)")
         let tracked = try OperationsEndToEndTests.runningStats(daemon)?["num_batches_tracked"]?.intValue
         try OperationsEndToEndTests.feed(daemon, peers, count: 1, seed: 40)
         #expect(try OperationsEndToEndTests.runningStats(daemon)?["num_batches_tracked"]?.intValue == (tracked ?? 0) + 1)
         #expect(try eventually { try daemon.ctl("stats")["pipelines"]?["bn"]?["received"]?.intValue == 4 }, "counters restarted")
 
         // Another kind is a norm change too: sockets and counters stay, statistics start fresh.
-        try config.replacingOccurrences(of: "kind = \"batch\"\nmomentum = 0.1", with: "kind = \"layer\"").write(toFile: daemon.configPath, atomically: true, encoding: .utf8)
+        try config.replacingOccurrences(of: "kind = \"batch\"\nmomentum = 0.1", with: "kind = \"layer\"").write(
+            toFile: daemon.configPath, atomically: true, encoding: .utf8)
         #expect(try daemon.ctl("reload")["reloaded"] == .bool(true))
         try OperationsEndToEndTests.feed(daemon, peers, count: 1, seed: 50)
         #expect(try daemon.ctl("show", "bn")["kind"] == .string("layer"))

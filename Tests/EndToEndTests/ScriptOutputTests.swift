@@ -1,7 +1,7 @@
 import Foundation
 import NormDaemon
-import Testing
 import NormFormats
+import Testing
 
 @Suite("Command-line output for scripts")
 struct ScriptOutputTests {
@@ -15,20 +15,20 @@ struct ScriptOutputTests {
         let bad = directory.appendingPathComponent("bad.toml").path
         // The loader reads [daemon] (line 13) before the pipelines (lines 7 and 11); the output is by line.
         try """
-            [[pipeline]]
-            name = "p"
-            [pipeline.input]
-            bind = ["ipc://\(directory.path)/in"]
-            [pipeline.output]
-            bind = ["ipc://\(directory.path)/out"]
-            colour = "blue"
-            [pipeline.norm]
-            kind = "group"
-            channels = 6
-            groups = 4
-            [daemon]
-            threads = "two"
-            """.write(toFile: bad, atomically: true, encoding: .utf8)
+        [[pipeline]]
+        name = "p"
+        [pipeline.input]
+        bind = ["ipc://\(directory.path)/in"]
+        [pipeline.output]
+        bind = ["ipc://\(directory.path)/out"]
+        colour = "blue"
+        [pipeline.norm]
+        kind = "group"
+        channels = 6
+        groups = 4
+        [daemon]
+        threads = "two"
+        """.write(toFile: bad, atomically: true, encoding: .utf8)
         let refused = try runNormd(["check-config", "--quiet", bad])
         #expect(refused.status == 78 && refused.stdout.isEmpty)
         let lines = refused.stderr.split(separator: "\n").map { Int($0.split(separator: ":")[1]) ?? 0 }

@@ -1,7 +1,7 @@
 import Foundation
 import NormDaemon
-import Testing
 import NormTestSupport
+import Testing
 import ZeroMQ
 
 @Suite("Security: CURVE on TCP endpoints and the control socket's peer credentials")
@@ -17,19 +17,20 @@ struct SecurityEndToEndTests {
         let client = try CurveCertificate.load(secretFile: "\(keys)/client.key_secret")
         let stranger = try CurveCertificate.load(secretFile: "\(keys)/stranger.key_secret")
         let port = try TestPeers.freeLoopbackPort()
-        let daemon = try DaemonProcess(pipelines: """
-            [[pipeline]]
-            name = "secure"
-            [pipeline.input]
-            socket = "pull"
-            bind = ["tcp://127.0.0.1:\(port)"]
-            [pipeline.input.curve]
-            secret_key_file = "server.key_secret"
-            allow = ["\(client.publicKey)"]
-            [pipeline.output]
-            socket = "push"
-            bind = ["ipc://{dir}/out"]
-            """, directory: directory, environment: ["CREDENTIALS_DIRECTORY": keys])
+        let daemon = try DaemonProcess(
+            pipelines: """
+                [[pipeline]]
+                name = "secure"
+                [pipeline.input]
+                socket = "pull"
+                bind = ["tcp://127.0.0.1:\(port)"]
+                [pipeline.input.curve]
+                secret_key_file = "server.key_secret"
+                allow = ["\(client.publicKey)"]
+                [pipeline.output]
+                socket = "push"
+                bind = ["ipc://{dir}/out"]
+                """, directory: directory, environment: ["CREDENTIALS_DIRECTORY": keys])
         let peers = TestPeers()
         let pull = try peers.socket(.pull, connect: ["ipc://\(directory.path)/out"])
         func producer(_ cert: CurveCertificate?) throws -> ZMQSocket {
@@ -49,8 +50,10 @@ struct SecurityEndToEndTests {
         for (name, cert) in [("stranger", stranger), ("plain", nil), ("client", client)] as [(String, CurveCertificate?)] {
             let socket = try producer(cert)
             // A refused handshake leaves the message queued at the producer; it never reaches normd.
-            _ = try? socket.send(multipart: [try ZMQMessage(string: "k"), try ZMQMessage(string: header.replacingOccurrences(of: "WHO", with: name)),
-                                             try ZMQMessage(seededFloats(8, seed: 1).withUnsafeBytes { Array($0) })])
+            _ = try? socket.send(multipart: [
+                try ZMQMessage(string: "k"), try ZMQMessage(string: header.replacingOccurrences(of: "WHO", with: name)),
+                try ZMQMessage(seededFloats(8, seed: 1).withUnsafeBytes { Array($0) }),
+            ])
         }
         try pull.set(ZMQOption.receiveTimeout, 3000)
         let out = try pull.receiveTensor()
@@ -62,15 +65,17 @@ struct SecurityEndToEndTests {
         #expect(daemon.stop() == 0)
     }
 
-    @Test("the control socket closes on a peer that is not root, normd's user or in control_group",
-          .enabled(if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv"), "needs root and setpriv"))
+    @Test(
+        "the control socket closes on a peer that is not root, normd's user or in control_group",
+        .enabled(if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv"), "needs root and setpriv"))
     func peerCredentials() throws {
         let pipelines = minimalPipeline
         func ctlAsNobody(_ daemon: DaemonProcess) throws -> (status: Int32, stdout: String, stderr: String) {
             // Past the file mode, so that the peer-credential check is what decides.
             chmod(daemon.directory.path, 0o755)
             chmod(daemon.socketPath, 0o666)
-            return try runProcess("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", DaemonProcess.binary, "ctl", "--socket", daemon.socketPath, "stats"])
+            return try runProcess(
+                "/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", DaemonProcess.binary, "ctl", "--socket", daemon.socketPath, "stats"])
         }
         let refused = try DaemonProcess(pipelines: pipelines)
         let answer = try ctlAsNobody(refused)

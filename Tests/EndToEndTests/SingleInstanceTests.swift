@@ -1,7 +1,7 @@
 import Foundation
 import NormDaemon
-import Testing
 import NormTestSupport
+import Testing
 
 @Suite("One daemon per state folder and per ipc endpoint")
 struct SingleInstanceTests {
@@ -25,14 +25,15 @@ struct SingleInstanceTests {
     func liveIPCEndpointRefused() throws {
         let first = try DaemonProcess(pipelines: pipelineTOML())
         let shared = first.directory.path
-        let other = try DaemonProcess(pipelines: """
-            [[pipeline]]
-            name = "thief"
-            [pipeline.input]
-            bind = ["ipc://\(shared)/bn.in"]
-            [pipeline.output]
-            bind = ["ipc://{dir}/thief.out"]
-            """, waitUntilReady: false)
+        let other = try DaemonProcess(
+            pipelines: """
+                [[pipeline]]
+                name = "thief"
+                [pipeline.input]
+                bind = ["ipc://\(shared)/bn.in"]
+                [pipeline.output]
+                bind = ["ipc://{dir}/thief.out"]
+                """, waitUntilReady: false)
         other.process.waitUntilExit()
         #expect(other.process.terminationStatus == 1)
         #expect(other.log.contains("another process is listening on ipc://\(shared)/bn.in"), "\(other.log)")

@@ -1,36 +1,39 @@
 import Foundation
 import NormDaemon
-import Testing
-import NormTestSupport
 import NormFormats
+import NormTestSupport
+import Testing
 
 @Suite("State and init files that cannot be trusted")
 struct StateSafetyTests {
     static func statistics(mean: [Double], variance: [Double], count: Int64 = 0) -> SafeTensors {
-        SafeTensors(metadata: [:], tensors: [
-            "running_mean": .float64(mean), "running_var": .float64(variance), "num_batches_tracked": .int64(count),
-        ])
+        SafeTensors(
+            metadata: [:],
+            tensors: [
+                "running_mean": .float64(mean), "running_var": .float64(variance), "num_batches_tracked": .int64(count),
+            ])
     }
 
-    @Test("an init file with NaN, inf, a negative variance or a negative count fails check-config with 78, naming file and tensor",
-          arguments: [
+    @Test(
+        "an init file with NaN, inf, a negative variance or a negative count fails check-config with 78, naming file and tensor",
+        arguments: [
             ("running_mean", statistics(mean: [0, .nan, 0], variance: [1, 1, 1])),
             ("running_var", statistics(mean: [0, 0, 0], variance: [1, .infinity, 1])),
             ("running_var", statistics(mean: [0, 0, 0], variance: [1, 1, -0.5])),
             ("num_batches_tracked", statistics(mean: [0, 0, 0], variance: [1, 1, 1], count: -1)),
-          ])
+        ])
     func badInitFile(tensor: String, file: SafeTensors) throws {
         let directory = DaemonProcess.makeDirectory()
         let initPath = directory.appendingPathComponent("bad.safetensors").path
         try Data(file.encoded()).write(to: URL(fileURLWithPath: initPath))
         let config = directory.appendingPathComponent("normd.toml").path
         try """
-            [daemon]
-            control_socket = "\(directory.path)/ctl.sock"
-            state_dir = "\(directory.path)/state"
-            \(pipelineTOML(norm: "channels = 3\ninit = \"\(initPath)\"")
+        [daemon]
+        control_socket = "\(directory.path)/ctl.sock"
+        state_dir = "\(directory.path)/state"
+        \(pipelineTOML(norm: "channels = 3\ninit = \"\(initPath)\"")
                 .replacingOccurrences(of: "{dir}", with: directory.path))
-            """.write(toFile: config, atomically: true, encoding: .utf8)
+        """.write(toFile: config, atomically: true, encoding: .utf8)
         let result = try runNormd(["check-config", config])
         #expect(result.status == 78)
         #expect(result.stderr.contains(initPath) && result.stderr.contains(tensor), "\(result.stderr)")

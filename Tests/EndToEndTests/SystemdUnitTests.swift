@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import NormTestSupport
+import Testing
 
 @Suite("The systemd unit")
 struct SystemdUnitTests {
@@ -23,10 +23,12 @@ struct SystemdUnitTests {
     @Test("the unit is Type=notify, checks its configuration first, and keeps its hardening")
     func contents() throws {
         let text = try String(contentsOf: Self.unit, encoding: .utf8)
-        for line in ["Type=notify", "ExecStartPre=/usr/local/bin/normd check-config --quiet /etc/normd/normd.toml",
-                     "ExecReload=/usr/local/bin/normd ctl --socket /run/normd/normd.sock --timeout 60 reload", "SupplementaryGroups=normd-ctl", "Restart=on-failure",
-                     "WatchdogSec=", "DynamicUser=yes", "StateDirectory=normd", "RuntimeDirectory=normd", "ProtectSystem=strict",
-                     "NoNewPrivileges=yes", "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6", "RuntimeDirectoryMode=0755"] {
+        for line in [
+            "Type=notify", "ExecStartPre=/usr/local/bin/normd check-config --quiet /etc/normd/normd.toml",
+            "ExecReload=/usr/local/bin/normd ctl --socket /run/normd/normd.sock --timeout 60 reload", "SupplementaryGroups=normd-ctl", "Restart=on-failure",
+            "WatchdogSec=", "DynamicUser=yes", "StateDirectory=normd", "RuntimeDirectory=normd", "ProtectSystem=strict",
+            "NoNewPrivileges=yes", "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6", "RuntimeDirectoryMode=0755",
+        ] {
             #expect(text.contains(line), "missing \(line)")
         }
     }

@@ -1,4 +1,5 @@
 import Foundation
+
 @testable import NormCore
 
 /// The cases written by `Fixtures/generate_golden.py` (float64 NumPy reference).
@@ -30,14 +31,16 @@ struct GoldenFixture: Decodable {
         let variance: String?
 
         var settings: NormSettings {
-            NormSettings(kind: NormKind(rawValue: kind)!, groups: groups, eps: eps, momentum: momentum.value, trackRunningStats: track,
-                         variance: variance.flatMap(VarianceEstimator.init) ?? .biased)
+            NormSettings(
+                kind: NormKind(rawValue: kind)!, groups: groups, eps: eps, momentum: momentum.value, trackRunningStats: track,
+                variance: variance.flatMap(VarianceEstimator.init) ?? .biased)
         }
         var affine: Affine? { weight.map { Affine(weight: $0, bias: bias!) } }
     }
 
     enum MomentumValue: Decodable {
-        case factor(Double), cumulative
+        case factor(Double)
+        case cumulative
         init(from decoder: Decoder) throws {
             let container = try decoder.singleValueContainer()
             if let value = try? container.decode(Double.self) { self = .factor(value) } else { self = .cumulative }

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import NormCore
 
 @Suite("Golden values from the float64 NumPy reference")
@@ -16,9 +17,11 @@ struct GoldenTests {
 
     func run(_ golden: GoldenFixture.Case, fixture: GoldenFixture, threads: Int) throws {
         let normalizer = Normalizer(settings: golden.settings, threads: threads, minimumElementsPerWorker: 7)
-        let dtype = DType(rawValue: golden.dtype)!, outDType = DType(rawValue: golden.out_dtype)!
-        let descriptor = TensorDescriptor(dtype: dtype, layout: TensorLayout(rawValue: golden.layout)!,
-                                          geometry: try TensorGeometry(shape: golden.shape))
+        let dtype = DType(rawValue: golden.dtype)!
+        let outDType = DType(rawValue: golden.out_dtype)!
+        let descriptor = TensorDescriptor(
+            dtype: dtype, layout: TensorLayout(rawValue: golden.layout)!,
+            geometry: try TensorGeometry(shape: golden.shape))
         var statistics: RunningStatistics? = golden.settings.hasRunningStatistics ? .initial(channels: golden.shape[1]) : nil
         for (index, step) in golden.steps.enumerated() {
             let input = fixture.bytes(step.input)
@@ -26,17 +29,24 @@ struct GoldenTests {
             var output = [UInt8](repeating: 0, count: expected.count * outDType.itemSize)
             let outcome = try input.withUnsafeBytes { input in
                 try output.withUnsafeMutableBytes { output in
-                    try normalizer.normalize(input, as: descriptor, into: output, outputDType: outDType,
-                                             mode: NormMode(rawValue: step.mode)!, affine: golden.affine, statistics: &statistics)
+                    try normalizer.normalize(
+                        input, as: descriptor, into: output, outputDType: outDType,
+                        mode: NormMode(rawValue: step.mode)!, affine: golden.affine, statistics: &statistics)
                 }
             }
             let actual = decodeValues(output, outDType)
-            var worst = 0.0, worstIndex = 0
+            var worst = 0.0
+            var worstIndex = 0
             for i in expected.indices {
                 let excess = abs(actual[i] - expected[i]) / outputTolerance(outDType, expected[i])
-                if !(excess <= worst) { worst = excess; worstIndex = i }
+                if !(excess <= worst) {
+                    worst = excess
+                    worstIndex = i
+                }
             }
-            #expect(worst <= 1, "\(golden.name) step \(index) threads \(threads): element \(worstIndex) is \(actual[worstIndex]), reference \(expected[worstIndex])")
+            #expect(
+                worst <= 1, "\(golden.name) step \(index) threads \(threads): element \(worstIndex) is \(actual[worstIndex]), reference \(expected[worstIndex])"
+            )
             if let mean = step.running_mean, let variance = step.running_var, let stats = statistics {
                 #expect(outcome.batchesTracked == step.batches)
                 for c in mean.indices {

@@ -3,6 +3,7 @@ import Foundation
 import Locking
 import Synchronization
 import Testing
+
 @testable import NormCore
 
 @Suite("Two phases in one parallel run")
@@ -24,7 +25,8 @@ struct ParallelRunnerTests {
 
         func run(_ runner: ParallelRunner, workers: Int, proceed: Bool, betweenMicroseconds: UInt32 = 0) -> Bool {
             runner.runPhases(
-                workers: workers, first: firstPieces, { piece in
+                workers: workers, first: firstPieces,
+                { piece in
                     if betweenCalls.load(ordering: .acquiring) > 0 { outOfOrder.add(1, ordering: .relaxed) }
                     first.withLock { $0[piece] += 1 }
                 },
@@ -35,7 +37,8 @@ struct ParallelRunnerTests {
                     betweenCalls.add(1, ordering: .releasing)
                     return proceed
                 },
-                second: secondPieces, { piece in
+                second: secondPieces,
+                { piece in
                     if betweenCalls.load(ordering: .acquiring) != 1 { outOfOrder.add(1, ordering: .relaxed) }
                     second.withLock { $0[piece] += 1 }
                 })
@@ -45,8 +48,9 @@ struct ParallelRunnerTests {
         var secondCounts: [Int] { second.withLock { $0 } }
     }
 
-    @Test("every piece runs once, in order of the phases, with more or fewer workers than pieces",
-          arguments: [(1, 1, 1), (2, 8, 8), (2, 3, 9), (7, 2, 5), (4, 13, 1)])
+    @Test(
+        "every piece runs once, in order of the phases, with more or fewer workers than pieces",
+        arguments: [(1, 1, 1), (2, 8, 8), (2, 3, 9), (7, 2, 5), (4, 13, 1)])
     func piecesRunOnce(workers: Int, firstPieces: Int, secondPieces: Int) {
         let log = PhaseLog(first: firstPieces, second: secondPieces)
         #expect(log.run(ParallelRunner(threads: workers), workers: workers, proceed: true))

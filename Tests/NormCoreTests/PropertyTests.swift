@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import NormTestSupport
+import Testing
+
 @testable import NormCore
 
 func normalize(
@@ -28,11 +29,20 @@ struct PropertyTests {
         var stats: RunningStatistics? = settings.hasRunningStatistics ? .initial(channels: 8) : nil
         let y = try normalize(x, shape: shape, settings: settings, statistics: &stats)
         let plan = BatchPlan(kind: kind, geometry: try TensorGeometry(shape: shape), layout: .nchw, groups: 4)
-        var sums = [Double](repeating: 0, count: plan.partitionCount), squares = sums, counts = sums
-        for n in 0..<4 { for c in 0..<8 { for s in 0..<256 {
-            let p = plan.partition(sample: n, channel: c), v = Double(y[(n * 8 + c) * 256 + s])
-            sums[p] += v; squares[p] += v * v; counts[p] += 1
-        } } }
+        var sums = [Double](repeating: 0, count: plan.partitionCount)
+        var squares = sums
+        var counts = sums
+        for n in 0..<4 {
+            for c in 0..<8 {
+                for s in 0..<256 {
+                    let p = plan.partition(sample: n, channel: c)
+                    let v = Double(y[(n * 8 + c) * 256 + s])
+                    sums[p] += v
+                    squares[p] += v * v
+                    counts[p] += 1
+                }
+            }
+        }
         for p in sums.indices {
             let mean = sums[p] / counts[p]
             #expect(abs(mean) < 1e-5)
@@ -62,7 +72,8 @@ struct PropertyTests {
 
     @Test("eval after train applies (x − running_mean)/√(running_var + eps)·γ + β")
     func evalFormula() throws {
-        let shape = [8, 3, 4, 4], count = shape.reduce(1, *)
+        let shape = [8, 3, 4, 4]
+        let count = shape.reduce(1, *)
         let settings = NormSettings(kind: .batch, momentum: .cumulative)
         var stats: RunningStatistics? = .initial(channels: 3)
         for seed in 1...4 { _ = try normalize(seededFloats(count, seed: UInt64(seed), mean: 2), shape: shape, settings: settings, statistics: &stats) }

@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import NormTestSupport
+import Testing
+
 @testable import NormCore
 
 @Suite("Batches that cannot be normalized")
@@ -47,8 +48,10 @@ struct RejectionTests {
         #expect(biased == [0, 0, 0, 0])
         // Two values per sample: x.var() divides the squared deviations by n − 1 = 1.
         let two = try normalize([1, 3, 5, 9], shape: [2, 2], settings: unbiased(.group, 1), statistics: &none)
-        let expected = [(1.0 - 2) / (2.0 + 1e-5).squareRoot(), (3.0 - 2) / (2.0 + 1e-5).squareRoot(),
-                        (5.0 - 7) / (8.0 + 1e-5).squareRoot(), (9.0 - 7) / (8.0 + 1e-5).squareRoot()]
+        let expected = [
+            (1.0 - 2) / (2.0 + 1e-5).squareRoot(), (3.0 - 2) / (2.0 + 1e-5).squareRoot(),
+            (5.0 - 7) / (8.0 + 1e-5).squareRoot(), (9.0 - 7) / (8.0 + 1e-5).squareRoot(),
+        ]
         #expect(zip(two, expected).allSatisfy { abs(Double($0) - $1) < 1e-6 }, "\(two)")
         // Batch eval normalizes with running statistics, whatever the batch's size.
         var stats: RunningStatistics? = .initial(channels: 4)
@@ -59,7 +62,9 @@ struct RejectionTests {
     func otherRejections() {
         var none: RunningStatistics? = nil
         expectRejected(.tooFewValues) { _ = try normalize([1, 2, 3, 4], shape: [2, 2, 1], settings: NormSettings(kind: .instance), statistics: &none) }
-        expectRejected(.channels) { _ = try normalize(seededFloats(60, seed: 1), shape: [2, 6, 5], settings: NormSettings(kind: .group, groups: 4), statistics: &none) }
+        expectRejected(.channels) {
+            _ = try normalize(seededFloats(60, seed: 1), shape: [2, 6, 5], settings: NormSettings(kind: .group, groups: 4), statistics: &none)
+        }
         expectRejected(.shape) { _ = try TensorGeometry(shape: [1 << 40, 1 << 40, 16]) }
         expectRejected(.shape) { _ = try TensorGeometry(shape: [2]) }
         expectRejected(.shape) { _ = try TensorGeometry(shape: [2, 0, 3]) }
@@ -87,7 +92,8 @@ struct RejectionTests {
         #expect(y[0].isNaN)
         #expect(y[3] == -.infinity)
         #expect(stats == .initial(channels: 2))
-        let finite0: [Double] = [2, 5, 6], mean0 = finite0.reduce(0, +) / 3
+        let finite0: [Double] = [2, 5, 6]
+        let mean0 = finite0.reduce(0, +) / 3
         let var0 = finite0.map { ($0 - mean0) * ($0 - mean0) }.reduce(0, +) / 3
         #expect(abs(Double(y[1]) - (2 - mean0) / (var0 + 1e-5).squareRoot()) < 1e-5)
     }

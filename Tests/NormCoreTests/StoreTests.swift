@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import NormCore
 
 @Suite("The statistics store")
@@ -50,7 +51,8 @@ struct StoreTests {
     @Test("keys are their bytes: NFC and NFD spellings of one name are two keys, listed in byte order")
     func keysAreBytes() throws {
         let store = StatisticsStore(configuredChannels: 1, keepsStatistics: true)
-        let nfc = "\u{F1}", nfd = "n\u{303}"
+        let nfc = "\u{F1}"
+        let nfd = "n\u{303}"
         #expect(nfc == nfd, "Swift's String calls them equal; the store must not")
         var first = try store.checkout(key: nfc, channels: 1)
         first.statistics!.batchesTracked = 1

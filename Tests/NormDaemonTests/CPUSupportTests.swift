@@ -1,7 +1,8 @@
 import Foundation
-import Testing
-@testable import NormDaemon
 import NormCore
+import Testing
+
+@testable import NormDaemon
 
 @Suite("CPU support")
 struct CPUSupportTests {

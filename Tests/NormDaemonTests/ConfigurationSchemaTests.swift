@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import NormDaemon
 
 @Suite("The configuration schema")
@@ -24,7 +25,9 @@ struct ConfigurationSchemaTests {
             try expected.write(to: Self.exampleFile, atomically: true, encoding: .utf8)
         }
         let actual = try String(contentsOf: Self.exampleFile, encoding: .utf8)
-        #expect(actual == expected, "config/normd.toml differs from ConfigurationSchema.example(); run NORMD_WRITE_EXAMPLE=1 swift test --filter ConfigurationSchemaTests")
+        #expect(
+            actual == expected,
+            "config/normd.toml differs from ConfigurationSchema.example(); run NORMD_WRITE_EXAMPLE=1 swift test --filter ConfigurationSchemaTests")
     }
 
     @Test("the example loads: every problem it has is the control group this machine may lack")
@@ -43,9 +46,11 @@ struct ConfigurationSchemaTests {
     func keysAreDeclaredOnce() throws {
         let keys = Self.declaredKeys
         #expect(Set(keys).count == keys.count, "a key declared twice")
-        let sections: [[String]] = [ConfigurationSchema.daemon.keys.map(\.doc), ConfigurationSchema.input.keys.map(\.doc),
-                                    ConfigurationSchema.output.keys.map(\.doc), ConfigurationSchema.norm.keys.map(\.doc),
-                                    ConfigurationSchema.curve("input").keys.map(\.doc)]
+        let sections: [[String]] = [
+            ConfigurationSchema.daemon.keys.map(\.doc), ConfigurationSchema.input.keys.map(\.doc),
+            ConfigurationSchema.output.keys.map(\.doc), ConfigurationSchema.norm.keys.map(\.doc),
+            ConfigurationSchema.curve("input").keys.map(\.doc),
+        ]
         #expect(sections.joined().allSatisfy { !$0.isEmpty })
         let rendered = ConfigurationRenderer.render(
             try ConfigurationLoader.parse(ConfigurationLoader.embeddedDefault, file: "<embedded>", environment: ConfigurationTests.environment).configuration)

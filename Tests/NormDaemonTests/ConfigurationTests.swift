@@ -1,7 +1,8 @@
 import Foundation
-import Testing
-@testable import NormDaemon
 import NormCore
+import Testing
+
+@testable import NormDaemon
 
 @Suite("Configuration loading")
 struct ConfigurationTests {
@@ -59,26 +60,31 @@ struct ConfigurationTests {
             kind = "layer"
             track_running_stats = true
             """
-        #expect(problems(text).sorted() == [
-            "normd.toml:15: pipeline[0].norm.groups: 7 does not divide channels 64",
-            "normd.toml:16: pipeline[0].norm.colour: unknown key",
-            "normd.toml:22: pipeline[1].input.connect[0]: \"tcp://nowhere\" needs HOST:PORT",
-            "normd.toml:25: pipeline[1].output.bind[0]: \"udp://127.0.0.1:1\": transport udp is not supported (tcp, ipc, inproc)",
-            "normd.toml:28: pipeline[1].norm.track_running_stats: applies to kind \"instance\" only, not \"layer\"",
-            "normd.toml:2: daemon.threads: expected an integer, found a string",
-        ].sorted())
+        #expect(
+            problems(text).sorted()
+                == [
+                    "normd.toml:15: pipeline[0].norm.groups: 7 does not divide channels 64",
+                    "normd.toml:16: pipeline[0].norm.colour: unknown key",
+                    "normd.toml:22: pipeline[1].input.connect[0]: \"tcp://nowhere\" needs HOST:PORT",
+                    "normd.toml:25: pipeline[1].output.bind[0]: \"udp://127.0.0.1:1\": transport udp is not supported (tcp, ipc, inproc)",
+                    "normd.toml:28: pipeline[1].norm.track_running_stats: applies to kind \"instance\" only, not \"layer\"",
+                    "normd.toml:2: daemon.threads: expected an integer, found a string",
+                ].sorted())
     }
 
-    @Test("bad values are refused", arguments: [
-        ("kind = \"weird\"", "pipeline[0].norm.kind: \"weird\" is not one of"),
-        ("momentum = 1.5", "pipeline[0].norm.momentum: expected a number in [0, 1] or \"cumulative\""),
-        ("eps = 0", "pipeline[0].norm.eps: 0.0 is out of range"),
-        ("channels = -1", "pipeline[0].norm.channels: -1 is below the minimum 0"),
-        ("init = \"x.safetensors\"", "pipeline[0].norm.init: needs a fixed channels"),
-        ("nonfinite = \"ignore\"", "pipeline[0].norm.nonfinite"),
-    ])
+    @Test(
+        "bad values are refused",
+        arguments: [
+            ("kind = \"weird\"", "pipeline[0].norm.kind: \"weird\" is not one of"),
+            ("momentum = 1.5", "pipeline[0].norm.momentum: expected a number in [0, 1] or \"cumulative\""),
+            ("eps = 0", "pipeline[0].norm.eps: 0.0 is out of range"),
+            ("channels = -1", "pipeline[0].norm.channels: -1 is below the minimum 0"),
+            ("init = \"x.safetensors\"", "pipeline[0].norm.init: needs a fixed channels"),
+            ("nonfinite = \"ignore\"", "pipeline[0].norm.nonfinite"),
+        ])
     func badValues(line: String, message: String) {
-        let text = "[[pipeline]]\nname = \"a\"\n[pipeline.input]\nbind = [\"ipc:///tmp/a\"]\n[pipeline.output]\nbind = [\"ipc:///tmp/b\"]\n[pipeline.norm]\n\(line)\n"
+        let text =
+            "[[pipeline]]\nname = \"a\"\n[pipeline.input]\nbind = [\"ipc:///tmp/a\"]\n[pipeline.output]\nbind = [\"ipc:///tmp/b\"]\n[pipeline.norm]\n\(line)\n"
         let found = problems(text)
         #expect(found.count == 1)
         #expect(found.first?.contains(message) == true, "\(found)")
@@ -88,7 +94,10 @@ struct ConfigurationTests {
     @Test("duplicate names, no pipeline, TOML syntax errors")
     func structural() {
         let one = "[[pipeline]]\nname = \"a\"\n[pipeline.input]\nbind = [\"ipc:///tmp/a\"]\n[pipeline.output]\nbind = [\"ipc:///tmp/b\"]\n"
-        #expect(problems(one + one.replacingOccurrences(of: "/tmp/", with: "/tmp/second-")) == ["normd.toml:8: pipeline[1].name: \"a\" is already the name of another pipeline"])
+        #expect(
+            problems(one + one.replacingOccurrences(of: "/tmp/", with: "/tmp/second-")) == [
+                "normd.toml:8: pipeline[1].name: \"a\" is already the name of another pipeline"
+            ])
         #expect(problems("[daemon]\n") == ["normd.toml: pipeline: no [[pipeline]] is configured"])
         let syntax = problems("[daemon\nthreads = 1\n")
         #expect(syntax.count == 1 && syntax[0].hasPrefix("normd.toml:1: "))
@@ -96,9 +105,13 @@ struct ConfigurationTests {
 
     @Test("keys that do not apply to the kind are accepted with a warning")
     func warnings() throws {
-        let text = "[[pipeline]]\nname = \"a\"\n[pipeline.input]\nbind = [\"ipc:///tmp/a\"]\n[pipeline.output]\nbind = [\"ipc:///tmp/b\"]\n[pipeline.norm]\nkind = \"group\"\ngroups = 2\nmomentum = 0.3\n"
+        let text =
+            "[[pipeline]]\nname = \"a\"\n[pipeline.input]\nbind = [\"ipc:///tmp/a\"]\n[pipeline.output]\nbind = [\"ipc:///tmp/b\"]\n[pipeline.norm]\nkind = \"group\"\ngroups = 2\nmomentum = 0.3\n"
         let loaded = try ConfigurationLoader.parse(text, file: "normd.toml", environment: Self.environment)
-        #expect(loaded.warnings.map(\.description) == ["normd.toml:10: pipeline[0].norm.momentum: does not apply to kind \"group\" without running statistics; ignored"])
+        #expect(
+            loaded.warnings.map(\.description) == [
+                "normd.toml:10: pipeline[0].norm.momentum: does not apply to kind \"group\" without running statistics; ignored"
+            ])
     }
 
     @Test("the rendered effective configuration parses back to the same configuration")

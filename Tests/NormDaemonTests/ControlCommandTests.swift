@@ -1,7 +1,8 @@
 import Foundation
-import Testing
-@testable import NormDaemon
 import NormCore
+import Testing
+
+@testable import NormDaemon
 
 @Suite("Control command lines")
 struct ControlCommandTests {

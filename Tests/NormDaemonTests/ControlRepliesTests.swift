@@ -1,9 +1,9 @@
 import Foundation
 import NormCore
 import NormDaemon
+import NormFormats
 import NormTestSupport
 import Testing
-import NormFormats
 
 /// The control commands against a daemon in this process (pipelines on inproc://).
 @Suite("Control replies")

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Testing
+
 @testable import NormDaemon
 
 @Suite("Log lines")
@@ -8,7 +9,8 @@ struct DaemonLogHandlerTests {
     @Test("under the journal: syslog priority first, no timestamp, one line")
     func journal() {
         let handler = DaemonLogHandler(journal: true)
-        #expect(handler.format(level: .warning, message: "rejected message", metadata: ["key": "cam 0", "seq": "7"])
+        #expect(
+            handler.format(level: .warning, message: "rejected message", metadata: ["key": "cam 0", "seq": "7"])
                 == #"<4>rejected message key="cam 0" seq=7"#)
         #expect(handler.format(level: .error, message: "reload refused:\nline two", metadata: [:]) == #"<3>reload refused:\nline two"#)
         #expect([Logger.Level.critical, .error, .warning, .notice, .info, .debug, .trace].map(DaemonLogHandler.priority) == [2, 3, 4, 5, 6, 7, 7])
@@ -17,8 +19,9 @@ struct DaemonLogHandlerTests {
     @Test("elsewhere: logfmt with ts, level and quoted values")
     func logfmt() {
         let handler = DaemonLogHandler(journal: false)
-        let line = handler.format(level: .info, message: "normd ready", metadata: ["pipelines": "a,b", "config": #"/etc/my "normd".toml"#],
-                                  date: Date(timeIntervalSince1970: 0))
+        let line = handler.format(
+            level: .info, message: "normd ready", metadata: ["pipelines": "a,b", "config": #"/etc/my "normd".toml"#],
+            date: Date(timeIntervalSince1970: 0))
         #expect(line == #"ts=1970-01-01T00:00:00.000Z level=info msg="normd ready" config="/etc/my \"normd\".toml" pipelines=a,b"#)
         #expect(!handler.format(level: .info, message: "a\nb", metadata: ["k": "x\ny"]).contains("\n"))
     }

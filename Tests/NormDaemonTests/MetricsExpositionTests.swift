@@ -36,7 +36,8 @@ struct MetricsExpositionTests {
     func familiesAreWellFormed() async throws {
         let normd = try InProcessDaemon(pipelines: pipelineTOML("a") + "\n" + pipelineTOML("b", kind: "layer"))
         let text = normd.daemon.metricsTextUncached()
-        var declared: [String] = [], typed: Set<String> = []
+        var declared: [String] = []
+        var typed: Set<String> = []
         for line in text.split(separator: "\n") {
             if line.hasPrefix("# HELP ") {
                 declared.append(String(line.split(separator: " ")[2]))

@@ -26,7 +26,9 @@ struct PipelineCountersTests {
                 default: break  // still in flight
                 }
                 let s = counters.snapshot()
-                #expect(Self.balanced(s), "received \(s.received) ≠ published \(s.published) + rejected \(s.rejectedTotal) + dropped \(s.droppedTotal) + in flight \(s.inFlight)")
+                #expect(
+                    Self.balanced(s),
+                    "received \(s.received) ≠ published \(s.published) + rejected \(s.rejectedTotal) + dropped \(s.droppedTotal) + in flight \(s.inFlight)")
             }
         }
         let s = counters.snapshot()
@@ -38,7 +40,8 @@ struct PipelineCountersTests {
     @Test("batches per second averages the last ten whole seconds of the monotonic clock")
     func rate() {
         let counters = PipelineCounters()
-        let second: UInt64 = 1_000_000_000, start = 100 * second
+        let second: UInt64 = 1_000_000_000
+        let start = 100 * second
         for i in 0..<20 {
             counters.received(bytes: 1)
             counters.published(bytes: 1, latencyMs: 0.5, now: start + UInt64(i % 10) * second)

@@ -1,8 +1,9 @@
 import Foundation
 import NormCore
-@testable import NormDaemon
 import NormFormats
 import Testing
+
+@testable import NormDaemon
 
 @Suite("State files: generations and fallback")
 struct StateFilesTests {
@@ -13,16 +14,23 @@ struct StateFilesTests {
     }
 
     static func snapshot(batches: Int64) -> StateFiles.Snapshot {
-        StateFiles.Snapshot(kind: .batch, mode: .train, configuredMode: .train, shared: false,
-                            keys: [ExactString("cam0"): RunningStatistics(mean: [0.5, -1], variance: [2, 3], batchesTracked: batches)], affine: nil)
+        StateFiles.Snapshot(
+            kind: .batch, mode: .train, configuredMode: .train, shared: false,
+            keys: [ExactString("cam0"): RunningStatistics(mean: [0.5, -1], variance: [2, 3], batchesTracked: batches)], affine: nil)
     }
 
     @Test("nothing written: none; one write: current; a second keeps the first as the previous generation")
     func generations() throws {
         let files = try Self.folder()
-        guard case .none = try files.load(pipeline: "bn") else { Issue.record("expected none"); return }
+        guard case .none = try files.load(pipeline: "bn") else {
+            Issue.record("expected none")
+            return
+        }
         _ = try files.write(Self.snapshot(batches: 1), pipeline: "bn")
-        guard case .current(let first) = try files.load(pipeline: "bn") else { Issue.record("expected current"); return }
+        guard case .current(let first) = try files.load(pipeline: "bn") else {
+            Issue.record("expected current")
+            return
+        }
         #expect(first == Self.snapshot(batches: 1))
         _ = try files.write(Self.snapshot(batches: 2), pipeline: "bn")
         let previous = try StateFiles.decode(SafeTensors.decode(Array(try Data(contentsOf: URL(fileURLWithPath: files.previousPath("bn"))))))
@@ -36,7 +44,10 @@ struct StateFilesTests {
         _ = try files.write(Self.snapshot(batches: 2), pipeline: "bn")
         let current = try Data(contentsOf: URL(fileURLWithPath: files.currentPath("bn")))
         try current.prefix(current.count / 2).write(to: URL(fileURLWithPath: files.currentPath("bn")))
-        guard case .previous(let snapshot, let problem) = try files.load(pipeline: "bn") else { Issue.record("expected the previous generation"); return }
+        guard case .previous(let snapshot, let problem) = try files.load(pipeline: "bn") else {
+            Issue.record("expected the previous generation")
+            return
+        }
         #expect(snapshot == Self.snapshot(batches: 1))
         #expect(problem.contains(files.currentPath("bn")))
     }
@@ -48,7 +59,10 @@ struct StateFilesTests {
         var bad = Self.snapshot(batches: 2)
         bad.keys[ExactString("cam0")]?.variance[1] = .nan
         _ = try files.write(bad, pipeline: "bn")
-        guard case .previous(let snapshot, _) = try files.load(pipeline: "bn") else { Issue.record("expected the previous generation"); return }
+        guard case .previous(let snapshot, _) = try files.load(pipeline: "bn") else {
+            Issue.record("expected the previous generation")
+            return
+        }
         #expect(snapshot == Self.snapshot(batches: 1))
     }
 

@@ -1,7 +1,8 @@
 import Foundation
-import Testing
-@testable import NormFormats
 import NormCore
+import Testing
+
+@testable import NormFormats
 
 @Suite("JSON and safetensors codecs")
 struct CodecTests {

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import NormFormats
 
 @Suite("The TOML parser")
@@ -16,7 +17,8 @@ struct TOMLParserTests {
 
     @Test("strings, numbers, arrays, inline tables and dotted keys")
     func values() throws {
-        let doc = try parse(#"""
+        let doc = try parse(
+            #"""
             a = "tab\there \u00e9 \"q\""   # comment
             b = 'C:\path'
             c = """
@@ -38,9 +40,15 @@ struct TOMLParserTests {
         #expect(value(doc, "b").map { if case .string(let s) = $0 { s } else { "" } } == #"C:\path"#)
         #expect(value(doc, "c").map { if case .string(let s) = $0 { s } else { "" } } == "line one\nline two")
         #expect(value(doc, "d").map { if case .string(let s) = $0 { s } else { "" } } == "raw \\n")
-        guard case .array(let ints)? = value(doc, "e") else { Issue.record("e"); return }
+        guard case .array(let ints)? = value(doc, "e") else {
+            Issue.record("e")
+            return
+        }
         #expect(ints.compactMap { if case .int(let i) = $0 { i } else { nil } } == [1, 2000, 31, 15, 5, -3])
-        guard case .array(let floats)? = value(doc, "f") else { Issue.record("f"); return }
+        guard case .array(let floats)? = value(doc, "f") else {
+            Issue.record("f")
+            return
+        }
         #expect(floats.compactMap { if case .double(let d) = $0 { d } else { nil } } == [1.5, -2e-3, 1e6, .infinity, -.infinity])
         if case .string(let z)? = value(doc, "g", "y", "z") { #expect(z == "w") } else { Issue.record("g.y.z") }
         if case .bool(let b)? = value(doc, "h", "i", "j") { #expect(b) } else { Issue.record("h.i.j") }
@@ -50,7 +58,8 @@ struct TOMLParserTests {
 
     @Test("tables and arrays of tables record their lines")
     func tables() throws {
-        let doc = try TOMLParser.parse("""
+        let doc = try TOMLParser.parse(
+            """
             [daemon]
             threads = 2
 
@@ -64,15 +73,20 @@ struct TOMLParserTests {
         #expect(doc.lines["daemon.threads"] == 2)
         #expect(doc.lines["pipeline[0].norm.kind"] == 7)
         #expect(doc.lines["pipeline[1].name"] == 9)
-        guard case .array(let pipelines)? = value(doc.root, "pipeline") else { Issue.record("pipeline"); return }
+        guard case .array(let pipelines)? = value(doc.root, "pipeline") else {
+            Issue.record("pipeline")
+            return
+        }
         #expect(pipelines.count == 2)
     }
 
-    @Test("syntax errors carry their line", arguments: [
-        ("a = 1\nb = \n", 2), ("a = 1\na = 2\n", 2), ("[t]\n[t]\n", 2), ("a = \"open\n", 1), ("a = 01\n", 1),
-        ("a = 1 b = 2\n", 1), ("x = [1, 2\n", 2), ("a = 1__0\n", 1), ("a = \"\\q\"\n", 1), ("a.b = 1\n[a.b]\n", 2),
-        ("a = {x = 1}\n[a]\n", 2), ("=1\n", 1), ("a = .5\n", 1), ("a = 5.\n", 1), ("a = tru\n", 1),
-    ])
+    @Test(
+        "syntax errors carry their line",
+        arguments: [
+            ("a = 1\nb = \n", 2), ("a = 1\na = 2\n", 2), ("[t]\n[t]\n", 2), ("a = \"open\n", 1), ("a = 01\n", 1),
+            ("a = 1 b = 2\n", 1), ("x = [1, 2\n", 2), ("a = 1__0\n", 1), ("a = \"\\q\"\n", 1), ("a.b = 1\n[a.b]\n", 2),
+            ("a = {x = 1}\n[a]\n", 2), ("=1\n", 1), ("a = .5\n", 1), ("a = 5.\n", 1), ("a = tru\n", 1),
+        ])
     func errors(text: String, line: Int) {
         do {
             _ = try TOMLParser.parse(text)

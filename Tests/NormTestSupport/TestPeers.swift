@@ -1,7 +1,7 @@
 import Foundation
 import NormDaemon
-import ZeroMQ
 import NormFormats
+import ZeroMQ
 
 /// Producer and consumer sockets for the tests, on one context: their own, or an in-process
 /// daemon's (which `inproc://` needs).
@@ -100,7 +100,12 @@ public func expectedBatchNorm(_ x: [Float], n: Int, c: Int, s: Int, eps: Double 
         for i in 0..<n { for j in 0..<s { values.append(Double(x[(i * c + ch) * s + j])) } }
         let mean = values.reduce(0, +) / Double(values.count)
         let variance = values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(values.count)
-        for i in 0..<n { for j in 0..<s { let k = (i * c + ch) * s + j; y[k] = (Double(x[k]) - mean) / (variance + eps).squareRoot() } }
+        for i in 0..<n {
+            for j in 0..<s {
+                let k = (i * c + ch) * s + j
+                y[k] = (Double(x[k]) - mean) / (variance + eps).squareRoot()
+            }
+        }
     }
     return y
 }

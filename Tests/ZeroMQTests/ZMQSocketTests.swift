@@ -8,7 +8,8 @@ struct ZMQSocketTests {
     func withPair(_ body: (ZMQSocket, ZMQSocket) throws -> Void) throws {
         let context = try ZMQContext()
         defer { context.terminate() }
-        let pull = try ZMQSocket(context, .pull), push = try ZMQSocket(context, .push)
+        let pull = try ZMQSocket(context, .pull)
+        let push = try ZMQSocket(context, .push)
         defer {
             push.close(lingerMilliseconds: 0)
             pull.close(lingerMilliseconds: 0)

@@ -103,8 +103,9 @@ public struct NormConfiguration: Sendable, Equatable {
     public init() {}
 
     public var settings: NormSettings {
-        NormSettings(kind: kind, groups: kind == .group ? groups : 1, eps: eps, momentum: momentum,
-                     trackRunningStats: kind == .instance && trackRunningStats, nonFinite: nonfinite, variance: variance)
+        NormSettings(
+            kind: kind, groups: kind == .group ? groups : 1, eps: eps, momentum: momentum,
+            trackRunningStats: kind == .instance && trackRunningStats, nonFinite: nonfinite, variance: variance)
     }
 }
 

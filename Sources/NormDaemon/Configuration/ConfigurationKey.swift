@@ -17,50 +17,70 @@ struct ConfigurationKey<Settings> {
     /// A check of one value: nil when it is fine, else what is wrong with it.
     typealias Check<Value> = (Value) -> String?
 
-    static func string(_ name: String, _ path: WritableKeyPath<Settings, String>, example: String? = nil, _ doc: String,
-                       check: Check<String>? = nil) -> Self {
-        Self(name: name, doc: doc, example: example, read: { table, settings in
-            settings[keyPath: path] = table.string(name, settings[keyPath: path])
-            if let problem = check?(settings[keyPath: path]) { table.reader.fail(table.key(name), problem) }
-        }, render: { TOMLText.quote($0[keyPath: path]) })
+    static func string(
+        _ name: String, _ path: WritableKeyPath<Settings, String>, example: String? = nil, _ doc: String,
+        check: Check<String>? = nil
+    ) -> Self {
+        Self(
+            name: name, doc: doc, example: example,
+            read: { table, settings in
+                settings[keyPath: path] = table.string(name, settings[keyPath: path])
+                if let problem = check?(settings[keyPath: path]) { table.reader.fail(table.key(name), problem) }
+            }, render: { TOMLText.quote($0[keyPath: path]) })
     }
 
-    static func strings(_ name: String, _ path: WritableKeyPath<Settings, [String]>, example: String? = nil, _ doc: String,
-                        check: Check<String>? = nil) -> Self {
-        Self(name: name, doc: doc, example: example, read: { table, settings in
-            settings[keyPath: path] = table.strings(name, settings[keyPath: path])
-            guard let check else { return }
-            for (i, item) in settings[keyPath: path].enumerated() {
-                if let problem = check(item) { table.reader.fail("\(table.key(name))[\(i)]", problem) }
-            }
-        }, render: { TOMLText.list($0[keyPath: path]) })
+    static func strings(
+        _ name: String, _ path: WritableKeyPath<Settings, [String]>, example: String? = nil, _ doc: String,
+        check: Check<String>? = nil
+    ) -> Self {
+        Self(
+            name: name, doc: doc, example: example,
+            read: { table, settings in
+                settings[keyPath: path] = table.strings(name, settings[keyPath: path])
+                guard let check else { return }
+                for (i, item) in settings[keyPath: path].enumerated() {
+                    if let problem = check(item) { table.reader.fail("\(table.key(name))[\(i)]", problem) }
+                }
+            }, render: { TOMLText.list($0[keyPath: path]) })
     }
 
     static func int(_ name: String, _ path: WritableKeyPath<Settings, Int>, minimum: Int = 0, example: String? = nil, _ doc: String) -> Self {
-        Self(name: name, doc: doc, example: example, read: { table, settings in
-            settings[keyPath: path] = table.int(name, settings[keyPath: path], minimum: minimum)
-        }, render: { "\($0[keyPath: path])" })
+        Self(
+            name: name, doc: doc, example: example,
+            read: { table, settings in
+                settings[keyPath: path] = table.int(name, settings[keyPath: path], minimum: minimum)
+            }, render: { "\($0[keyPath: path])" })
     }
 
-    static func double(_ name: String, _ path: WritableKeyPath<Settings, Double>, range: ClosedRange<Double>, exclusiveLower: Bool = false,
-                       example: String? = nil, _ doc: String) -> Self {
-        Self(name: name, doc: doc, example: example, read: { table, settings in
-            settings[keyPath: path] = table.double(name, settings[keyPath: path], range: range, exclusiveLower: exclusiveLower)
-        }, render: { TOMLText.number($0[keyPath: path]) })
+    static func double(
+        _ name: String, _ path: WritableKeyPath<Settings, Double>, range: ClosedRange<Double>, exclusiveLower: Bool = false,
+        example: String? = nil, _ doc: String
+    ) -> Self {
+        Self(
+            name: name, doc: doc, example: example,
+            read: { table, settings in
+                settings[keyPath: path] = table.double(name, settings[keyPath: path], range: range, exclusiveLower: exclusiveLower)
+            }, render: { TOMLText.number($0[keyPath: path]) })
     }
 
     static func bool(_ name: String, _ path: WritableKeyPath<Settings, Bool>, example: String? = nil, _ doc: String) -> Self {
-        Self(name: name, doc: doc, example: example, read: { table, settings in
-            settings[keyPath: path] = table.bool(name, settings[keyPath: path])
-        }, render: { "\($0[keyPath: path])" })
+        Self(
+            name: name, doc: doc, example: example,
+            read: { table, settings in
+                settings[keyPath: path] = table.bool(name, settings[keyPath: path])
+            }, render: { "\($0[keyPath: path])" })
     }
 
     /// One of an enumeration's raw values.
-    static func choice<T: RawRepresentable & CaseIterable>(_ name: String, _ path: WritableKeyPath<Settings, T>, example: String? = nil,
-                                                           _ doc: String) -> Self where T.RawValue == String {
-        Self(name: name, doc: doc, example: example, read: { table, settings in
-            settings[keyPath: path] = table.choice(name, settings[keyPath: path])
-        }, render: { TOMLText.quote($0[keyPath: path].rawValue) })
+    static func choice<T: RawRepresentable & CaseIterable>(
+        _ name: String, _ path: WritableKeyPath<Settings, T>, example: String? = nil,
+        _ doc: String
+    ) -> Self where T.RawValue == String {
+        Self(
+            name: name, doc: doc, example: example,
+            read: { table, settings in
+                settings[keyPath: path] = table.choice(name, settings[keyPath: path])
+            }, render: { TOMLText.quote($0[keyPath: path].rawValue) })
     }
 }
 

@@ -1,7 +1,7 @@
 import Foundation
 import NormCore
-import ZeroMQ
 import NormFormats
+import ZeroMQ
 
 /// Turns TOML text into a validated `Configuration`, or every problem found in it.
 public enum ConfigurationLoader {
@@ -41,7 +41,9 @@ public enum ConfigurationLoader {
         return try parse(text, file: path, environment: environment)
     }
 
-    public static func parse(_ text: String, file: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigurationError) -> Loaded {
+    public static func parse(
+        _ text: String, file: String, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws(ConfigurationError) -> Loaded {
         let document: TOMLParser.Document
         do {
             document = try TOMLParser.parse(text)
@@ -94,10 +96,14 @@ public enum ConfigurationLoader {
             reader.fail(table.key("name"), "\"\(name)\" may not contain '/', spaces or newlines (it names the state file)")
         }
         var pipeline = PipelineConfiguration(name: name)
-        if let input = table.table("input") { pipeline.input = readInput(input, reader: reader) } else {
+        if let input = table.table("input") {
+            pipeline.input = readInput(input, reader: reader)
+        } else {
             reader.fail(table.key("input"), "every pipeline needs an [pipeline.input] table")
         }
-        if let output = table.table("output") { pipeline.output = readOutput(output, reader: reader) } else {
+        if let output = table.table("output") {
+            pipeline.output = readOutput(output, reader: reader)
+        } else {
             reader.fail(table.key("output"), "every pipeline needs an [pipeline.output] table")
         }
         if let norm = table.table("norm") { pipeline.norm = readNorm(norm, reader: reader) }

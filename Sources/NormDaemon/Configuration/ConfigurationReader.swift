@@ -1,4 +1,5 @@
 import NormFormats
+
 /// Reads typed values out of TOML tables, remembering every key it was asked about so that
 /// what is left over can be reported as unknown, and collecting all problems, not just the first.
 final class ConfigurationReader {

@@ -21,8 +21,10 @@ extension ConfigurationSchema {
         return out
     }
 
-    private static func write<Settings>(_ section: ConfigurationSection<Settings>, _ defaults: Settings, commented: Bool = false,
-                                        to out: inout String) {
+    private static func write<Settings>(
+        _ section: ConfigurationSection<Settings>, _ defaults: Settings, commented: Bool = false,
+        to out: inout String
+    ) {
         let prefix = commented ? "# " : ""
         out += "\n\(prefix)[\(section.table)]\(commented ? "   (optional: encrypt and authenticate; see docs/configuration.md)" : "")\n"
         for key in section.keys {

@@ -2,36 +2,42 @@ import NormCore
 
 extension ConfigurationSchema {
     static var norm: ConfigurationSection<NormConfiguration> {
-        var section = ConfigurationSection<NormConfiguration>(table: "pipeline.norm", keys: [
-            .choice("kind", \.kind, choices(NormKind.self)),
-            .int("channels", \.channels, example: "64", "0 = learned per key from its first batch"),
-            .int("groups", \.groups, minimum: 1, example: "8", "group only; must divide channels"),
-            .double("eps", \.eps, range: 0...1, exclusiveLower: true, "added to the variance"),
-            ConfigurationKey(name: "momentum", doc: "or \"cumulative\" (PyTorch's momentum=None)", example: nil, read: { table, norm in
-                guard let node = table.node("momentum") else { return }
-                switch node {
-                case .string("cumulative"): norm.momentum = .cumulative
-                case .double(let m) where (0...1).contains(m): norm.momentum = .factor(m)
-                case .int(let m) where (0...1).contains(m): norm.momentum = .factor(Double(m))
-                default: table.reader.fail(table.key("momentum"), "expected a number in [0, 1] or \"cumulative\"")
-                }
-            }, render: { norm in
-                switch norm.momentum {
-                case .factor(let m): TOMLText.number(m)
-                case .cumulative: TOMLText.quote("cumulative")
-                }
-            }),
-            .bool("affine", \.affine, "learnable weight and bias (identity unless init or a state file sets them)"),
-            .choice("mode", \.mode, choices(NormMode.self)),
-            .choice("stats", \.stats, choices(StatsScope.self)),
-            .bool("track_running_stats", \.trackRunningStats, "instance only"),
-            ConfigurationKey(name: "init", doc: "optional safetensors file: weight, bias, running_mean, running_var, num_batches_tracked",
-                             example: nil, read: readInit, render: { TOMLText.quote($0.initFile) }),
-            .choice("nonfinite", \.nonfinite, choices(NonFinitePolicy.self)),
-            .int("max_keys", \.maxKeys, "kinds with running statistics; 0 = unlimited"),
-            .choice("key_policy", \.keyPolicy, "at max_keys: \"reject\" new keys, or \"evict_lru\""),
-            .choice("variance", \.variance, "\"biased\" (torch.nn) | \"unbiased\" (hand-written layers that call x.var())"),
-        ])
+        var section = ConfigurationSection<NormConfiguration>(
+            table: "pipeline.norm",
+            keys: [
+                .choice("kind", \.kind, choices(NormKind.self)),
+                .int("channels", \.channels, example: "64", "0 = learned per key from its first batch"),
+                .int("groups", \.groups, minimum: 1, example: "8", "group only; must divide channels"),
+                .double("eps", \.eps, range: 0...1, exclusiveLower: true, "added to the variance"),
+                ConfigurationKey(
+                    name: "momentum", doc: "or \"cumulative\" (PyTorch's momentum=None)", example: nil,
+                    read: { table, norm in
+                        guard let node = table.node("momentum") else { return }
+                        switch node {
+                        case .string("cumulative"): norm.momentum = .cumulative
+                        case .double(let m) where (0...1).contains(m): norm.momentum = .factor(m)
+                        case .int(let m) where (0...1).contains(m): norm.momentum = .factor(Double(m))
+                        default: table.reader.fail(table.key("momentum"), "expected a number in [0, 1] or \"cumulative\"")
+                        }
+                    },
+                    render: { norm in
+                        switch norm.momentum {
+                        case .factor(let m): TOMLText.number(m)
+                        case .cumulative: TOMLText.quote("cumulative")
+                        }
+                    }),
+                .bool("affine", \.affine, "learnable weight and bias (identity unless init or a state file sets them)"),
+                .choice("mode", \.mode, choices(NormMode.self)),
+                .choice("stats", \.stats, choices(StatsScope.self)),
+                .bool("track_running_stats", \.trackRunningStats, "instance only"),
+                ConfigurationKey(
+                    name: "init", doc: "optional safetensors file: weight, bias, running_mean, running_var, num_batches_tracked",
+                    example: nil, read: readInit, render: { TOMLText.quote($0.initFile) }),
+                .choice("nonfinite", \.nonfinite, choices(NonFinitePolicy.self)),
+                .int("max_keys", \.maxKeys, "kinds with running statistics; 0 = unlimited"),
+                .choice("key_policy", \.keyPolicy, "at max_keys: \"reject\" new keys, or \"evict_lru\""),
+                .choice("variance", \.variance, "\"biased\" (torch.nn) | \"unbiased\" (hand-written layers that call x.var())"),
+            ])
         section.check = checkNorm
         return section
     }
@@ -53,7 +59,8 @@ extension ConfigurationSchema {
 
     /// What depends on more than one norm key: the kind decides which keys apply.
     private static func checkNorm(_ table: ConfigurationReader.Table, _ norm: NormConfiguration) {
-        let reader = table.reader, kind = norm.kind.rawValue
+        let reader = table.reader
+        let kind = norm.kind.rawValue
         if norm.kind == .group {
             if norm.channels > 0 && norm.channels % norm.groups != 0 {
                 reader.fail(table.key("groups"), "\(norm.groups) does not divide channels \(norm.channels)")

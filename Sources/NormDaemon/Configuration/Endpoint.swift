@@ -2,7 +2,8 @@
 enum Endpoint {
     static func problem(_ endpoint: String, bind: Bool) -> String? {
         guard let separator = endpoint.range(of: "://") else { return "\"\(endpoint)\" is not a ZeroMQ address (tcp://, ipc:// or inproc://)" }
-        let scheme = endpoint[..<separator.lowerBound], rest = String(endpoint[separator.upperBound...])
+        let scheme = endpoint[..<separator.lowerBound]
+        let rest = String(endpoint[separator.upperBound...])
         switch scheme {
         case "ipc", "inproc":
             return rest.isEmpty ? "\"\(endpoint)\" has no path" : nil

@@ -6,7 +6,8 @@ extension PipelineConfiguration {
 
     private static func diff<T>(_ section: String, _ new: T, _ old: T) -> [String] {
         zip(Mirror(reflecting: new).children, Mirror(reflecting: old).children).compactMap { n, o in
-            let a = "\(n.value)", b = "\(o.value)"
+            let a = "\(n.value)"
+            let b = "\(o.value)"
             return a == b ? nil : "\(section).\(n.label ?? "?") (\(b) → \(a))"
         }
     }

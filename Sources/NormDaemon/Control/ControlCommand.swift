@@ -30,12 +30,24 @@ public enum ControlCommand: Equatable, Sendable {
             guard range.contains(args.count) else { throw ControlError(.badArgument, "usage: \(usage)") }
         }
         switch verb {
-        case "stats": try arity(0...0, "stats"); return .stats
-        case "help": try arity(0...0, "help"); return .help
-        case "checkpoint": try arity(0...0, "checkpoint"); return .checkpoint
-        case "reload": try arity(0...0, "reload"); return .reload
-        case "metrics": try arity(0...0, "metrics"); return .metrics
-        case "reset": try arity(1...2, "reset PIPELINE [KEY]"); return .reset(pipeline: args[0], key: args.count > 1 ? args[1] : nil)
+        case "stats":
+            try arity(0...0, "stats")
+            return .stats
+        case "help":
+            try arity(0...0, "help")
+            return .help
+        case "checkpoint":
+            try arity(0...0, "checkpoint")
+            return .checkpoint
+        case "reload":
+            try arity(0...0, "reload")
+            return .reload
+        case "metrics":
+            try arity(0...0, "metrics")
+            return .metrics
+        case "reset":
+            try arity(1...2, "reset PIPELINE [KEY]")
+            return .reset(pipeline: args[0], key: args.count > 1 ? args[1] : nil)
         case "mode":
             try arity(2...2, "mode PIPELINE train|eval")
             guard let mode = NormMode(rawValue: args[1]) else { throw ControlError(.badArgument, "mode must be train or eval, not \"\(args[1])\"") }
@@ -48,7 +60,9 @@ public enum ControlCommand: Equatable, Sendable {
     /// starts with `--` is written as a JSON string.
     static func parseShow(_ tokens: [(word: String, quoted: Bool)]) throws(ControlError) -> ControlCommand {
         let usage = "usage: show PIPELINE [KEY] [--limit N] [--after KEY]"
-        var positional: [String] = [], limit: Int?, after: String?
+        var positional: [String] = []
+        var limit: Int?
+        var after: String?
         var index = 0
         while index < tokens.count {
             let token = tokens[index]
@@ -78,7 +92,8 @@ public enum ControlCommand: Equatable, Sendable {
         var rest = Substring(line.hasSuffix("\r") ? String(line.dropLast()) : line)
         while !rest.isEmpty {
             if rest.first == "\"" {
-                var index = rest.index(after: rest.startIndex), escaped = false
+                var index = rest.index(after: rest.startIndex)
+                var escaped = false
                 while index < rest.endIndex, escaped || rest[index] != "\"" {
                     escaped = !escaped && rest[index] == "\\"
                     index = rest.index(after: index)
@@ -109,7 +124,8 @@ public enum ControlCommand: Equatable, Sendable {
             let command = try parse(line)
             switch command {
             case .metrics: return daemon.metricsText()
-            case .show(let name, let key, let limit, let after): return try daemon.showReply(try daemon.requirePipeline(name), key: key, limit: limit, after: after)
+            case .show(let name, let key, let limit, let after):
+                return try daemon.showReply(try daemon.requirePipeline(name), key: key, limit: limit, after: after)
             default: return try command.run(on: daemon).serialized + "\n"
             }
         } catch let error as ControlError {
@@ -129,8 +145,10 @@ public enum ControlCommand: Equatable, Sendable {
             return .object([("files", .array(files.map { .string($0) }))])
         case .reload:
             let result = try daemon.reload()
-            return .object([("reloaded", .bool(true)), ("pipelines", .array(result.pipelines.map { .string($0) })),
-                            ("restart_needed", .array(result.restartNeeded.map { .string($0) }))])
+            return .object([
+                ("reloaded", .bool(true)), ("pipelines", .array(result.pipelines.map { .string($0) })),
+                ("restart_needed", .array(result.restartNeeded.map { .string($0) })),
+            ])
         case .mode(let name, let mode):
             let pipeline = try daemon.requirePipeline(name)
             pipeline.state.mode = mode
@@ -152,8 +170,12 @@ public enum ControlCommand: Equatable, Sendable {
 /// A control command's failure, answered as `{"error": CODE, "detail": TEXT}`.
 public struct ControlError: Error, Sendable, Equatable {
     public enum Code: String, Sendable {
-        case unknownCommand = "unknown_command", unknownPipeline = "unknown_pipeline", unknownKey = "unknown_key"
-        case badArgument = "bad_argument", config, internalError = "internal"
+        case unknownCommand = "unknown_command"
+        case unknownPipeline = "unknown_pipeline"
+        case unknownKey = "unknown_key"
+        case badArgument = "bad_argument"
+        case config
+        case internalError = "internal"
     }
     public let code: Code
     public let detail: String

@@ -1,8 +1,8 @@
 import Foundation
 import Logging
+import NormFormats
 import ServiceLifecycle
 import Synchronization
-import NormFormats
 
 /// The control socket (docs/control.md): a Unix stream socket, mode 0660; one command
 /// line in, one answer out, then close. Peers that are not root, normd's own user or in
@@ -38,17 +38,21 @@ public final class ControlServer: Service, Sendable {
         let folder = (path as NSString).deletingLastPathComponent
         var info = stat()
         if allowedGroup != nil, stat(folder.isEmpty ? "." : folder, &info) == 0, info.st_mode & 0o011 == 0 {
-            logger.warning("control_group \(controlGroup) cannot reach \(path): its folder is mode \(String(info.st_mode & 0o777, radix: 8)); chmod 0755 \(folder)")
+            logger.warning(
+                "control_group \(controlGroup) cannot reach \(path): its folder is mode \(String(info.st_mode & 0o777, radix: 8)); chmod 0755 \(folder)")
         }
     }
 
     public func run() async {
-        await ThreadService(name: "normd.control", loop: { [self] in
-            serve()
-            // Commands still running finish before the service ends: the handler may use the daemon.
-            connections.wait()
-            closeListener()
-        }, stop: { [self] in stopRequested.store(true, ordering: .relaxed) }).run()
+        await ThreadService(
+            name: "normd.control",
+            loop: { [self] in
+                serve()
+                // Commands still running finish before the service ends: the handler may use the daemon.
+                connections.wait()
+                closeListener()
+            }, stop: { [self] in stopRequested.store(true, ordering: .relaxed) }
+        ).run()
     }
 
     /// Closes the listening socket and removes its path, once (also when the server never ran).
@@ -106,7 +110,12 @@ public final class ControlServer: Service, Sendable {
         setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         let deadline = MonotonicClock.deadline(after: Self.requestDeadlineSeconds)
         guard let line = UnixSocket.readLine(client, limit: Self.maxLineBytes, deadline: deadline) else {
-            UnixSocket.writeAll(client, JSONValue.object([("error", .string("bad_argument")), ("detail", .string("expected one command line ending in a newline within \(Int(Self.requestDeadlineSeconds)) s"))]).serialized + "\n")
+            UnixSocket.writeAll(
+                client,
+                JSONValue.object([
+                    ("error", .string("bad_argument")),
+                    ("detail", .string("expected one command line ending in a newline within \(Int(Self.requestDeadlineSeconds)) s")),
+                ]).serialized + "\n")
             return
         }
         let reply = handler(line)

@@ -53,8 +53,10 @@ public enum UnixSocket {
             let code = errno
             close(fd)
             unlink(path)
-            throw DaemonError(.control, "cannot give the control socket \(path) to control_group \"\(group.name)\" "
-                + "(normd's user must be a member, e.g. SupplementaryGroups=\(group.name) in its unit)", errno: code)
+            throw DaemonError(
+                .control,
+                "cannot give the control socket \(path) to control_group \"\(group.name)\" "
+                    + "(normd's user must be a member, e.g. SupplementaryGroups=\(group.name) in its unit)", errno: code)
         }
         guard Glibc.listen(fd, 16) == 0 else {
             let code = errno

@@ -25,12 +25,15 @@ extension Daemon {
                 throw ControlError(.config, error.description)
             }
             for warning in loaded.warnings { logger.warning("\(warning)") }
-            let new = loaded.configuration, old = configuration
+            let new = loaded.configuration
+            let old = configuration
             do { _ = try keeper.checkpoint(supervisor.pipelines) } catch { logger.error("checkpoint before reload failed: \(error)") }
-            let restartNeeded = [("control_socket", new.daemon.controlSocket != old.daemon.controlSocket),
-                                 ("state_dir", new.daemon.stateDir != old.daemon.stateDir),
-                                 ("log_level", new.daemon.logLevel != old.daemon.logLevel)]
-                .filter(\.1).map(\.0)
+            let restartNeeded = [
+                ("control_socket", new.daemon.controlSocket != old.daemon.controlSocket),
+                ("state_dir", new.daemon.stateDir != old.daemon.stateDir),
+                ("log_level", new.daemon.logLevel != old.daemon.logLevel),
+            ]
+            .filter(\.1).map(\.0)
             if !restartNeeded.isEmpty {
                 logger.warning("daemon.\(restartNeeded.joined(separator: ", daemon.")) changed: takes effect at the next restart")
             }

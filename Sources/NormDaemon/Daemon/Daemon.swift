@@ -40,8 +40,10 @@ public final class Daemon: Service, Sendable {
 
     /// Takes the state folder, loads state, starts every pipeline, the metrics listener and the
     /// control socket, in that order. Throws, having closed what it opened, if any cannot start.
-    public init(configuration: Configuration, source: ConfigurationSource, resetState: Bool = false,
-                logger: Logger, notifier: SystemdNotifier = SystemdNotifier()) throws {
+    public init(
+        configuration: Configuration, source: ConfigurationSource, resetState: Bool = false,
+        logger: Logger, notifier: SystemdNotifier = SystemdNotifier()
+    ) throws {
         self.logger = logger
         self.source = source
         self.notifier = notifier
@@ -50,20 +52,25 @@ public final class Daemon: Service, Sendable {
         context = try ZMQContext(ioThreads: 1)
         authenticator = try ZAPAuthenticator(context: context, logger: logger)
         let reference = DaemonReference()
-        var supervisor: PipelineSupervisor?, metrics: MetricsService?
+        var supervisor: PipelineSupervisor?
+        var metrics: MetricsService?
         do {
-            supervisor = try PipelineSupervisor(configuration: configuration, context: context, authenticator: authenticator,
-                                                keeper: keeper, resetState: resetState, logger: logger)
-            metrics = try MetricsService(listen: configuration.daemon.metricsListen, render: { reference.daemon?.metricsText() ?? "" },
-                                         logger: logger)
+            supervisor = try PipelineSupervisor(
+                configuration: configuration, context: context, authenticator: authenticator,
+                keeper: keeper, resetState: resetState, logger: logger)
+            metrics = try MetricsService(
+                listen: configuration.daemon.metricsListen, render: { reference.daemon?.metricsText() ?? "" },
+                logger: logger)
             self.supervisor = supervisor!
             self.metrics = metrics!
             // The control socket comes last: once `normd ctl` answers, every listener is bound.
-            control = try ControlServer(path: configuration.daemon.controlSocket, controlGroup: configuration.daemon.controlGroup,
-                                        logger: logger, handler: { line in
-                guard let daemon = reference.daemon else { return ControlError(.internalError, "normd is stopping").reply }
-                return ControlCommand.execute(line, on: daemon)
-            })
+            control = try ControlServer(
+                path: configuration.daemon.controlSocket, controlGroup: configuration.daemon.controlGroup,
+                logger: logger,
+                handler: { line in
+                    guard let daemon = reference.daemon else { return ControlError(.internalError, "normd is stopping").reply }
+                    return ControlCommand.execute(line, on: daemon)
+                })
         } catch {
             metrics?.close()
             if let supervisor { PipelineSupervisor.stop(supervisor.pipelines, within: 0) }
@@ -80,20 +87,26 @@ public final class Daemon: Service, Sendable {
     /// pipelines (publishing what they hold), then the final checkpoint, and ZAP last (pipelines
     /// with CURVE need it while they drain).
     public var services: [any Service] {
-        [authenticator,
-         CheckpointService(daemon: self),
-         supervisor,
-         WatchdogService(notifier: notifier, supervisor: supervisor),
-         metrics,
-         control,
-         HangupService(daemon: self)]
+        [
+            authenticator,
+            CheckpointService(daemon: self),
+            supervisor,
+            WatchdogService(notifier: notifier, supervisor: supervisor),
+            metrics,
+            control,
+            HangupService(daemon: self),
+        ]
     }
 
     public func run() async throws {
         let configuration = configuration
-        logger.info("normd ready", metadata: ["version": "\(BuildInfo.version)", "config": "\(source.description)",
-                                              "pipelines": "\(configuration.pipelines.map(\.name).joined(separator: ","))",
-                                              "control_socket": "\(configuration.daemon.controlSocket)"])
+        logger.info(
+            "normd ready",
+            metadata: [
+                "version": "\(BuildInfo.version)", "config": "\(source.description)",
+                "pipelines": "\(configuration.pipelines.map(\.name).joined(separator: ","))",
+                "control_socket": "\(configuration.daemon.controlSocket)",
+            ])
         notifier.ready(status: supervisor.statusLine())
         let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) }, logger: logger))
         try await withGracefulShutdownHandler {

@@ -1,8 +1,8 @@
 import Dispatch
 import Foundation
+import Locking
 import Logging
 import ServiceLifecycle
-import Locking
 import Synchronization
 import UnixSignals
 
@@ -22,7 +22,8 @@ public enum DaemonRunner {
         signal(SIGPIPE, SIG_IGN)
         let missing = CPUSupport.missingFeatures()
         guard missing.isEmpty else {
-            FileHandle.standardError.write(Data("normd: this CPU lacks \(missing.joined(separator: ", ")); normd's kernels need x86-64 with AVX2, FMA and F16C\n".utf8))
+            FileHandle.standardError.write(
+                Data("normd: this CPU lacks \(missing.joined(separator: ", ")); normd's kernels need x86-64 with AVX2, FMA and F16C\n".utf8))
             return 1
         }
         let loaded: ConfigurationLoader.Loaded

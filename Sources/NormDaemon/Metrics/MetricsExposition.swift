@@ -15,7 +15,8 @@ public enum MetricsExposition {
         renderDaemon(daemon, into: &out)
         family("normd_pipeline_info", "gauge", "One series per pipeline naming its kind and current mode.")
         for (p, _) in pipelines {
-            out += "normd_pipeline_info{pipeline=\"\(label(p.configuration.name))\",kind=\"\(p.configuration.norm.kind.rawValue)\",mode=\"\(p.state.mode.rawValue)\"} 1\n"
+            out +=
+                "normd_pipeline_info{pipeline=\"\(label(p.configuration.name))\",kind=\"\(p.configuration.norm.kind.rawValue)\",mode=\"\(p.state.mode.rawValue)\"} 1\n"
         }
         let counters: [(String, String, (PipelineCounters.Snapshot) -> Int)] = [
             ("normd_received_total", "Messages received on the input.", { $0.received }),

@@ -36,5 +36,10 @@ final class MetricsService: Service, Sendable {
     }
 
     /// Closes the listener (also when the daemon could not start and the service never ran).
-    func close() { current.withLock { $0?.stop(); $0 = nil } }
+    func close() {
+        current.withLock {
+            $0?.stop()
+            $0 = nil
+        }
+    }
 }

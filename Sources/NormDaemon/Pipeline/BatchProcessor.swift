@@ -1,7 +1,7 @@
 import Foundation
 import NormCore
-import ZeroMQ
 import NormFormats
+import ZeroMQ
 
 /// The work one lane does for one batch: check it against the key's state, normalize it into a
 /// pooled buffer, commit the statistics. Runs on the key's serial lane, so per key it is ordered.
@@ -35,8 +35,9 @@ struct BatchProcessor: Sendable {
         let mode = state.mode
         let outcome: NormOutcome
         do {
-            outcome = try normalizer.normalize(payload, as: descriptor, into: buffer.buffer, outputDType: outDType,
-                                               mode: mode, affine: state.affine, statistics: &checkout.statistics)
+            outcome = try normalizer.normalize(
+                payload, as: descriptor, into: buffer.buffer, outputDType: outDType,
+                mode: mode, affine: state.affine, statistics: &checkout.statistics)
         } catch {
             return .reject(Rejection(RejectReason(error.code), error.message))
         }

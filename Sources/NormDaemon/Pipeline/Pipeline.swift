@@ -1,8 +1,8 @@
 import Dispatch
 import Foundation
+import Locking
 import Logging
 import NormCore
-import Locking
 import Synchronization
 import ZeroMQ
 
@@ -110,10 +110,12 @@ public final class Pipeline: Sendable {
 
     /// For the loop, when idle: the pending retune, now in force.
     func takeRetune() -> Retune? {
-        guard let retune = pendingRetune.withLock({ pending -> Retune? in
-            defer { pending = nil }
-            return pending
-        }) else { return nil }
+        guard
+            let retune = pendingRetune.withLock({ pending -> Retune? in
+                defer { pending = nil }
+                return pending
+            })
+        else { return nil }
         current.withLock { $0 = (retune.configuration, retune.state) }
         return retune
     }
@@ -121,7 +123,8 @@ public final class Pipeline: Sendable {
     var isStopping: Bool { stopRequested.load(ordering: .acquiring) }
     var deadlinePassed: Bool { MonotonicClock.nanoseconds() >= stopDeadline.load(ordering: .relaxed) }
     var remainingMilliseconds: Int32 {
-        let deadline = stopDeadline.load(ordering: .relaxed), now = MonotonicClock.nanoseconds()
+        let deadline = stopDeadline.load(ordering: .relaxed)
+        let now = MonotonicClock.nanoseconds()
         return deadline == .max ? 0 : Int32(clamping: deadline > now ? (deadline - now) / 1_000_000 : 0)
     }
 

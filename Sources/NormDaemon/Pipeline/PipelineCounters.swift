@@ -1,7 +1,7 @@
 import Foundation
 import Locking
-import Synchronization
 import NormFormats
+import Synchronization
 
 /// A pipeline's counters, all behind one lock so every snapshot satisfies
 /// received = published + rejected + dropped + in_flight.
@@ -71,7 +71,13 @@ public final class PipelineCounters: Sendable {
     }
 
     public func deadLetter(sent: Bool) {
-        state.withLock { sent ? ($0.snapshot.deadLettersSent += 1) : ($0.snapshot.deadLettersDropped += 1) }
+        state.withLock { s in
+            if sent {
+                s.snapshot.deadLettersSent += 1
+            } else {
+                s.snapshot.deadLettersDropped += 1
+            }
+        }
     }
 
     public func published(bytes: Int, latencyMs: Double, now: UInt64 = MonotonicClock.nanoseconds()) {

@@ -2,8 +2,8 @@ import Dispatch
 import Foundation
 import Logging
 import NormCore
-import ZeroMQ
 import NormFormats
+import ZeroMQ
 
 /// The thread-confined half of a pipeline: owns its sockets, receives and validates messages,
 /// hands them to lanes, and sends what the lanes finished. Never shared across threads.
@@ -47,10 +47,14 @@ final class PipelineLoop {
     }
 
     /// What the norm settings decide: the wire checks, the batch work, the lanes.
-    static func makeProcessing(_ config: PipelineConfiguration, state: PipelineState, threads: Int)
-        -> (WireDecoder, BatchProcessor, [DispatchQueue], Int) {
-        let decoder = WireDecoder(maxMessageBytes: config.input.maxMessageBytes, channels: config.norm.channels,
-                                  groups: config.norm.kind == .group ? config.norm.groups : nil)
+    static func makeProcessing(
+        _ config: PipelineConfiguration, state: PipelineState, threads: Int
+    )
+        -> (WireDecoder, BatchProcessor, [DispatchQueue], Int)
+    {
+        let decoder = WireDecoder(
+            maxMessageBytes: config.input.maxMessageBytes, channels: config.norm.channels,
+            groups: config.norm.kind == .group ? config.norm.groups : nil)
         let processor = BatchProcessor(
             state: state, normalizer: Normalizer(settings: config.norm.settings, threads: threads),
             outputDType: config.output.dtype, outputTopic: config.output.topic, sharedStatistics: config.norm.stats == .shared,
@@ -133,7 +137,8 @@ final class PipelineLoop {
         let headerBytes = deadLetter == nil ? [] : frames[1].bytes
         // The payload frame moves to the lane; this loop keeps no reference to it.
         let payload = UncheckedTransfer(frames[2])
-        let processor = processor, completions = completions
+        let processor = processor
+        let completions = completions
         let seq = header.members.first { $0.0 == "seq" }?.1.uint64Value
         let lane = lanes.count == 1 ? 0 : Int(Self.stableHash(header.key) % UInt64(lanes.count))
         lanes[lane].async {

@@ -1,6 +1,6 @@
 import Foundation
-import NormCore
 import Locking
+import NormCore
 import Synchronization
 
 /// What outlives one run of a pipeline's sockets: its statistics, mode and counters. A reload
@@ -14,8 +14,10 @@ public final class PipelineState: Sendable {
     /// The mode the configuration said when this state was set up (state files keep it).
     public let configuredMode: NormMode
 
-    public init(name: String, store: StatisticsStore, affine: Affine?, mode: NormMode, configuredMode: NormMode,
-                counters: PipelineCounters = PipelineCounters()) {
+    public init(
+        name: String, store: StatisticsStore, affine: Affine?, mode: NormMode, configuredMode: NormMode,
+        counters: PipelineCounters = PipelineCounters()
+    ) {
         self.name = name
         self.counters = counters
         self.store = store

@@ -15,7 +15,8 @@ extension PipelineSupervisor {
         let kept = current.filter { old in new.pipelines.contains { $0 == old.configuration } }
         // Only norm settings changed: the pipeline keeps its sockets and counters (retuned in place).
         let retunable = current.filter { old in
-            !kept.contains { $0 === old } && new.pipelines.contains { $0.name == old.configuration.name && $0.input == old.configuration.input && $0.output == old.configuration.output }
+            !kept.contains { $0 === old }
+                && new.pipelines.contains { $0.name == old.configuration.name && $0.input == old.configuration.input && $0.output == old.configuration.output }
         }
         var leaving = current.filter { old in !kept.contains { $0 === old } && !retunable.contains { $0 === old } }
         Self.stop(leaving, within: timeout)
@@ -30,7 +31,9 @@ extension PipelineSupervisor {
                     let state = try keeper.state(for: config, previous: running, resetState: false, counters: running.state.counters)
                     if running.retune(to: config, state: state, within: timeout) {
                         let statistics = config.keepsStatistics(from: before) ? "statistics kept" : "statistics start fresh"
-                        logger.notice("pipeline \(config.name) retuned: \(config.changes(from: before).joined(separator: ", ")); sockets and counters kept, \(statistics)")
+                        logger.notice(
+                            "pipeline \(config.name) retuned: \(config.changes(from: before).joined(separator: ", ")); sockets and counters kept, \(statistics)"
+                        )
                         next.append(running)
                         continue
                     }
@@ -59,7 +62,8 @@ extension PipelineSupervisor {
                 failures.append("pipeline \(config.name): \(error)")
                 // Put the old one back so a bad endpoint does not take a working pipeline away.
                 if let previous, let restored = try? makePipeline(previous.configuration, state: previous.state, daemon: old.daemon),
-                   (try? restored.start()) != nil {
+                    (try? restored.start()) != nil
+                {
                     next.append(restored)
                 }
             }

@@ -24,8 +24,10 @@ public final class PipelineSupervisor: Service, Sendable {
     public func pipeline(named name: String) -> Pipeline? { pipelines.first { $0.configuration.name == name } }
 
     /// Starts every configured pipeline; if one cannot start, stops those that did and throws.
-    init(configuration: Configuration, context: ZMQContext, authenticator: ZAPAuthenticator, keeper: StateKeeper,
-         resetState: Bool, logger: Logger) throws {
+    init(
+        configuration: Configuration, context: ZMQContext, authenticator: ZAPAuthenticator, keeper: StateKeeper,
+        resetState: Bool, logger: Logger
+    ) throws {
         self.context = context
         self.authenticator = authenticator
         self.keeper = keeper
@@ -56,8 +58,9 @@ public final class PipelineSupervisor: Service, Sendable {
 
     func makePipeline(_ config: PipelineConfiguration, state: PipelineState, daemon: DaemonSettings) throws -> Pipeline {
         let threads = daemon.threads > 0 ? daemon.threads : ProcessInfo.processInfo.activeProcessorCount
-        return try Pipeline(configuration: config, state: state, context: context, authenticator: authenticator,
-                            threads: threads, logger: logger)
+        return try Pipeline(
+            configuration: config, state: state, context: context, authenticator: authenticator,
+            threads: threads, logger: logger)
     }
 
     /// Asks every pipeline to stop at once, then waits for each.
@@ -78,7 +81,8 @@ public final class PipelineSupervisor: Service, Sendable {
     /// One line for systemd's STATUS.
     func statusLine() -> String {
         let snapshot = pipelines.map { $0.state.counters.snapshot() }
-        let published = snapshot.reduce(0) { $0 + $1.published }, rejected = snapshot.reduce(0) { $0 + $1.rejectedTotal }
+        let published = snapshot.reduce(0) { $0 + $1.published }
+        let rejected = snapshot.reduce(0) { $0 + $1.rejectedTotal }
         return "\(snapshot.count) pipelines, \(published) published, \(rejected) rejected"
     }
 }

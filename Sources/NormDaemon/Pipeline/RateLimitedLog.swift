@@ -1,8 +1,8 @@
 import Foundation
-import Logging
 import Locking
-import Synchronization
+import Logging
 import NormFormats
+import Synchronization
 
 /// Logs rejections without letting a storm of bad messages flood the journal: at most
 /// `perInterval` lines per interval, then one line saying how many were left out.
@@ -10,7 +10,11 @@ final class RateLimitedLog: Sendable {
     private let logger: Logger
     private let perInterval: Int
     private let intervalSeconds: Double
-    private struct Window { var start: UInt64?; var logged = 0; var suppressed = 0 }
+    private struct Window {
+        var start: UInt64?
+        var logged = 0
+        var suppressed = 0
+    }
     private let window = ObservedMutex(Window())
 
     init(logger: Logger, perInterval: Int, intervalSeconds: Double) {

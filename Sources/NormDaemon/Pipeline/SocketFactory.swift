@@ -97,7 +97,7 @@ struct SocketFactory {
             do {
                 try socket.bind(endpoint)
                 return
-            } catch where error.code == EADDRINUSE && MonotonicClock.nanoseconds() < deadline {
+            } catch  where error.code == EADDRINUSE && MonotonicClock.nanoseconds() < deadline {
                 usleep(pause)
                 pause = min(pause * 2, 200_000)
             }

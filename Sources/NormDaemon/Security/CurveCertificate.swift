@@ -45,7 +45,8 @@ public struct CurveCertificate: Sendable, Equatable {
     public static func generate(directory: String, name: String) throws -> (publicFile: String, secretFile: String) {
         let (publicKey, secretKey) = try ZMQCurve.keyPair()
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let publicFile = "\(directory)/\(name).key", secretFile = "\(directory)/\(name).key_secret"
+        let publicFile = "\(directory)/\(name).key"
+        let secretFile = "\(directory)/\(name).key_secret"
         let stamp = ISO8601DateFormatter().string(from: Date())
         func body(_ kind: String, secret: Bool) -> String {
             var text = "#   ****  Generated on \(stamp) by normd  ****\n#   ZeroMQ CURVE \(kind) Certificate\n"

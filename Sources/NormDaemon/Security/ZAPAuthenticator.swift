@@ -1,7 +1,7 @@
 import Foundation
+import Locking
 import Logging
 import ServiceLifecycle
-import Locking
 import Synchronization
 import ZeroMQ
 
@@ -35,10 +35,13 @@ public final class ZAPAuthenticator: Service, Sendable {
     }
 
     public func run() async {
-        await ThreadService(name: "normd.zap", loop: { [self] in
-            serve(socket.value)
-            close()
-        }, stop: { [self] in stopRequested.store(true, ordering: .relaxed) }).run()
+        await ThreadService(
+            name: "normd.zap",
+            loop: { [self] in
+                serve(socket.value)
+                close()
+            }, stop: { [self] in stopRequested.store(true, ordering: .relaxed) }
+        ).run()
     }
 
     /// Closes the handler socket: after the service's loop, or when the daemon could not start
@@ -48,14 +51,17 @@ public final class ZAPAuthenticator: Service, Sendable {
     private func serve(_ socket: ZMQSocket) {
         while !stopRequested.load(ordering: .relaxed) {
             guard let ready = try? zmqPoll([(.socket(socket), .readable)], timeoutMilliseconds: 100), ready[0].contains(.readable),
-                  let request = try? socket.receiveMultipart(maxFrames: 8, dontWait: true) else { continue }
+                let request = try? socket.receiveMultipart(maxFrames: 8, dontWait: true)
+            else { continue }
             let frames = request.frames.map(\.bytes)
             guard frames.count >= 6 else { continue }
             let domain = String(decoding: frames[2], as: UTF8.self)
             let mechanism = String(decoding: frames[5], as: UTF8.self)
             let ok = mechanism == "CURVE" && frames.count >= 7 && isAllowed(domain: domain, publicKey: frames[6])
             if !ok { logger.warning("refused a CURVE client", metadata: ["domain": "\(domain)", "address": "\(String(decoding: frames[3], as: UTF8.self))"]) }
-            let reply = [Array("1.0".utf8), frames[1], Array((ok ? "200" : "400").utf8), Array((ok ? "OK" : "not allowed").utf8), Array((ok ? "client" : "").utf8), []]
+            let reply = [
+                Array("1.0".utf8), frames[1], Array((ok ? "200" : "400").utf8), Array((ok ? "OK" : "not allowed").utf8), Array((ok ? "client" : "").utf8), [],
+            ]
             _ = try? socket.send(multipart: reply.map { try ZMQMessage($0) })
         }
     }

@@ -43,7 +43,8 @@ struct ArchiveRecord {
     /// The record at `offset`, or nil when none is complete and intact there.
     static func decode(_ bytes: [UInt8], at offset: Int) -> ArchiveRecord? {
         guard offset + headerLength <= bytes.count, let length = length(header: Array(bytes[offset..<(offset + headerLength)])),
-              offset + length <= bytes.count else { return nil }
+            offset + length <= bytes.count
+        else { return nil }
         let body = bytes[(offset + headerLength)..<(offset + length)]
         var cursor = body.startIndex
         func take<T: FixedWidthInteger>(_: T.Type) -> T? {
@@ -53,8 +54,11 @@ struct ArchiveRecord {
             cursor += MemoryLayout<T>.size
             return value
         }
-        guard let stored = Optional(UInt32(bytes[offset + 4]) | UInt32(bytes[offset + 5]) << 8 | UInt32(bytes[offset + 6]) << 16 | UInt32(bytes[offset + 7]) << 24),
-              stored == checksum(body), let keyLength = take(UInt16.self), cursor + Int(keyLength) <= body.endIndex else { return nil }
+        guard
+            let stored = Optional(
+                UInt32(bytes[offset + 4]) | UInt32(bytes[offset + 5]) << 8 | UInt32(bytes[offset + 6]) << 16 | UInt32(bytes[offset + 7]) << 24),
+            stored == checksum(body), let keyLength = take(UInt16.self), cursor + Int(keyLength) <= body.endIndex
+        else { return nil }
         let key = String(decoding: body[cursor..<(cursor + Int(keyLength))], as: UTF8.self)
         cursor += Int(keyLength)
         guard let channels = take(UInt32.self) else { return nil }

@@ -32,7 +32,8 @@ public struct InitFile: Sendable, Equatable {
             return values
         }
         var result = InitFile()
-        let weight = try vector("weight"), bias = try vector("bias")
+        let weight = try vector("weight")
+        let bias = try vector("bias")
         if weight != nil || bias != nil {
             guard let weight, let bias, weight.count == bias.count else {
                 throw DaemonError(.configuration, "init file \(path): weight and bias come together, with the same shape")
@@ -40,7 +41,8 @@ public struct InitFile: Sendable, Equatable {
             guard norm.affine else { throw DaemonError(.configuration, "init file \(path) has weight and bias but affine = false") }
             result.affine = Affine(weight: weight.map(Float.init), bias: bias.map(Float.init))
         }
-        let mean = try vector("running_mean"), variance = try vector("running_var")
+        let mean = try vector("running_mean")
+        let variance = try vector("running_var")
         if mean != nil || variance != nil {
             guard let mean, let variance else {
                 throw DaemonError(.configuration, "init file \(path): running_mean and running_var come together")

@@ -35,15 +35,20 @@ public struct StateFiles: Sendable {
             tensors["weight"] = .float32(affine.weight)
             tensors["bias"] = .float32(affine.bias)
         }
-        let metadata = ["format": "normd-state-1", "kind": snapshot.kind.rawValue, "mode": snapshot.mode.rawValue,
-                        "configured_mode": snapshot.configuredMode.rawValue, "stats": snapshot.shared ? "shared" : "per_key"]
+        let metadata = [
+            "format": "normd-state-1", "kind": snapshot.kind.rawValue, "mode": snapshot.mode.rawValue,
+            "configured_mode": snapshot.configuredMode.rawValue, "stats": snapshot.shared ? "shared" : "per_key",
+        ]
         return SafeTensors(metadata: metadata, tensors: tensors)
     }
 
     public static func decode(_ file: SafeTensors) throws(SafeTensors.FormatError) -> Snapshot {
-        guard file.metadata["format"] == "normd-state-1" else { throw .init(message: "not a normd state file (format \(file.metadata["format"] ?? "missing"))") }
+        guard file.metadata["format"] == "normd-state-1" else {
+            throw .init(message: "not a normd state file (format \(file.metadata["format"] ?? "missing"))")
+        }
         guard let kind = file.metadata["kind"].flatMap(NormKind.init), let mode = file.metadata["mode"].flatMap(NormMode.init),
-              let configured = file.metadata["configured_mode"].flatMap(NormMode.init) else {
+            let configured = file.metadata["configured_mode"].flatMap(NormMode.init)
+        else {
             throw .init(message: "metadata lacks kind, mode or configured_mode")
         }
         let shared = file.metadata["stats"] == "shared"
@@ -53,7 +58,8 @@ public struct StateFiles: Sendable {
             guard shared ? prefix.isEmpty : prefix.utf8.last == UInt8(ascii: ".") else { continue }
             let key = ExactString(shared ? "" : String(decoding: prefix.utf8.dropLast(), as: UTF8.self))
             guard let mean = file.tensors[name]?.doubles, let variance = file.tensors["\(prefix)running_var"]?.doubles,
-                  let count = file.tensors["\(prefix)num_batches_tracked"]?.int64Scalar, mean.count == variance.count else {
+                let count = file.tensors["\(prefix)num_batches_tracked"]?.int64Scalar, mean.count == variance.count
+            else {
                 throw .init(message: "key \"\(key)\" lacks running_var or num_batches_tracked, or their sizes differ")
             }
             let statistics = RunningStatistics(mean: mean, variance: variance, batchesTracked: count)
@@ -70,7 +76,8 @@ public struct StateFiles: Sendable {
     /// Writes atomically: temporary file, fsync, current → previous, temporary → current, fsync of the folder.
     public func write(_ snapshot: Snapshot, pipeline: String) throws(DaemonError) -> String {
         let bytes = Self.encode(snapshot).encoded()
-        let path = currentPath(pipeline), temporary = "\(path).tmp"
+        let path = currentPath(pipeline)
+        let temporary = "\(path).tmp"
         try makeDirectory()
         let fd = Self.createExclusive(temporary)
         guard fd >= 0 else { throw DaemonError(.state, "cannot create \(temporary)", errno: errno) }
@@ -110,7 +117,8 @@ public struct StateFiles: Sendable {
 
     /// Reads the newest good generation; both bad is an error naming the files.
     public func load(pipeline: String) throws(DaemonError) -> Loaded {
-        let current = currentPath(pipeline), previous = previousPath(pipeline)
+        let current = currentPath(pipeline)
+        let previous = previousPath(pipeline)
         let currentResult = Self.read(current)
         if case .success(let snapshot?) = currentResult { return .current(snapshot) }
         let previousResult = Self.read(previous)
@@ -146,7 +154,10 @@ public struct StateFiles: Sendable {
         return bytes.withUnsafeBytes { raw -> Int32? in
             while written < raw.count {
                 let n = Glibc.write(fd, raw.baseAddress! + written, raw.count - written)
-                if n < 0 { if errno == EINTR { continue }; return errno }
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    return errno
+                }
                 if n == 0 { return ENOSPC }
                 written += n
             }

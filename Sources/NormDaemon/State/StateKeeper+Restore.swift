@@ -7,12 +7,17 @@ extension StateKeeper {
     func state(for config: PipelineConfiguration, previous: Pipeline?, resetState: Bool, counters: PipelineCounters? = nil) throws -> PipelineState {
         let norm = config.norm
         if let previous, config.keepsStatistics(from: previous.configuration), config.norm.initFile == previous.configuration.norm.initFile,
-           config.norm.affine == previous.configuration.norm.affine {
+            config.norm.affine == previous.configuration.norm.affine
+        {
             let old = previous.state
             let mode = norm.mode == old.configuredMode ? old.mode : norm.mode
             return PipelineState(name: config.name, store: old.store, affine: old.affine, mode: mode, configuredMode: norm.mode, counters: old.counters)
         }
-        if let previous { logger.notice("pipeline \(config.name) starts with fresh statistics: kind, channels or stats scope changed (was \(previous.configuration.norm.kind.rawValue))") }
+        if let previous {
+            logger.notice(
+                "pipeline \(config.name) starts with fresh statistics: kind, channels or stats scope changed (was \(previous.configuration.norm.kind.rawValue))"
+            )
+        }
 
         var seedStatistics: RunningStatistics?
         var affine: Affine? = norm.affine && norm.channels > 0 ? Affine.identity(count: norm.channels) : nil
@@ -30,9 +35,10 @@ extension StateKeeper {
         // so its keys come back into memory instead of being lost.
         let archivePath = files.archivePath(config.name)
         let archive = evicts || FileManager.default.fileExists(atPath: archivePath) ? try KeyArchive(path: archivePath) : nil
-        let store = StatisticsStore(configuredChannels: norm.channels, keepsStatistics: norm.settings.hasRunningStatistics,
-                                    maxKeys: norm.settings.hasRunningStatistics ? norm.maxKeys : 0, evictsLeastRecentlyUsed: evicts,
-                                    archive: evicts ? archive : nil, seed: seed)
+        let store = StatisticsStore(
+            configuredChannels: norm.channels, keepsStatistics: norm.settings.hasRunningStatistics,
+            maxKeys: norm.settings.hasRunningStatistics ? norm.maxKeys : 0, evictsLeastRecentlyUsed: evicts,
+            archive: evicts ? archive : nil, seed: seed)
         var mode = norm.mode
         if resetState {
             logger.notice("pipeline \(config.name): --reset-state, ignoring any state file")
@@ -56,7 +62,9 @@ extension StateKeeper {
                     if let saved = snapshot.affine, norm.affine, saved.weight.count == affine?.weight.count { affine = saved }
                     if norm.mode == snapshot.configuredMode && snapshot.mode != norm.mode {
                         mode = snapshot.mode
-                        logger.notice("pipeline \(config.name): mode \(mode.rawValue) restored from the state (set with ctl mode); the configuration says \(norm.mode.rawValue)")
+                        logger.notice(
+                            "pipeline \(config.name): mode \(mode.rawValue) restored from the state (set with ctl mode); the configuration says \(norm.mode.rawValue)"
+                        )
                     }
                 }
                 if restored > 0 { logger.info("pipeline \(config.name): restored \(restored) keys from state") }
@@ -68,8 +76,10 @@ extension StateKeeper {
     /// Puts saved keys back: the state file's, overridden by the archive's newer records. With
     /// eviction the first `max_keys` in byte order go into memory and the rest stay archived;
     /// without, all go into memory. Returns how many keys there are in all.
-    private func restoreKeys(_ saved: [ExactString: RunningStatistics], archive: KeyArchive?, into store: StatisticsStore,
-                             norm: NormConfiguration, evicts: Bool, pipeline: String) throws(DaemonError) -> Int {
+    private func restoreKeys(
+        _ saved: [ExactString: RunningStatistics], archive: KeyArchive?, into store: StatisticsStore,
+        norm: NormConfiguration, evicts: Bool, pipeline: String
+    ) throws(DaemonError) -> Int {
         let archived = archive?.all() ?? [:]
         let merged = saved.merging(archived) { _, newer in newer }
         let ordered = merged.keys.sorted()

@@ -61,8 +61,9 @@ public final class StateKeeper: Sendable {
         let archive = state.store.archive as? KeyArchive
         var keys = archive?.all() ?? [:]
         for (key, entry) in state.store.snapshot() { if let stats = entry.statistics { keys[ExactString(key)] = stats } }
-        let snapshot = StateFiles.Snapshot(kind: config.norm.kind, mode: state.mode, configuredMode: state.configuredMode,
-                                           shared: config.norm.stats == .shared, keys: keys, affine: state.affine)
+        let snapshot = StateFiles.Snapshot(
+            kind: config.norm.kind, mode: state.mode, configuredMode: state.configuredMode,
+            shared: config.norm.stats == .shared, keys: keys, affine: state.affine)
         let path = try files.write(snapshot, pipeline: config.name)
         try archive?.compact()
         return path

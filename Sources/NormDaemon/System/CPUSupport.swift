@@ -9,7 +9,8 @@ public enum CPUSupport {
     public static func missingFeatures(cpuinfo path: String = "/proc/cpuinfo") -> [String] {
         #if arch(x86_64) && os(Linux)
         guard let text = try? String(contentsOfFile: path, encoding: .utf8),
-              let flags = text.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return [] }
+            let flags = text.split(separator: "\n").first(where: { $0.hasPrefix("flags") })
+        else { return [] }
         let present = Set(flags.split(whereSeparator: { $0 == " " || $0 == ":" || $0 == "\t" }).map(String.init))
         return required.filter { !present.contains($0) }
         #else

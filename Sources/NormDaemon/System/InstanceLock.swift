@@ -16,8 +16,10 @@ final class InstanceLock: Sendable {
             let holder = Self.readPID(fd)
             close(fd)
             guard code == EWOULDBLOCK else { throw DaemonError(.state, "cannot lock \(path)", errno: code) }
-            throw DaemonError(.alreadyRunning, "another normd (pid \(holder.map(String.init) ?? "unknown")) already runs on the state folder \(directory) "
-                + "(it holds \(path)); stop it first, or give this instance its own state_dir")
+            throw DaemonError(
+                .alreadyRunning,
+                "another normd (pid \(holder.map(String.init) ?? "unknown")) already runs on the state folder \(directory) "
+                    + "(it holds \(path)); stop it first, or give this instance its own state_dir")
         }
         let text = "\(getpid())\n"
         ftruncate(fd, 0)
