@@ -40,7 +40,8 @@ public struct LoadDriver: Sendable {
         let stop = Atomic<Bool>(false)
         let measuring = Atomic<Bool>(false)
         let result = ObservedMutex(Result())
-        let payload = UncheckedSendableBox(payload)
+        // Read-only once filled, so the producer threads may share it.
+        let payload = UncheckedTransfer(payload)
         let header = header
         let input = input
         let output = output
@@ -124,10 +125,4 @@ public struct LoadDriver: Sendable {
 struct BenchError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
-}
-
-/// The payload buffer is read-only after it is filled, so it may be shared by the producer thread.
-struct UncheckedSendableBox<Value>: @unchecked Sendable {
-    let value: Value
-    init(_ value: Value) { self.value = value }
 }
