@@ -24,14 +24,40 @@ struct ControlGroupTests {
         var info = stat()
         #expect(stat(daemon.socketPath, &info) == 0)
         #expect(info.st_gid == getgrnam(group)!.pointee.gr_gid && info.st_mode & 0o777 == 0o660)
-        let asMember = try runProcess("/usr/sbin/runuser", ["-u", member, "--", DaemonProcess.binary, "ctl", "--socket", daemon.socketPath, "--json", "stats"])
+        let asMember = try runProcess(
+            "/usr/sbin/runuser", ["-u", member, "--", try Self.binaryForOtherUsers(), "ctl", "--socket", daemon.socketPath, "--json", "stats"])
         #expect(asMember.status == 0 && asMember.stdout.contains("\"pipelines\""), "\(asMember)")
-        let asOutsider = try runProcess("/usr/sbin/runuser", ["-u", outsider, "--", DaemonProcess.binary, "ctl", "--socket", daemon.socketPath, "stats"])
+        let asOutsider = try runProcess(
+            "/usr/sbin/runuser", ["-u", outsider, "--", try Self.binaryForOtherUsers(), "ctl", "--socket", daemon.socketPath, "stats"])
         #expect(asOutsider.status == 2, "\(asOutsider)")
         #expect(daemon.stop() == 0)
 
         let missing = try runNormd(["check-config", writeConfig(daemon: "control_group = \"no-such-group-\(suffix)\"")])
         #expect(missing.status == 78 && missing.stderr.contains("daemon.control_group: group \"no-such-group-\(suffix)\" does not exist"), "\(missing)")
+    }
+
+    /// The normd binary where other users can run it: the built one when every folder above it
+    /// lets others through, else a copy in a fresh 0755 folder (a checkout under a 0700 folder,
+    /// as `mktemp -d` makes, keeps them out).
+    static func binaryForOtherUsers() throws -> String { try otherUsersBinary.get() }
+
+    private static let otherUsersBinary = Result { try placeBinaryForOtherUsers() }
+
+    private static func placeBinaryForOtherUsers() throws -> String {
+        var folder = URL(fileURLWithPath: DaemonProcess.binary).deletingLastPathComponent()
+        var reachable = true
+        while folder.path != "/" {
+            var info = stat()
+            if stat(folder.path, &info) != 0 || info.st_mode & 0o001 == 0 { reachable = false }
+            folder.deleteLastPathComponent()
+        }
+        if reachable { return DaemonProcess.binary }
+        let copy = URL(fileURLWithPath: "/tmp/normd-bin-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: copy, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o755])
+        let binary = copy.appendingPathComponent("normd")
+        try FileManager.default.copyItem(atPath: DaemonProcess.binary, toPath: binary.path)
+        chmod(binary.path, 0o755)
+        return binary.path
     }
 
     func writeConfig(daemon extra: String) throws -> String {
@@ -69,7 +95,8 @@ struct ControlGroupTests {
         defer { daemon.stop() }
         #expect(eventually(timeout: 20) { FileManager.default.fileExists(atPath: DefaultPaths.systemControlSocket) })
         // The member has no daemon of its own: ctl falls back to the system socket.
-        let plain = try runProcess("/usr/sbin/runuser", ["-u", member, "--", "env", "-u", "XDG_RUNTIME_DIR", DaemonProcess.binary, "ctl", "--json", "stats"])
+        let plain = try runProcess(
+            "/usr/sbin/runuser", ["-u", member, "--", "env", "-u", "XDG_RUNTIME_DIR", try Self.binaryForOtherUsers(), "ctl", "--json", "stats"])
         #expect(plain.status == 0 && plain.stdout.contains("\"pipelines\""), "\(plain)")
     }
 }
