@@ -12,6 +12,9 @@ public struct KernelBench: Sendable {
     /// Adds `variance = "unbiased"` rows for the kinds that normalize with a batch's statistics,
     /// interleaved with the others, so the two are compared in the same run.
     public var withUnbiased = false
+    /// Adds batch rows that also measure the batch for drift (`drift` on): free in train mode
+    /// (the update's statistics), one more statistics pass in eval mode.
+    public var withDrift = false
     public init() {}
 
     public struct Row: Sendable {
@@ -21,22 +24,30 @@ public struct KernelBench: Sendable {
         public let ratio: Sample
     }
 
-    static let biasedKinds: [(String, NormSettings, NormMode)] = [
-        ("batch train", NormSettings(kind: .batch), .train),
-        ("batch eval", NormSettings(kind: .batch), .eval),
-        ("group (G=32)", NormSettings(kind: .group, groups: 32), .train),
-        ("layer", NormSettings(kind: .layer), .train),
-        ("instance", NormSettings(kind: .instance), .train),
+    /// A row: its name, the settings and mode, and whether the batch is measured for drift.
+    typealias Kind = (name: String, settings: NormSettings, mode: NormMode, drift: Bool)
+
+    static let biasedKinds: [Kind] = [
+        ("batch train", NormSettings(kind: .batch), .train, false),
+        ("batch eval", NormSettings(kind: .batch), .eval, false),
+        ("group (G=32)", NormSettings(kind: .group, groups: 32), .train, false),
+        ("layer", NormSettings(kind: .layer), .train, false),
+        ("instance", NormSettings(kind: .instance), .train, false),
     ]
 
-    var kinds: [(String, NormSettings, NormMode)] {
-        guard withUnbiased else { return Self.biasedKinds }
-        return Self.biasedKinds
-            + Self.biasedKinds.filter { $0.2 == .train }.map { name, settings, mode in
-                var unbiased = settings
+    var kinds: [Kind] {
+        var kinds = Self.biasedKinds
+        if withUnbiased {
+            kinds += Self.biasedKinds.filter { $0.mode == .train }.map { kind in
+                var unbiased = kind.settings
                 unbiased.variance = .unbiased
-                return ("\(name), unbiased", unbiased, mode)
+                return ("\(kind.name), unbiased", unbiased, kind.mode, false)
             }
+        }
+        if withDrift {
+            kinds += [("batch train, drift", NormSettings(kind: .batch), .train, true), ("batch eval, drift", NormSettings(kind: .batch), .eval, true)]
+        }
+        return kinds
     }
 
     public func run() throws -> [Row] {
@@ -63,21 +74,26 @@ public struct KernelBench: Sendable {
                 for round in 0..<rounds {
                     let boundSeconds = time { boundLoop.run(UnsafeRawBufferPointer(input), into: output) }
                     bound.add(Double(bytes) / boundSeconds / 1e9)
-                    for (index, (name, settings, mode)) in kinds.enumerated() {
+                    for (index, (name, settings, mode, drift)) in kinds.enumerated() {
                         progress("kernel \(shape) \(threadCount) thread(s) round \(round + 1)/\(rounds): \(name)")
                         let normalizer = Normalizer(settings: settings, threads: threadCount)
                         let descriptor = TensorDescriptor(dtype: .float32, geometry: geometry)
                         var statistics: RunningStatistics? = settings.hasRunningStatistics ? .initial(channels: geometry.channels) : nil
+                        var tracked = DriftState(channels: geometry.channels)
+                        let driftSettings = DriftSettings(warmup: 0)
                         let seconds = time {
-                            _ = try? normalizer.normalize(
+                            let running = statistics
+                            let outcome = try? normalizer.normalize(
                                 UnsafeRawBufferPointer(input), as: descriptor, into: output, outputDType: .float32,
-                                mode: mode, affine: nil, statistics: &statistics)
+                                mode: mode, affine: nil, statistics: &statistics, measureBatch: drift)
+                            if drift, let batch = outcome?.batch, let running { _ = tracked.observe(batch, against: running, settings: driftSettings) }
                         }
                         kernel[index].add(Double(bytes) / seconds / 1e9)
                         ratios[index].add(seconds / boundSeconds)
                     }
                 }
-                for (index, (name, _, _)) in kinds.enumerated() {
+                for (index, kind) in kinds.enumerated() {
+                    let name = kind.name
                     rows.append(Row(shape: shape, kind: name, threads: threadCount, gbps: kernel[index], boundGBps: bound, ratio: ratios[index]))
                 }
             }

@@ -6,4 +6,7 @@ public struct NormOutcome: Sendable, Equatable {
     public var updatedStatistics: Bool
     /// Whether the payload held NaN or ±inf (only possible with `nonfinite = "pass"`).
     public var passedNonFinite: Bool
+    /// The batch's channel statistics, when asked for (`measureBatch`) and the kind keeps running
+    /// statistics.
+    public var batch: ChannelStatistics?
 }

@@ -1,33 +1,14 @@
 extension Normalizer {
     /// Moves running statistics one batch forward, as torch.nn does after a training step.
     func update(_ statistics: inout RunningStatistics, from moments: [Moments], plan: BatchPlan) throws(NormError) {
-        let channels = plan.channels
-        var batchMean = [Double](repeating: 0, count: channels)
-        var batchVariance = [Double](repeating: 0, count: channels)
-        switch settings.kind {
-        case .batch:
-            for c in 0..<channels {
-                let m = moments[c]
-                batchMean[c] = m.mean
-                batchVariance[c] = m.m2 / (m.count - 1)
-            }
-        case .instance:
-            let spatial = Double(plan.spatial)
-            for n in 0..<plan.batch {
-                for c in 0..<channels {
-                    let m = moments[n * channels + c]
-                    batchMean[c] += m.mean
-                    batchVariance[c] += m.biasedVariance * spatial / (spatial - 1)
-                }
-            }
-            let samples = Double(plan.batch)
-            for c in 0..<channels {
-                batchMean[c] /= samples
-                batchVariance[c] /= samples
-            }
-        case .group, .layer:
-            return
-        }
+        guard let batch = ChannelStatistics(moments: moments, plan: plan, kind: settings.kind) else { return }
+        try update(&statistics, from: batch)
+    }
+
+    /// Moves running statistics one batch forward from the batch's channel statistics.
+    func update(_ statistics: inout RunningStatistics, from batch: ChannelStatistics) throws(NormError) {
+        let channels = batch.mean.count
+        let batchMean = batch.mean, batchVariance = batch.variance
         let tracked = statistics.batchesTracked + 1
         let m = settings.momentum.factor(afterIncrement: tracked)
         var next = statistics

@@ -27,10 +27,12 @@ public struct Normalizer: Sendable {
     ///   - affine: per-channel γ/β (`C` values), or for layer a full `[C, *S]` pair; nil for none.
     ///   - statistics: the running statistics of kinds that keep them; updated in train mode.
     ///     A thrown error leaves them exactly as they were.
+    ///   - measureBatch: return the batch's channel statistics (for drift); in train mode they
+    ///     come free with the update, in eval mode they cost one more statistics pass.
     public func normalize(
         _ input: UnsafeRawBufferPointer, as descriptor: TensorDescriptor,
         into output: UnsafeMutableRawBufferPointer, outputDType: DType,
-        mode: NormMode, affine: Affine?, statistics: inout RunningStatistics?
+        mode: NormMode, affine: Affine?, statistics: inout RunningStatistics?, measureBatch: Bool = false
     ) throws(NormError) -> NormOutcome {
         let geometry = descriptor.geometry
         let plan = BatchPlan(kind: settings.kind, geometry: geometry, layout: descriptor.layout, groups: settings.groups)
@@ -52,13 +54,13 @@ public struct Normalizer: Sendable {
         // does not cover (NaN and ±inf among them) takes the two passes below.
         if !settings.hasRunningStatistics, FusedKernel.canFuse(plan: plan, dtype: descriptor.dtype, affine: affine, runner: runner),
            Self.specialized(descriptor.dtype, outputDType, FusedCall(input: input, output: output, plan: plan, eps: settings.eps, variance: settings.variance, affine: affine, runner: runner)) {
-            return NormOutcome(batchesTracked: nil, updatedStatistics: false, passedNonFinite: false)
+            return NormOutcome(batchesTracked: nil, updatedStatistics: false, passedNonFinite: false, batch: nil)
         }
         let doublePrecision = descriptor.dtype == .float64 || outputDType == .float64
 
         // The batch's own statistics, all finite: both passes in one parallel run.
         if !useRunning {
-            var updated = statistics, changed = false, failure: NormError?
+            var updated = statistics, changed = false, failure: NormError?, measured: ChannelStatistics?
             let call = TwoPassCall(input: input, output: output, plan: plan, runner: runner) { moments in
                 guard moments.allSatisfy(\.isFinite) else {
                     // Rejected at once; `pass` needs the finite values' statistics, made below.
@@ -66,7 +68,9 @@ public struct Normalizer: Sendable {
                     return nil
                 }
                 do throws(NormError) {
-                    changed = try advance(&updated, from: moments, mode: mode, plan: plan)
+                    let batch = settings.hasRunningStatistics ? ChannelStatistics(moments: moments, plan: plan, kind: settings.kind) : nil
+                    if measureBatch { measured = batch }
+                    changed = try advance(&updated, from: batch, mode: mode)
                     return try coefficients(plan: plan, moments: moments, running: nil, affine: affine, doublePrecision: doublePrecision)
                 } catch {
                     failure = error
@@ -76,7 +80,7 @@ public struct Normalizer: Sendable {
             if Self.specialized(descriptor.dtype, outputDType, call) {
                 statistics = updated
                 return NormOutcome(batchesTracked: settings.hasRunningStatistics ? updated?.batchesTracked : nil,
-                                   updatedStatistics: changed, passedNonFinite: false)
+                                   updatedStatistics: changed, passedNonFinite: false, batch: measured)
             }
             if let failure { throw failure }
         }
@@ -101,15 +105,21 @@ public struct Normalizer: Sendable {
             passedNonFinite = true
             NonFiniteRestore.restore(input, descriptor.dtype, output, outputDType, count: geometry.elementCount)
         }
+        // Eval with drift: the batch's own statistics, one more pass over the input.
+        var measured: ChannelStatistics?
+        if measureBatch && useRunning && !passedNonFinite {
+            let batchMoments = Self.specialized(descriptor.dtype, descriptor.dtype, MomentsCall(input: input, plan: plan, runner: runner, finiteOnly: true))
+            measured = ChannelStatistics(moments: batchMoments, plan: plan, kind: settings.kind)
+        }
         return NormOutcome(batchesTracked: settings.hasRunningStatistics ? statistics?.batchesTracked : nil,
-                           updatedStatistics: false, passedNonFinite: passedNonFinite)
+                           updatedStatistics: false, passedNonFinite: passedNonFinite, batch: measured)
     }
 
     /// Moves the running statistics one batch forward when training a kind that keeps them;
     /// returns whether it did.
-    private func advance(_ statistics: inout RunningStatistics?, from moments: [Moments], mode: NormMode, plan: BatchPlan) throws(NormError) -> Bool {
-        guard mode == .train, settings.hasRunningStatistics, var current = statistics else { return false }
-        try update(&current, from: moments, plan: plan)
+    private func advance(_ statistics: inout RunningStatistics?, from batch: ChannelStatistics?, mode: NormMode) throws(NormError) -> Bool {
+        guard mode == .train, settings.hasRunningStatistics, var current = statistics, let batch else { return false }
+        try update(&current, from: batch)
         statistics = current
         return true
     }

@@ -14,12 +14,15 @@ public final class StatisticsStore: Sendable {
         public var statistics: RunningStatistics?
         public var generation: UInt64
         public var lastUsed: UInt64
+        /// With drift scored: how far the key's recent batches sit from its running statistics.
+        public var drift: DriftState?
     }
 
     public struct Checkout: Sendable {
         public let key: String
         public let channels: Int
         public var statistics: RunningStatistics?
+        public var drift: DriftState?
         let generation: UInt64?
         /// The statistics came back from the archive (the key had been evicted).
         let returning: Bool
@@ -59,15 +62,15 @@ public final class StatisticsStore: Sendable {
     public func checkout(key: String, channels: Int) throws(StoreError) -> Checkout {
         if let entry = state.withLock({ $0.entries[ExactString(key)] }) {
             guard entry.channels == channels else { throw .channels(expected: entry.channels, got: channels) }
-            return Checkout(key: key, channels: channels, statistics: entry.statistics, generation: entry.generation, returning: false)
+            return Checkout(key: key, channels: channels, statistics: entry.statistics, drift: entry.drift, generation: entry.generation, returning: false)
         }
         if configuredChannels != 0 && configuredChannels != channels {
             throw .channels(expected: configuredChannels, got: channels)
         }
-        guard keepsStatistics else { return Checkout(key: key, channels: channels, statistics: nil, generation: nil, returning: false) }
+        guard keepsStatistics else { return Checkout(key: key, channels: channels, statistics: nil, drift: nil, generation: nil, returning: false) }
         // A key comes back from the archive outside the lock; only its own lane can commit it.
         let returning = archive?.lookup(key: key).flatMap { $0.channels == channels ? $0 : nil }
-        return Checkout(key: key, channels: channels, statistics: returning ?? seed(channels), generation: nil, returning: returning != nil)
+        return Checkout(key: key, channels: channels, statistics: returning ?? seed(channels), drift: nil, generation: nil, returning: returning != nil)
     }
 
     /// Stores what a batch produced; creates the key on its first accepted batch. A new key
@@ -80,7 +83,10 @@ public final class StatisticsStore: Sendable {
             let clock = state.clock
             let key = ExactString(checkout.key)
             if var entry = state.entries[key] {
-                if entry.generation == checkout.generation { entry.statistics = checkout.statistics }
+                if entry.generation == checkout.generation {
+                    entry.statistics = checkout.statistics
+                    entry.drift = checkout.drift
+                }
                 entry.lastUsed = clock
                 state.entries[key] = entry
                 return .success(())
@@ -100,7 +106,7 @@ public final class StatisticsStore: Sendable {
                 state.entries[oldest.key] = nil
             }
             if checkout.returning { archive?.forget(key: checkout.key) }
-            state.entries[key] = Entry(channels: checkout.channels, statistics: checkout.statistics, generation: 0, lastUsed: clock)
+            state.entries[key] = Entry(channels: checkout.channels, statistics: checkout.statistics, generation: 0, lastUsed: clock, drift: checkout.drift)
             return .success(())
         }
         try result.get()
@@ -139,6 +145,7 @@ public final class StatisticsStore: Sendable {
             let key = ExactString(key)
             guard var entry = state.entries[key] else { return false }
             entry.statistics = keepsStatistics ? seed(entry.channels) : nil
+            entry.drift = nil
             entry.generation &+= 1
             state.entries[key] = entry
             return true

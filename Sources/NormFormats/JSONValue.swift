@@ -34,6 +34,11 @@ public enum JSONValue: Sendable, Equatable {
         return members.last { $0.0 == key }?.1
     }
 
+    public var boolValue: Bool? {
+        if case .bool(let b) = self { return b }
+        return nil
+    }
+
     public var stringValue: String? {
         if case .string(let s) = self { return s }
         return nil

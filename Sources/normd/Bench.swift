@@ -12,6 +12,9 @@ struct Bench: AsyncParsableCommand {
     @Flag(help: "With --kernel: add variance = \"unbiased\" rows, interleaved with the biased ones.")
     var unbiased = false
 
+    @Flag(help: "With --kernel: add batch rows that also measure each batch for drift, interleaved with the others.")
+    var drift = false
+
     @Option(help: "Norm kind of the benchmarked pipeline.") var kind = "batch"
     @Option(help: "Batch shape, comma-separated.") var shape = "32,64,32,32"
     @Option(name: .customLong("in-flight"), help: "Batches outstanding between producer and consumer.") var inFlight = 4
@@ -47,6 +50,7 @@ struct Bench: AsyncParsableCommand {
             var bench = KernelBench()
             bench.rounds = rounds
             bench.withUnbiased = unbiased
+            bench.withDrift = drift
             print(KernelBench.table(try bench.run()), terminator: "")
             return
         }

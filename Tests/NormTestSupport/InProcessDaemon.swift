@@ -17,7 +17,7 @@ public final class InProcessDaemon {
 
     /// `pipelines`: `[[pipeline]]` tables whose `ipc://{dir}/` endpoints become `inproc://` ones
     /// (as `pipelineTOML` writes them); `daemon`: more `[daemon]` lines.
-    public init(pipelines: String, daemon settings: String = "") throws {
+    public init(pipelines: String, daemon settings: String = "", log: CapturedLog? = nil) throws {
         directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("normd-inproc-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let text = """
@@ -31,7 +31,10 @@ public final class InProcessDaemon {
         configurationPath = directory.appendingPathComponent("normd.toml").path
         try text.write(toFile: configurationPath, atomically: true, encoding: .utf8)
         let source = ConfigurationSource.file(configurationPath)
-        let logger = Logger(label: "normd.test") { _ in SwiftLogNoOpLogHandler() }
+        let logger = Logger(label: "normd.test") { _ in
+            if let log { return log.handler() }
+            return SwiftLogNoOpLogHandler()
+        }
         daemon = try Daemon(configuration: try source.load().configuration, source: source, logger: logger)
         peers = TestPeers(context: daemon.context)
         let group = ServiceGroup(configuration: .init(services: [.init(service: daemon)], logger: logger))

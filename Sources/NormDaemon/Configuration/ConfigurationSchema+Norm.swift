@@ -37,6 +37,15 @@ extension ConfigurationSchema {
                 .int("max_keys", \.maxKeys, "kinds with running statistics; 0 = unlimited"),
                 .choice("key_policy", \.keyPolicy, "at max_keys: \"reject\" new keys, or \"evict_lru\""),
                 .choice("variance", \.variance, "\"biased\" (torch.nn) | \"unbiased\" (hand-written layers that call x.var())"),
+                .choice("drift", \.drift, "\"off\" | \"observe\" (score only) | \"alarm\" (score, log, counter); kinds with running statistics"),
+                .double(
+                    "drift_threshold", \.driftThreshold, range: 0...1000, exclusiveLower: true,
+                    "drift score (running σ of mean shift) at which an alarm begins; it ends below ¾ of it"),
+                .double(
+                    "drift_variance_threshold", \.driftVarianceThreshold, range: 0...100, exclusiveLower: true,
+                    "|ln(batch variance ÷ running variance)| that scores as much as drift_threshold"),
+                .double("drift_smoothing", \.driftSmoothing, range: 0...1, exclusiveLower: true, "weight of the newest batch in the drift averages"),
+                .int("drift_warmup", \.driftWarmup, "batches a key's running statistics must have seen before its batches are scored"),
             ])
         section.check = checkNorm
         return section
@@ -72,7 +81,8 @@ extension ConfigurationSchema {
             reader.fail(table.key("track_running_stats"), "applies to kind \"instance\" only, not \"\(kind)\"")
         }
         if !norm.settings.hasRunningStatistics {
-            for name in ["momentum", "max_keys", "key_policy"] where table.has(name) {
+            for name in ["momentum", "max_keys", "key_policy", "drift", "drift_threshold", "drift_variance_threshold", "drift_smoothing", "drift_warmup"]
+            where table.has(name) {
                 reader.warn(table.key(name), "does not apply to kind \"\(kind)\" without running statistics; ignored")
             }
         }

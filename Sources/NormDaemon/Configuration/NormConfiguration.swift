@@ -20,7 +20,21 @@ public struct NormConfiguration: Sendable, Equatable {
     /// What the `init` file held when the configuration was read: read once, used to seed the
     /// statistics (and compared by a reload, so a changed file restarts the pipeline).
     public var initValues: InitFile?
+    /// Drift scoring (docs/normalization.md, "Drift").
+    public var drift: DriftMode = .off
+    public var driftThreshold: Double = 2
+    public var driftVarianceThreshold: Double = 0.4
+    public var driftSmoothing: Double = 0.5
+    public var driftWarmup: Int = 50
     public init() {}
+
+    /// How drift is scored; nil when it is off or the kind keeps no running statistics.
+    public var driftSettings: DriftSettings? {
+        guard drift != .off, settings.hasRunningStatistics else { return nil }
+        return DriftSettings(
+            threshold: driftThreshold, varianceThreshold: driftVarianceThreshold, smoothing: driftSmoothing, eps: eps,
+            alarms: drift == .alarm, warmup: driftWarmup)
+    }
 
     public var settings: NormSettings {
         NormSettings(

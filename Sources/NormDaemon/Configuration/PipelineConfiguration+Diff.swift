@@ -8,7 +8,10 @@ extension PipelineConfiguration {
         zip(Mirror(reflecting: new).children, Mirror(reflecting: old).children).compactMap { n, o in
             let a = "\(n.value)"
             let b = "\(o.value)"
-            return a == b ? nil : "\(section).\(n.label ?? "?") (\(b) → \(a))"
+            guard a != b else { return nil }
+            // What a file held is named, not printed: it can be large.
+            if n.label == "initValues" { return "\(section).init (the file's contents changed)" }
+            return "\(section).\(n.label ?? "?") (\(b) → \(a))"
         }
     }
 }

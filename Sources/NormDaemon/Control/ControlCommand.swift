@@ -9,10 +9,12 @@ public enum ControlCommand: Equatable, Sendable {
     case show(pipeline: String, key: String?, limit: Int? = nil, after: String? = nil)
     case mode(pipeline: String, NormMode)
     case reset(pipeline: String, key: String?)
+    case drift(pipeline: String)
 
     public static let helpText: [(String, String)] = [
         ("stats", "counters per pipeline: received, published, rejected, dropped, in flight, bytes, batches/s, latency"),
         ("show PIPELINE [KEY] [--limit N] [--after KEY]", "kind, mode and running statistics per key, in pages with --limit"),
+        ("drift PIPELINE", "keys by drift score, highest first"),
         ("mode PIPELINE train|eval", "switch the mode"),
         ("reset PIPELINE [KEY]", "running statistics back to their initial values"),
         ("checkpoint", "write the state now"),
@@ -45,6 +47,9 @@ public enum ControlCommand: Equatable, Sendable {
         case "metrics":
             try arity(0...0, "metrics")
             return .metrics
+        case "drift":
+            try arity(1...1, "drift PIPELINE")
+            return .drift(pipeline: args[0])
         case "reset":
             try arity(1...2, "reset PIPELINE [KEY]")
             return .reset(pipeline: args[0], key: args.count > 1 ? args[1] : nil)
@@ -154,6 +159,8 @@ public enum ControlCommand: Equatable, Sendable {
             pipeline.state.mode = mode
             daemon.logger.notice("pipeline \(name) switched to \(mode.rawValue) mode")
             return .object([("pipeline", .string(name)), ("mode", .string(mode.rawValue))])
+        case .drift(let name):
+            return daemon.driftReply(try daemon.requirePipeline(name))
         case .reset(let name, let key):
             let pipeline = try daemon.requirePipeline(name)
             let store = pipeline.state.store

@@ -44,6 +44,7 @@ extension ControlledDaemon {
         JSONValue.writeString(pipeline.configuration.name, to: &out)
         out += ",\"kind\":\"\(pipeline.configuration.norm.kind.rawValue)\",\"mode\":\"\(pipeline.state.mode.rawValue)\",\"keys\":{"
         var first = true
+        let drifts = pipeline.configuration.norm.driftSettings != nil
         for (key, entry) in page.entries where store.keepsStatistics {
             guard let stats = entry.statistics else { continue }
             if !first { out += "," }
@@ -53,7 +54,12 @@ extension ControlledDaemon {
             Self.writeNumbers(stats.mean, to: &out)
             out += "],\"running_var\":["
             Self.writeNumbers(stats.variance, to: &out)
-            out += "]}"
+            out += "]"
+            if drifts {
+                let drift = entry.drift
+                out += ",\"drift\":{\"score\":\(Self.exact(drift?.score ?? 0)),\"channel\":\(drift?.channel ?? 0),\"alarm\":\(drift?.alarm ?? false)}"
+            }
+            out += "}"
         }
         out += "}"
         if let next = page.next {
@@ -61,6 +67,28 @@ extension ControlledDaemon {
             JSONValue.writeString(next, to: &out)
         }
         return out + "}\n"
+    }
+
+    /// `drift`: every key with a drift score, highest first (ties in byte order); `keys` is empty
+    /// and `drift` says "off" when the pipeline does not score drift.
+    func driftReply(_ pipeline: Pipeline) -> JSONValue {
+        let norm = pipeline.configuration.norm
+        var ranked: [(key: String, drift: DriftState)] = []
+        if norm.driftSettings != nil {
+            ranked = pipeline.state.store.snapshot().compactMap { item in item.entry.drift.map { (item.key, $0) } }
+            ranked.sort { $0.drift.score != $1.drift.score ? $0.drift.score > $1.drift.score : ExactString($0.key) < ExactString($1.key) }
+        }
+        let mode = norm.settings.hasRunningStatistics ? norm.drift.rawValue : "off"
+        return .object([
+            ("pipeline", .string(pipeline.configuration.name)), ("drift", .string(mode)),
+            (
+                "keys",
+                .array(
+                    ranked.map { key, drift in
+                        .object([("key", .string(key)), ("score", .double(drift.score)), ("channel", .int(drift.channel)), ("alarm", .bool(drift.alarm))])
+                    })
+            ),
+        ])
     }
 
     private static func writeNumbers(_ values: [Double], to out: inout String) {

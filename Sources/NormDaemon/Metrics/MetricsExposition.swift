@@ -6,9 +6,7 @@ public enum MetricsExposition {
     public static func render(_ daemon: Daemon) -> String {
         var out = ""
         func family(_ name: String, _ type: String, _ help: String) { out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n" }
-        func label(_ value: String) -> String {
-            value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n")
-        }
+        func label(_ value: String) -> String { labelValue(value) }
         let pipelines = daemon.pipelines.map { ($0, $0.state.counters.snapshot()) }
         family("normd_uptime_seconds", "gauge", "Seconds since the daemon started.")
         out += "normd_uptime_seconds \(daemon.uptime)\n"
@@ -63,6 +61,7 @@ public enum MetricsExposition {
             out += "normd_batch_latency_seconds_count{pipeline=\"\(name)\"} \(cumulative)\n"
         }
         let settings = daemon.configuration.daemon
+        renderDrift(pipelines, keyLimit: settings.metricsKeyLimit, into: &out)
         family("normd_metrics_key_series_omitted", "gauge", "Keys given no per-key series because of daemon.metrics_key_limit.")
         for (p, _) in pipelines {
             let omitted = settings.metricsKeyStatistics ? max(0, p.state.store.count - settings.metricsKeyLimit) : 0

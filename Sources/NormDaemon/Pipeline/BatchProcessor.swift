@@ -12,6 +12,9 @@ struct BatchProcessor: Sendable {
     let outputTopic: String
     let sharedStatistics: Bool
     let pool: ZMQBufferPool
+    /// Drift scoring, when on; alarms are logged through `driftLog`.
+    let drift: DriftSettings?
+    let driftLog: RateLimitedLog
 
     enum Result: Sendable {
         case publish(topic: String, header: String, payload: ZMQBuffer)
@@ -34,21 +37,41 @@ struct BatchProcessor: Sendable {
         let buffer = pool.buffer(count: descriptor.geometry.byteCount(outDType)!)
         let mode = state.mode
         let outcome: NormOutcome
+        // Drift compares the batch with the running statistics it met, before its own update.
+        let running = drift == nil ? nil : checkout.statistics
         do {
             outcome = try normalizer.normalize(
                 payload, as: descriptor, into: buffer.buffer, outputDType: outDType,
-                mode: mode, affine: state.affine, statistics: &checkout.statistics)
+                mode: mode, affine: state.affine, statistics: &checkout.statistics, measureBatch: drift != nil)
         } catch {
             return .reject(Rejection(RejectReason(error.code), error.message))
+        }
+        var alarmBegan = false
+        if let drift, let batch = outcome.batch, let running {
+            var tracked = checkout.drift ?? DriftState(channels: batch.mean.count)
+            alarmBegan = tracked.observe(batch, against: running, settings: drift)
+            checkout.drift = tracked
         }
         do {
             try state.store.commit(checkout)
         } catch {
             return .reject(Rejection(.maxKeys, error.description))
         }
+        if alarmBegan, let tracked = checkout.drift { reportAlarm(key: storeKey, tracked) }
         var norm: [(String, JSONValue)] = [("kind", .string(normalizer.settings.kind.rawValue)), ("mode", .string(mode.rawValue))]
         if let batches = outcome.batchesTracked { norm.append(("batches", .int(batches))) }
         let headerText = WireEncoder.outputHeader(header.members, outputDType: outDType, norm: norm)
         return .publish(topic: outputTopic.isEmpty ? key : outputTopic, header: headerText, payload: buffer)
+    }
+
+    private func reportAlarm(key: String, _ tracked: DriftState) {
+        state.counters.driftAlarm()
+        let c = tracked.channel
+        driftLog.warning(
+            "drift alarm",
+            metadata: [
+                "key": "\(key)", "channel": "\(c)", "score": "\(tracked.score)",
+                "mean_shift": "\(tracked.meanShift[c])", "log_variance_ratio": "\(tracked.logVarianceRatio[c])",
+            ], what: "drift alarms")
     }
 }

@@ -16,6 +16,8 @@ public final class PipelineCounters: Sendable {
         public var bytesOut = 0
         public var deadLettersSent = 0
         public var deadLettersDropped = 0
+        /// Drift alarms begun (`drift = "alarm"`).
+        public var driftAlarms = 0
         public var latencyBuckets = [Int](repeating: 0, count: PipelineCounters.latencyBoundsMs.count + 1)
         public var latencySumMs = 0.0
         public var recentLatenciesMs: [Double] = []
@@ -69,6 +71,8 @@ public final class PipelineCounters: Sendable {
             $0.snapshot.inFlight -= 1
         }
     }
+
+    public func driftAlarm() { state.withLock { $0.snapshot.driftAlarms += 1 } }
 
     public func deadLetter(sent: Bool) {
         state.withLock { s in

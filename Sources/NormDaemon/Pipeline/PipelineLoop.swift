@@ -42,14 +42,14 @@ final class PipelineLoop {
         } catch {
             throw DaemonError(.socket, "pipeline \(config.name): \(error)")
         }
-        (decoder, processor, lanes, inFlightLimit) = Self.makeProcessing(config, state: pipeline.state, threads: pipeline.threads)
+        (decoder, processor, lanes, inFlightLimit) = Self.makeProcessing(config, state: pipeline.state, threads: pipeline.threads, logger: pipeline.logger)
         completions = CompletionQueue(wake: pipeline.wake)
         rejectionLog = RateLimitedLog(logger: pipeline.logger, perInterval: 10, intervalSeconds: 10)
     }
 
     /// What the norm settings decide: the wire checks, the batch work, the lanes.
     static func makeProcessing(
-        _ config: PipelineConfiguration, state: PipelineState, threads: Int
+        _ config: PipelineConfiguration, state: PipelineState, threads: Int, logger: Logger
     )
         -> (WireDecoder, BatchProcessor, [DispatchQueue], Int)
     {
@@ -59,7 +59,8 @@ final class PipelineLoop {
         let processor = BatchProcessor(
             state: state, normalizer: Normalizer(settings: config.norm.settings, threads: threads),
             outputDType: config.output.dtype, outputTopic: config.output.topic, sharedStatistics: config.norm.stats == .shared,
-            pool: ZMQBufferPool(limit: 8))
+            pool: ZMQBufferPool(limit: 8), drift: config.norm.driftSettings,
+            driftLog: RateLimitedLog(logger: logger, perInterval: 10, intervalSeconds: 60))
         let laneCount = config.norm.stats == .shared ? 1 : max(1, threads)
         let lanes = (0..<laneCount).map { DispatchQueue(label: "normd.\(config.name).lane\($0)", qos: .userInitiated) }
         return (decoder, processor, lanes, max(4, 2 * laneCount))
@@ -68,7 +69,8 @@ final class PipelineLoop {
     /// A retune waits until nothing is in flight, then replaces what the norm settings decide.
     private func applyRetuneIfIdle() {
         guard inFlight == 0, let retune = pipeline.takeRetune() else { return }
-        (decoder, processor, lanes, inFlightLimit) = Self.makeProcessing(retune.configuration, state: retune.state, threads: pipeline.threads)
+        (decoder, processor, lanes, inFlightLimit) = Self.makeProcessing(
+            retune.configuration, state: retune.state, threads: pipeline.threads, logger: pipeline.logger)
         logger.info("pipeline retuned", metadata: ["kind": "\(retune.configuration.norm.kind.rawValue)"])
         retune.applied.signal()
     }

@@ -38,6 +38,12 @@ final class RateLimitedLog: Sendable {
         logger.warning("\(message)")
     }
 
+    /// One warning line with metadata, within the same budget.
+    func warning(_ message: String, metadata: Logger.Metadata, what: String) {
+        guard admit(what: what) else { return }
+        logger.warning("\(message)", metadata: metadata)
+    }
+
     /// Whether a line may be logged now; says first how many were left out in the last interval.
     private func admit(what: String) -> Bool {
         let now = MonotonicClock.nanoseconds()

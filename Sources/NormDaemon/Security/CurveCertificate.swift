@@ -3,9 +3,13 @@ import ZeroMQ
 
 /// A CURVE certificate in ZeroMQ's own file format (CZMQ's zcert, as pyzmq's
 /// `zmq.auth.create_certificates` writes and `load_certificate` reads).
-public struct CurveCertificate: Sendable, Equatable {
+/// Printed without its secret key (`description`, `dump`, logs, reload change lines).
+public struct CurveCertificate: Sendable, Equatable, CustomStringConvertible, CustomReflectable {
     public let publicKey: String
     public let secretKey: String?
+
+    public var description: String { "CurveCertificate(public-key: \(publicKey)\(secretKey == nil ? "" : ", secret-key: <hidden>"))" }
+    public var customMirror: Mirror { Mirror(self, children: ["publicKey": publicKey, "secretKey": secretKey == nil ? "none" : "<hidden>"]) }
 
     public init(publicKey: String, secretKey: String?) {
         self.publicKey = publicKey

@@ -1,0 +1,27 @@
+import Foundation
+import NormCore
+import Testing
+
+@testable import NormDaemon
+
+@Suite("What a reload logs as changed")
+struct ReloadChangeLogTests {
+    @Test("a changed CURVE certificate is named without its secret key; a changed init file without its contents")
+    func secretsAndContentsStayOut() {
+        var old = PipelineConfiguration(name: "p")
+        var curve = CurveSettings()
+        curve.secretKeyFile = "/etc/normd/curve/normd.key_secret"
+        curve.certificate = CurveCertificate(publicKey: "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7", secretKey: "JTKVSB%%)wK0E.X)V>+}o?pNmC{O&4W4b!Ni{Lh6")
+        old.input.curve = curve
+        old.norm.initValues = InitFile(affine: nil, statistics: RunningStatistics(mean: [1, 2], variance: [3, 4], batchesTracked: 7))
+        var new = old
+        new.input.curve?.certificate = CurveCertificate(
+            publicKey: "Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID", secretKey: "D:)Q[IlAW!ahhC2ac:9*A}h:p?([4%wOTJ%JR%cs")
+        new.norm.initValues?.statistics?.batchesTracked = 8
+        let changes = new.changes(from: old).joined(separator: "\n")
+        #expect(changes.contains("input.curve"))
+        #expect(changes.contains("norm.init (the file's contents changed)"))
+        #expect(!changes.contains("JTKVSB") && !changes.contains("D:)Q[IlAW"), "a secret key in the reload log: \(changes)")
+        #expect(!changes.contains("batchesTracked: 7"))
+    }
+}
