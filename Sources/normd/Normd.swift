@@ -8,7 +8,7 @@ struct Normd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Normalizes tensor streams on ZeroMQ with PyTorch's BatchNorm, GroupNorm, LayerNorm and InstanceNorm.",
         version: BuildInfo.version,
-        subcommands: [Run.self, CheckConfig.self, Ctl.self, Bench.self, Keygen.self])
+        subcommands: [Run.self, CheckConfig.self, Ctl.self, Top.self, Bench.self, Keygen.self])
 
     /// Plain `normd` prints its usage and exits 0; `normd run` is never implied.
     func run() async throws {
