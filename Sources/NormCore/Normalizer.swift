@@ -108,7 +108,7 @@ public struct Normalizer: Sendable {
         // Eval with drift: the batch's own statistics, one more pass over the input.
         var measured: ChannelStatistics?
         if measureBatch && useRunning && !passedNonFinite {
-            let batchMoments = Self.specialized(descriptor.dtype, descriptor.dtype, MomentsCall(input: input, plan: plan, runner: runner, finiteOnly: true))
+            let batchMoments = Self.specialized(descriptor.dtype, descriptor.dtype, MomentsCall(input: input, plan: plan, runner: runner, finiteOnly: false))
             measured = ChannelStatistics(moments: batchMoments, plan: plan, kind: settings.kind)
         }
         return NormOutcome(batchesTracked: settings.hasRunningStatistics ? statistics?.batchesTracked : nil,
