@@ -152,7 +152,8 @@ struct OperationsEndToEndTests {
         #expect(refused["error"] == .string("config"))
         #expect(refused["detail"]?.stringValue?.contains("normd.toml:") == true)
         daemon.signal(SIGHUP)
-        usleep(300_000)
+        // The SIGHUP reload is refused as the ctl one was: a second "reload refused" line.
+        #expect(eventually(timeout: 10) { daemon.log.components(separatedBy: "reload refused").count - 1 >= 2 }, "\(daemon.log)")
         #expect(daemon.process.isRunning)
         try Self.feed(daemon, TestPeers(), pipeline: "added", count: 1, seed: 9)
         #expect(try eventually { try daemon.ctl("stats")["pipelines"]?["added"]?["published"] == .number("2") })

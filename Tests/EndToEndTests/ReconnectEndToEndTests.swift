@@ -28,7 +28,20 @@ struct ReconnectEndToEndTests {
         // batch reaches the new one.
         pull.close(lingerMilliseconds: 0)
         pull = try peers.socket(.pull, connect: ["ipc://\(directory.path)/out"])
-        usleep(300_000)
+        // Probes on another key until four in a row arrive: while the daemon still held the old
+        // pipe, round-robin would send every other one there and the run would break.
+        try pull.set(ZMQOption.receiveTimeout, 200)
+        var streak = 0
+        var probe = 0
+        let deadline = Date().addingTimeInterval(20)
+        while streak < 4 && Date() < deadline {
+            try push.sendTensor(key: "probe", header: #"{"dtype":"float32","shape":[4,2,8]}"#, floats: seededFloats(64, seed: 1000 + UInt64(probe)))
+            probe += 1
+            streak = try pull.receiveFrames() == nil ? 0 : streak + 1
+        }
+        #expect(streak == 4, "the daemon kept sending to the departed consumer")
+        // A probe that came later than its 200 ms wait may still arrive; take it before the real batches.
+        while try pull.receiveFrames() != nil {}
         for seq in 10..<15 { try send(seq) }
         try pull.set(ZMQOption.receiveTimeout, 1000)
         while let frames = try pull.receiveFrames() { seen.append(try JSONParser.parse(frames[1])["seq"]!.intValue!) }
