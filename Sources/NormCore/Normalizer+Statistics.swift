@@ -1,11 +1,6 @@
 extension Normalizer {
-    /// Moves running statistics one batch forward, as torch.nn does after a training step.
-    func update(_ statistics: inout RunningStatistics, from moments: [Moments], plan: BatchPlan) throws(NormError) {
-        guard let batch = ChannelStatistics(moments: moments, plan: plan, kind: settings.kind) else { return }
-        try update(&statistics, from: batch)
-    }
-
-    /// Moves running statistics one batch forward from the batch's channel statistics.
+    /// Moves running statistics one batch forward from the batch's channel statistics, as torch.nn
+    /// does after a training step.
     func update(_ statistics: inout RunningStatistics, from batch: ChannelStatistics) throws(NormError) {
         let channels = batch.mean.count
         let batchMean = batch.mean, batchVariance = batch.variance

@@ -24,15 +24,11 @@ struct ControlRepliesTests {
         return sent
     }
 
-    static func reply(_ normd: InProcessDaemon, _ line: String) throws -> JSONValue {
-        try JSONParser.parse(normd.control(line).trimmingCharacters(in: .whitespacesAndNewlines))
-    }
-
     @Test("show: running statistics after one batch are PyTorch's momentum update, recomputed here in float64")
     func showAfterOneBatch() async throws {
         let normd = try InProcessDaemon(pipelines: pipelineTOML())
         let x = try Self.feed(normd, key: "cam0", batches: 1)[0]
-        let entry = try #require(try Self.reply(normd, "show bn cam0")["keys"]?["cam0"])
+        let entry = try #require(try normd.controlJSON("show bn cam0")["keys"]?["cam0"])
         #expect(entry["num_batches_tracked"]?.intValue == 1)
         let means = try #require(entry["running_mean"]?.arrayValue).compactMap { $0.doubleValue }
         let variances = try #require(entry["running_var"]?.arrayValue).compactMap { $0.doubleValue }
@@ -50,14 +46,14 @@ struct ControlRepliesTests {
     func statsAndErrors() async throws {
         let normd = try InProcessDaemon(pipelines: pipelineTOML())
         _ = try Self.feed(normd, key: "cam0", batches: 3)
-        #expect(eventually { (try? Self.reply(normd, "stats")["pipelines"]?["bn"]?["published"]?.intValue) == 3 })
-        let bn = try #require(try Self.reply(normd, "stats")["pipelines"]?["bn"])
+        #expect(eventually { (try? normd.controlJSON("stats")["pipelines"]?["bn"]?["published"]?.intValue) == 3 })
+        let bn = try #require(try normd.controlJSON("stats")["pipelines"]?["bn"])
         #expect(bn["received"]?.intValue == 3 && bn["keys"]?.intValue == 1 && bn["mode"]?.stringValue == "train")
-        #expect(try Self.reply(normd, "show nosuch")["error"]?.stringValue == "unknown_pipeline")
-        #expect(try Self.reply(normd, "show bn nosuch")["error"]?.stringValue == "unknown_key")
-        #expect(try Self.reply(normd, "reset bn nosuch")["error"]?.stringValue == "unknown_key")
-        #expect(try Self.reply(normd, "dance")["error"]?.stringValue == "unknown_command")
-        #expect(try Self.reply(normd, "mode bn sideways")["error"]?.stringValue == "bad_argument")
+        #expect(try normd.controlJSON("show nosuch")["error"]?.stringValue == "unknown_pipeline")
+        #expect(try normd.controlJSON("show bn nosuch")["error"]?.stringValue == "unknown_key")
+        #expect(try normd.controlJSON("reset bn nosuch")["error"]?.stringValue == "unknown_key")
+        #expect(try normd.controlJSON("dance")["error"]?.stringValue == "unknown_command")
+        #expect(try normd.controlJSON("mode bn sideways")["error"]?.stringValue == "bad_argument")
         try await normd.stop()
     }
 
@@ -65,14 +61,14 @@ struct ControlRepliesTests {
     func modeResetCheckpoint() async throws {
         let normd = try InProcessDaemon(pipelines: pipelineTOML())
         _ = try Self.feed(normd, key: "cam0", batches: 2)
-        #expect(try Self.reply(normd, "mode bn eval")["mode"]?.stringValue == "eval")
-        #expect(try Self.reply(normd, "show bn")["mode"]?.stringValue == "eval")
-        let files = try #require(try Self.reply(normd, "checkpoint")["files"]?.arrayValue).compactMap { $0.stringValue }
+        #expect(try normd.controlJSON("mode bn eval")["mode"]?.stringValue == "eval")
+        #expect(try normd.controlJSON("show bn")["mode"]?.stringValue == "eval")
+        let files = try #require(try normd.controlJSON("checkpoint")["files"]?.arrayValue).compactMap { $0.stringValue }
         #expect(files == [normd.directory.appendingPathComponent("state/bn.safetensors").path])
         let saved = try StateFiles.decode(try SafeTensors.decode(Array(try Data(contentsOf: URL(fileURLWithPath: files[0])))))
         #expect(saved.mode == .eval && saved.keys[ExactString("cam0")]?.batchesTracked == 2)
-        #expect(try Self.reply(normd, "reset bn cam0")["reset"]?.arrayValue == [.string("cam0")])
-        let entry = try #require(try Self.reply(normd, "show bn cam0")["keys"]?["cam0"])
+        #expect(try normd.controlJSON("reset bn cam0")["reset"]?.arrayValue == [.string("cam0")])
+        let entry = try #require(try normd.controlJSON("show bn cam0")["keys"]?["cam0"])
         #expect(entry["num_batches_tracked"]?.intValue == 0)
         #expect(entry["running_mean"]?.arrayValue?.compactMap(\.doubleValue) == [0, 0, 0])
         try await normd.stop()

@@ -10,10 +10,6 @@ import ZeroMQ
 struct DriftTests {
     static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
 
-    static func reply(_ normd: InProcessDaemon, _ line: String) throws -> JSONValue {
-        try JSONParser.parse(normd.control(line).trimmingCharacters(in: .whitespacesAndNewlines))
-    }
-
     /// Sends one batch and waits for its output (the key's statistics and drift are committed before it leaves).
     static func send(_ push: ZMQSocket, _ pull: ZMQSocket, key: String, shape: [Int], values: [Float]) throws {
         try push.sendTensor(key: key, header: #"{"dtype":"float32","shape":\#(shape)}"#, floats: values)
@@ -36,11 +32,11 @@ struct DriftTests {
             let batchMode = try #require(batch["mode"]?.stringValue)
             if batchMode != mode {
                 mode = batchMode
-                #expect(try Self.reply(normd, "mode bn \(mode)")["mode"]?.stringValue == mode)
+                #expect(try normd.controlJSON("mode bn \(mode)")["mode"]?.stringValue == mode)
             }
             let values = try #require(batch["values"]?.arrayValue).compactMap { $0.doubleValue.map(Float.init) }
             try Self.send(push, pull, key: "cam0", shape: shape, values: values)
-            let drift = try #require(try Self.reply(normd, "show bn cam0")["keys"]?["cam0"]?["drift"])
+            let drift = try #require(try normd.controlJSON("show bn cam0")["keys"]?["cam0"]?["drift"])
             let want = expected[i]
             let score = try #require(drift["score"]?.doubleValue)
             let wantScore = try #require(want["score"]?.doubleValue)
@@ -78,7 +74,7 @@ struct DriftTests {
         let pull = try normd.peers.socket(.pull, connect: [normd.endpoint("bn", "out")])
         let shape = [8, 4, 64]
         for i in 0..<2_000 { try Self.send(push, pull, key: "steady", shape: shape, values: Self.batch(seed: UInt64(i))) }
-        let steady = try #require(try Self.reply(normd, "drift bn")["keys"]?.arrayValue?.first)
+        let steady = try #require(try normd.controlJSON("drift bn")["keys"]?.arrayValue?.first)
         #expect(steady["key"]?.stringValue == "steady" && steady["alarm"]?.boolValue == false)
         #expect((steady["score"]?.doubleValue ?? 9) < 1, "a stationary stream scored \(steady)")
         #expect(!normd.daemon.metricsTextUncached().contains("normd_drift_alarms_total{pipeline=\"bn\"} 1"))
@@ -94,7 +90,7 @@ struct DriftTests {
             try Self.send(push, pull, key: "step", shape: shape, values: Self.batch(seed: 30_000 + UInt64(i), channel: 2) { $0 + 6 })
             try Self.send(
                 push, pull, key: "wide", shape: shape, values: Self.batch(seed: 40_000 + UInt64(i), channel: 3) { ($0 - 1) * Float(2).squareRoot() + 1 })
-            let keys = try #require(try Self.reply(normd, "drift bn")["keys"]?.arrayValue)
+            let keys = try #require(try normd.controlJSON("drift bn")["keys"]?.arrayValue)
             func entry(_ key: String) -> JSONValue? { keys.first { $0["key"]?.stringValue == key } }
             if stepAlarmAfter == nil, entry("step")?["alarm"]?.boolValue == true {
                 stepAlarmAfter = i
@@ -107,7 +103,7 @@ struct DriftTests {
         }
         #expect(stepAlarmAfter != nil, "no alarm within 3 batches of a 3σ mean step")
         #expect(wideAlarmAfter != nil, "no alarm within 3 batches of a doubled variance")
-        let keys = try #require(try Self.reply(normd, "drift bn")["keys"]?.arrayValue).compactMap { $0["key"]?.stringValue }
+        let keys = try #require(try normd.controlJSON("drift bn")["keys"]?.arrayValue).compactMap { $0["key"]?.stringValue }
         #expect(keys.last == "steady", "keys are listed highest score first: \(keys)")
         #expect(normd.daemon.metricsTextUncached().contains("normd_drift_alarms_total{pipeline=\"bn\"} 2\n"))
         let alarms = log.all.filter { $0.message == "drift alarm" && $0.level == .warning }
@@ -125,15 +121,15 @@ struct DriftTests {
         let push = try normd.peers.socket(.push, connect: [normd.endpoint("bn", "in")])
         let pull = try normd.peers.socket(.pull, connect: [normd.endpoint("bn", "out")])
         for i in 0..<3 { try Self.send(push, pull, key: "k", shape: [8, 4, 64], values: Self.batch(seed: UInt64(i), channel: 1) { $0 + 20 }) }
-        let drift = try #require(try Self.reply(normd, "show bn k")["keys"]?["k"]?["drift"])
+        let drift = try #require(try normd.controlJSON("show bn k")["keys"]?["k"]?["drift"])
         #expect((drift["score"]?.doubleValue ?? 0) > 2 && drift["alarm"]?.boolValue == false)
         #expect(normd.daemon.metricsTextUncached().contains("normd_drift_alarms_total{pipeline=\"bn\"} 0\n"))
-        #expect(try Self.reply(normd, "drift plain")["drift"]?.stringValue == "off")
-        #expect(try Self.reply(normd, "drift plain")["keys"]?.arrayValue == [])
-        #expect(try Self.reply(normd, "drift gn")["drift"]?.stringValue == "off")
-        _ = try Self.reply(normd, "reset bn k")
-        #expect(try Self.reply(normd, "show bn k")["keys"]?["k"]?["drift"]?["score"]?.doubleValue == 0)
-        #expect(try Self.reply(normd, "drift")["error"]?.stringValue == "bad_argument")
+        #expect(try normd.controlJSON("drift plain")["drift"]?.stringValue == "off")
+        #expect(try normd.controlJSON("drift plain")["keys"]?.arrayValue == [])
+        #expect(try normd.controlJSON("drift gn")["drift"]?.stringValue == "off")
+        _ = try normd.controlJSON("reset bn k")
+        #expect(try normd.controlJSON("show bn k")["keys"]?["k"]?["drift"]?["score"]?.doubleValue == 0)
+        #expect(try normd.controlJSON("drift")["error"]?.stringValue == "bad_argument")
         try await normd.stop()
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NormDaemon
+import NormFormats
 import ServiceLifecycle
 import ZeroMQ
 
@@ -47,6 +48,11 @@ public final class InProcessDaemon {
 
     /// One control command, answered as the control socket would.
     public func control(_ line: String) -> String { ControlCommand.execute(line, on: daemon) }
+
+    /// One control command whose answer is JSON, parsed.
+    public func controlJSON(_ line: String) throws -> JSONValue {
+        try JSONParser.parse(Array(control(line).trimmingCharacters(in: " \n").utf8))
+    }
 
     /// Shuts the daemon down gracefully (pipelines drain, the state is written) and waits for it.
     public func stop() async throws {

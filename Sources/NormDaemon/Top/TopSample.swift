@@ -4,7 +4,7 @@ import NormFormats
 /// One reading of the daemon for `normd top`: the `stats` reply and, per pipeline, the `drift`
 /// reply, taken at one monotonic instant.
 public struct TopSample: Sendable {
-    public struct Pipeline: Sendable, Equatable {
+    public struct Pipeline: Sendable {
         public var name: String
         public var mode: String
         public var received = 0, published = 0, inFlight = 0, keys = 0
@@ -19,10 +19,6 @@ public struct TopSample: Sendable {
         public init(name: String, mode: String) {
             self.name = name
             self.mode = mode
-        }
-
-        public static func == (a: Pipeline, b: Pipeline) -> Bool {
-            a.name == b.name && a.received == b.received && a.published == b.published && a.bytesOut == b.bytesOut
         }
     }
 
