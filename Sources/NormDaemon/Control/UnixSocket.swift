@@ -40,10 +40,11 @@ public enum UnixSocket {
         }
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw DaemonError(.control, "socket failed", errno: errno) }
-        let previousMask = umask(0o117)
+        // No umask around bind: it is process-wide, and a thread creating a folder meanwhile would
+        // get it without execute bits. Until the chmod below the socket has the umask's mode; a
+        // peer that connects then is still checked by its credentials before it is answered.
         let bound = withSockaddr(&address) { bind(fd, $0, $1) }
         let bindErrno = errno
-        umask(previousMask)
         guard bound == 0 else {
             close(fd)
             throw DaemonError(.control, "cannot bind the control socket \(path)", errno: bindErrno)
