@@ -42,6 +42,8 @@ public final class StatisticsStore: Sendable {
     private struct State {
         var entries: [ExactString: Entry] = [:]
         var clock: UInt64 = 0
+        /// Counts every change to what a checkpoint writes.
+        var revision: UInt64 = 0
     }
     private let state = ObservedMutex(State())
 
@@ -80,6 +82,7 @@ public final class StatisticsStore: Sendable {
     public func commit(_ checkout: Checkout) throws(StoreError) {
         let result: Result<Void, StoreError> = state.withLock { state in
             state.clock &+= 1
+            state.revision &+= 1
             let clock = state.clock
             let key = ExactString(checkout.key)
             if var entry = state.entries[key] {
@@ -133,10 +136,18 @@ public final class StatisticsStore: Sendable {
 
     public func entry(_ key: String) -> Entry? { state.withLock { $0.entries[ExactString(key)] } }
 
-    /// Every key's entry, in the keys' byte order.
+    /// Every key's entry, in the keys' byte order. Sorted after the lock is released: the copy
+    /// under it is the dictionary's (copy-on-write) reference, so lanes wait for nothing.
     public func snapshot() -> [(key: String, entry: Entry)] {
-        state.withLock { $0.entries.sorted { $0.key < $1.key }.map { (key: $0.key.string, entry: $0.value) } }
+        entriesByKey.sorted { $0.key < $1.key }.map { (key: $0.key.string, entry: $0.value) }
     }
+
+    /// Every key's entry, unordered.
+    public var entriesByKey: [ExactString: Entry] { state.withLock { $0.entries } }
+
+    /// Grows with every change a checkpoint would write (a commit, reset or restore): equal
+    /// revisions mean equal statistics.
+    public var revision: UInt64 { state.withLock { $0.revision } }
 
     /// Returns a key's statistics to the seed values; the key stays listed. False if unknown.
     @discardableResult
@@ -144,6 +155,7 @@ public final class StatisticsStore: Sendable {
         state.withLock { state in
             let key = ExactString(key)
             guard var entry = state.entries[key] else { return false }
+            state.revision &+= 1
             entry.statistics = keepsStatistics ? seed(entry.channels) : nil
             entry.drift = nil
             entry.generation &+= 1
@@ -160,6 +172,7 @@ public final class StatisticsStore: Sendable {
     public func restore(key: String, channels: Int, statistics: RunningStatistics?) {
         state.withLock { state in
             state.clock &+= 1
+            state.revision &+= 1
             let key = ExactString(key)
             let generation = (state.entries[key]?.generation ?? 0) &+ 1
             state.entries[key] = Entry(channels: channels, statistics: statistics, generation: generation, lastUsed: state.clock)

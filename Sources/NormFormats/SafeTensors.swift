@@ -78,29 +78,11 @@ public struct SafeTensors: Sendable, Equatable {
         public var description: String { message }
     }
 
-    /// Serialized bytes; tensors in name order, header padded to 8 bytes.
+    /// Serialized bytes; tensors in name order (by bytes), header padded to 8 bytes.
     public func encoded() -> [UInt8] {
-        var members: [(String, JSONValue)] = [("__metadata__", .object(metadata.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) }))]
-        var offset = 0
-        let names = tensors.keys.sorted()
-        for name in names {
-            let t = tensors[name]!
-            members.append(
-                (
-                    name.string,
-                    .object([
-                        ("dtype", .string(t.dtype.rawValue)), ("shape", .array(t.shape.map { .int($0) })),
-                        ("data_offsets", .array([.int(offset), .int(offset + t.data.count)])),
-                    ])
-                ))
-            offset += t.data.count
-        }
-        var header = Array(JSONValue.object(members).serialized.utf8)
-        while header.count % 8 != 0 { header.append(0x20) }
-        var out = withUnsafeBytes(of: UInt64(header.count).littleEndian) { Array($0) }
-        out += header
-        for name in names { out += tensors[name]!.data }
-        return out
+        var writer = SafeTensorsWriter(metadata: metadata, expectedTensors: tensors.count, expectedBytes: tensors.values.reduce(0) { $0 + $1.data.count })
+        for (name, tensor) in tensors.sorted(by: { $0.key < $1.key }) { writer.append(name: name.string, tensor) }
+        return writer.finish()
     }
 
     /// Parses and checks every offset and size; a truncated or corrupt file is an error.

@@ -74,6 +74,31 @@ struct ControlRepliesTests {
         try await normd.stop()
     }
 
+    @Test("a periodic checkpoint rewrites only a changed state: a batch, a reset or a mode change each make it write again")
+    func periodicSkipsUnchanged() async throws {
+        let normd = try InProcessDaemon(pipelines: pipelineTOML())
+        let path = normd.directory.appendingPathComponent("state/bn.safetensors").path
+        let push = try normd.peers.socket(.push, connect: [normd.endpoint("bn", "in")])
+        let pull = try normd.peers.socket(.pull, connect: [normd.endpoint("bn", "out")])
+        try push.sendTensor(key: "cam0", header: Self.header, floats: seededFloats(96, seed: 1, mean: 2, std: 3))
+        _ = try pull.receiveTensor()
+        #expect(try normd.daemon.checkpoint(onlyChanged: true) == [path], "first write")
+        #expect(try normd.daemon.checkpoint(onlyChanged: true) == [], "nothing changed")
+        try push.sendTensor(key: "cam0", header: Self.header, floats: seededFloats(96, seed: 2, mean: 2, std: 3))
+        _ = try pull.receiveTensor()
+        #expect(eventually { (try? normd.daemon.checkpoint(onlyChanged: true)) == [path] }, "a batch changes it")
+        #expect(try normd.daemon.checkpoint(onlyChanged: true) == [])
+        #expect(try normd.controlJSON("reset bn cam0")["reset"] != nil)
+        #expect(try normd.daemon.checkpoint(onlyChanged: true) == [path], "a reset changes it")
+        #expect(try normd.controlJSON("mode bn eval")["mode"]?.stringValue == "eval")
+        #expect(try normd.daemon.checkpoint(onlyChanged: true) == [path], "a mode change changes it")
+        let saved = try StateFiles.decode(try SafeTensors.decode(Array(try Data(contentsOf: URL(fileURLWithPath: path)))))
+        #expect(saved.mode == .eval && saved.keys[ExactString("cam0")]?.batchesTracked == 0)
+        // ctl checkpoint always writes.
+        #expect(try normd.controlJSON("checkpoint")["files"]?.arrayValue == [.string(path)])
+        try await normd.stop()
+    }
+
     @Test("a graceful stop drains and writes the state once more")
     func stopWritesState() async throws {
         let normd = try InProcessDaemon(pipelines: pipelineTOML())

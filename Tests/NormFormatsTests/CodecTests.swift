@@ -32,4 +32,15 @@ struct CodecTests {
         #expect(throws: SafeTensors.FormatError.self) { try SafeTensors.decode(Array(bytes.dropLast(3))) }
         #expect(throws: SafeTensors.FormatError.self) { try SafeTensors.decode(Array(bytes.prefix(20))) }
     }
+
+    @Test("safetensors names with quotes, backslashes, control bytes and two spellings of ñ come back byte for byte")
+    func safetensorsHostileNames() throws {
+        let names = ["a\"b", "back\\slash", "line\nbreak\u{1}", "\u{F1}.running_mean", "n\u{303}.running_mean", "emoji\u{1F600}"]
+        var tensors: [ExactString: SafeTensors.Tensor] = [:]
+        for (i, name) in names.enumerated() { tensors[ExactString(name)] = .float64([Double(i)]) }
+        let file = SafeTensors(metadata: ["quote\"": "tab\t"], tensors: tensors)
+        let decoded = try SafeTensors.decode(file.encoded())
+        #expect(decoded == file)
+        #expect(decoded.tensors.count == names.count, "the two spellings of ñ stay two tensors")
+    }
 }

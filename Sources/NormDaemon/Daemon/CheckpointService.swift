@@ -2,7 +2,8 @@ import Foundation
 import ServiceLifecycle
 
 /// Writes the state every `checkpoint_interval_s` (failures logged, not fatal) and once more at
-/// shutdown, after the pipelines have stopped and published what they held.
+/// shutdown, after the pipelines have stopped and published what they held. A periodic checkpoint
+/// skips a pipeline whose state has not changed since its file was written.
 struct CheckpointService: Service {
     let daemon: Daemon
 
@@ -18,7 +19,7 @@ struct CheckpointService: Service {
             }
             last = ContinuousClock.now
             await Blocking.run { [daemon] in
-                do { _ = try daemon.checkpoint() } catch { daemon.logger.error("checkpoint failed: \(error)") }
+                do { _ = try daemon.checkpoint(onlyChanged: true) } catch { daemon.logger.error("checkpoint failed: \(error)") }
             }
         }
         await Blocking.run { [daemon] in

@@ -134,9 +134,14 @@ public final class Daemon: Service, Sendable {
     public func metricsTextUncached() -> String { MetricsExposition.render(self) }
 
     /// Writes every pipeline's state now, after any reload in progress; returns the files written.
-    public func checkpoint() throws(DaemonError) -> [String] {
+    public func checkpoint() throws(DaemonError) -> [String] { try checkpoint(onlyChanged: false) }
+
+    /// As `checkpoint()`; with `onlyChanged`, pipelines whose state file is up to date are left as they are.
+    public func checkpoint(onlyChanged: Bool) throws(DaemonError) -> [String] {
         let result: Result<[String], DaemonError> = administration.sync {
-            do throws(DaemonError) { return .success(try keeper.checkpoint(supervisor.pipelines)) } catch { return .failure(error) }
+            do throws(DaemonError) { return .success(try keeper.checkpoint(supervisor.pipelines, onlyChanged: onlyChanged)) } catch {
+                return .failure(error)
+            }
         }
         return try result.get()
     }

@@ -10,7 +10,10 @@ public final class PipelineState: Sendable {
     public let store: StatisticsStore
     public let affine: Affine?
     public let counters: PipelineCounters
-    private let currentMode: ObservedMutex<NormMode>
+    /// The mode, and how many times it was set.
+    private let currentMode: ObservedMutex<(mode: NormMode, changes: UInt64)>
+    /// The `revision` the state file last written holds; nil before the first write.
+    let writtenRevision = ObservedMutex<UInt64?>(nil)
     /// The mode the configuration said when this state was set up (state files keep it).
     public let configuredMode: NormMode
 
@@ -22,12 +25,15 @@ public final class PipelineState: Sendable {
         self.counters = counters
         self.store = store
         self.affine = affine
-        self.currentMode = ObservedMutex(mode)
+        self.currentMode = ObservedMutex((mode, 0))
         self.configuredMode = configuredMode
     }
 
     public var mode: NormMode {
-        get { currentMode.withLock { $0 } }
-        set { currentMode.withLock { $0 = newValue } }
+        get { currentMode.withLock { $0.mode } }
+        set { currentMode.withLock { $0 = (newValue, $0.changes &+ 1) } }
     }
+
+    /// Grows with every change a state file holds (statistics, mode); equal means unchanged.
+    public var revision: UInt64 { store.revision &+ currentMode.withLock { $0.changes } }
 }

@@ -23,23 +23,27 @@ public struct StateFiles: Sendable {
         public var affine: Affine?
     }
 
-    public static func encode(_ snapshot: Snapshot) -> SafeTensors {
-        var tensors: [ExactString: SafeTensors.Tensor] = [:]
-        for (key, stats) in snapshot.keys {
-            let prefix = snapshot.shared ? "" : "\(key)."
-            tensors["\(prefix)running_mean"] = .float64(stats.mean)
-            tensors["\(prefix)running_var"] = .float64(stats.variance)
-            tensors["\(prefix)num_batches_tracked"] = .int64(stats.batchesTracked)
-        }
-        if let affine = snapshot.affine {
-            tensors["weight"] = .float32(affine.weight)
-            tensors["bias"] = .float32(affine.bias)
-        }
+    /// The file's bytes: keys in byte order, each key's tensors together, the affine last.
+    public static func encoded(_ snapshot: Snapshot) -> [UInt8] {
         let metadata = [
             "format": "normd-state-1", "kind": snapshot.kind.rawValue, "mode": snapshot.mode.rawValue,
             "configured_mode": snapshot.configuredMode.rawValue, "stats": snapshot.shared ? "shared" : "per_key",
         ]
-        return SafeTensors(metadata: metadata, tensors: tensors)
+        let channels = snapshot.keys.first?.value.channels ?? 0
+        var writer = SafeTensorsWriter(
+            metadata: metadata, expectedTensors: snapshot.keys.count * 3 + 2, expectedBytes: snapshot.keys.count * (16 * channels + 8))
+        for key in snapshot.keys.keys.sorted() {
+            let stats = snapshot.keys[key]!
+            let prefix = snapshot.shared ? "" : "\(key.string)."
+            writer.append(name: prefix + "num_batches_tracked", int64: stats.batchesTracked)
+            writer.append(name: prefix + "running_mean", float64: stats.mean)
+            writer.append(name: prefix + "running_var", float64: stats.variance)
+        }
+        if let affine = snapshot.affine {
+            writer.append(name: "bias", .float32(affine.bias))
+            writer.append(name: "weight", .float32(affine.weight))
+        }
+        return writer.finish()
     }
 
     public static func decode(_ file: SafeTensors) throws(SafeTensors.FormatError) -> Snapshot {
@@ -75,7 +79,7 @@ public struct StateFiles: Sendable {
 
     /// Writes atomically: temporary file, fsync, current → previous, temporary → current, fsync of the folder.
     public func write(_ snapshot: Snapshot, pipeline: String) throws(DaemonError) -> String {
-        let bytes = Self.encode(snapshot).encoded()
+        let bytes = Self.encoded(snapshot)
         let path = currentPath(pipeline)
         let temporary = "\(path).tmp"
         try makeDirectory()

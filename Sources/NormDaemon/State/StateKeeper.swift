@@ -32,19 +32,27 @@ public final class StateKeeper: Sendable {
 
     public var checkpointHealth: Health { health.withLock { $0 } }
 
-    /// Writes each pipeline's state now; returns the files written.
-    func checkpoint(_ pipelines: [Pipeline]) throws(DaemonError) -> [String] {
+    /// Writes each pipeline's state now; returns the files written. With `onlyChanged`, a
+    /// pipeline whose state is what its file already holds is skipped (the periodic checkpoint:
+    /// with many idle keys, rewriting the same file every interval costs a pass over all of them).
+    func checkpoint(_ pipelines: [Pipeline], onlyChanged: Bool = false) throws(DaemonError) -> [String] {
         var written: [String] = []
         for pipeline in pipelines {
-            let result: Result<String, DaemonError> = writes.withLock { _ in
+            let state = pipeline.state
+            let result: Result<String?, DaemonError> = writes.withLock { _ in
+                // Read before the snapshot: a change made while writing leaves the file behind it.
+                let revision = state.revision
+                if onlyChanged, state.writtenRevision.withLock({ $0 }) == revision { return .success(nil) }
                 do throws(DaemonError) {
-                    return .success(try write(pipeline.configuration, state: pipeline.state))
+                    let path = try write(pipeline.configuration, state: state)
+                    state.writtenRevision.withLock { $0 = revision }
+                    return .success(path)
                 } catch {
                     return .failure(error)
                 }
             }
             do {
-                written.append(try result.get())
+                if let path = try result.get() { written.append(path) }
             } catch {
                 health.withLock { $0.failures += 1 }
                 throw error
@@ -60,7 +68,7 @@ public final class StateKeeper: Sendable {
         // The archive first: a key that returns meanwhile is then in memory too, never in neither.
         let archive = state.store.archive as? KeyArchive
         var keys = archive?.all() ?? [:]
-        for (key, entry) in state.store.snapshot() { if let stats = entry.statistics { keys[ExactString(key)] = stats } }
+        for (key, entry) in state.store.entriesByKey { if let stats = entry.statistics { keys[key] = stats } }
         let snapshot = StateFiles.Snapshot(
             kind: config.norm.kind, mode: state.mode, configuredMode: state.configuredMode,
             shared: config.norm.stats == .shared, keys: keys, affine: state.affine)
