@@ -72,7 +72,7 @@ let package = Package(
             path: "Tests/NormTestSupport", swiftSettings: strict),
         .testTarget(name: "NormCoreTests", dependencies: ["NormCore", "Locking", "NormTestSupport"], resources: [.copy("Fixtures")], swiftSettings: strict),
         .testTarget(name: "NormDaemonTests", dependencies: ["NormDaemon", "NormFormats", "NormTestSupport", "ZeroMQ"], swiftSettings: strict),
-        .testTarget(name: "NormFormatsTests", dependencies: ["NormFormats", "NormCore"], swiftSettings: strict),
+        .testTarget(name: "NormFormatsTests", dependencies: ["NormFormats", "NormCore", "NormTestSupport"], swiftSettings: strict),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"], swiftSettings: strict),
         .testTarget(name: "LockingTests", dependencies: ["Locking"], swiftSettings: strict),
         // The end-to-end tests read their fixtures through #filePath; they drive the built binary.

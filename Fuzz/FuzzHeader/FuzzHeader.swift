@@ -23,6 +23,11 @@ public func fuzzHeader(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         precondition(reparsed[name] == decoded.members.last { $0.0 == name }?.1, "field \(name) changed")
     }
     precondition(members.contains { $0.0 == "norm" })
+    // The header spliced from the input's bytes holds the same values as the serialized tree.
+    let spliced = WireEncoder.outputHeader(decoded, outputDType: .float32, kind: "batch", mode: "train", batches: nil)
+    let tree = WireEncoder.outputHeader(decoded.members, outputDType: .float32, norm: [("kind", .string("batch")), ("mode", .string("train"))])
+    guard let splicedValue = try? JSONParser.parse(spliced) else { fatalError("spliced header does not parse: \(spliced)") }
+    precondition(splicedValue == (try? JSONParser.parse(tree)), "spliced header differs: \(String(decoding: spliced, as: UTF8.self))")
     precondition(decoded.descriptor.byteCount <= 1 << 20)
     return 0
 }

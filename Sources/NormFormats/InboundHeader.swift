@@ -6,4 +6,8 @@ public struct InboundHeader: Sendable {
     /// The header object's members, in order, to pass through.
     public let members: [(String, JSONValue)]
     public let descriptor: TensorDescriptor
+    /// The header frame's bytes, which the output header is spliced from.
+    public let raw: [UInt8]
+    /// The `seq` field, checked to be an unsigned 64-bit integer.
+    public let seq: UInt64?
 }

@@ -145,6 +145,7 @@ public struct JSONParser {
 
     private mutating func string() throws(Failure) -> String {
         index += 1
+        let start = index
         var scalars = String.UnicodeScalarView()
         var runStart = index
         func flush(_ p: JSONParser, _ scalars: inout String.UnicodeScalarView) {
@@ -154,6 +155,11 @@ public struct JSONParser {
             guard index < bytes.count else { throw fail("unterminated string") }
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
+                if runStart == start {
+                    // No escape in it: the string is its bytes (the common case, taken in one step).
+                    index += 1
+                    return String(decoding: bytes[start..<(index - 1)], as: UTF8.self)
+                }
                 flush(self, &scalars)
                 index += 1
                 return String(scalars)

@@ -56,13 +56,15 @@ public enum JSONValue: Sendable, Equatable {
 
     /// The number as an exact unsigned 64-bit integer, if it is one (no fraction, no exponent).
     public var uint64Value: UInt64? {
-        guard case .number(let text) = self, !text.contains(where: { ".eE-+".contains($0) }) else { return nil }
+        // A JSON number of digits alone is an unsigned integer literal (no sign, fraction or exponent).
+        guard case .number(let text) = self, text.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else { return nil }
         return UInt64(text)
     }
 
     /// The number as an Int if it is an integer literal in range.
     public var intValue: Int? {
-        guard case .number(let text) = self, !text.contains(where: { ".eE+".contains($0) }) else { return nil }
+        guard case .number(let text) = self, text.utf8.allSatisfy({ ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) || $0 == UInt8(ascii: "-") })
+        else { return nil }
         return Int(text)
     }
 

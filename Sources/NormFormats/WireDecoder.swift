@@ -31,14 +31,17 @@ public struct WireDecoder: Sendable {
 
         guard String(validating: headerFrame, as: UTF8.self) != nil else { throw Rejection(.header, "header is not UTF-8") }
         let header: JSONValue
+        let raw = Array(headerFrame)
         do {
-            header = try JSONParser.parse(Array(headerFrame), maxDepth: Self.maxHeaderDepth)
+            header = try JSONParser.parse(raw, maxDepth: Self.maxHeaderDepth)
         } catch {
             throw Rejection(.header, "header is not valid JSON: \(error)")
         }
         guard let members = header.objectValue else { throw Rejection(.header, "header is not a JSON object") }
-        if let seq = header["seq"], seq.uint64Value == nil {
-            throw Rejection(.header, "seq is not an unsigned 64-bit integer")
+        var seq: UInt64?
+        if let value = header["seq"] {
+            guard let number = value.uint64Value else { throw Rejection(.header, "seq is not an unsigned 64-bit integer") }
+            seq = number
         }
 
         guard let dtypeValue = header["dtype"] else { throw Rejection(.dtype, "dtype is missing") }
@@ -81,6 +84,7 @@ public struct WireDecoder: Sendable {
         if let groups, geometry.channels % groups != 0 {
             throw Rejection(.channels, "groups \(groups) do not divide channels \(geometry.channels)")
         }
-        return InboundHeader(key: key, members: members, descriptor: TensorDescriptor(dtype: dtype, layout: layout, geometry: geometry))
+        return InboundHeader(
+            key: key, members: members, descriptor: TensorDescriptor(dtype: dtype, layout: layout, geometry: geometry), raw: raw, seq: seq)
     }
 }

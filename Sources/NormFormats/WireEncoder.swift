@@ -19,6 +19,25 @@ public enum WireEncoder {
         return JSONValue.object(result).serialized
     }
 
+    /// The output header for `header`: spliced from its bytes (each member as it came), or
+    /// serialized from its members when a top-level key is written with escapes.
+    public static func outputHeader(_ header: InboundHeader, outputDType: DType, kind: String, mode: String, batches: Int64?) -> [UInt8] {
+        var norm = Array(#"{"kind":""#.utf8)
+        norm += kind.utf8
+        norm += #"","mode":""#.utf8
+        norm += mode.utf8
+        norm.append(UInt8(ascii: "\""))
+        if let batches {
+            norm += #","batches":"#.utf8
+            norm += String(batches).utf8
+        }
+        norm.append(UInt8(ascii: "}"))
+        if let spliced = HeaderSplice.outputHeader(header.raw, dtype: outputDType.rawValue, norm: norm) { return spliced }
+        var members: [(String, JSONValue)] = [("kind", .string(kind)), ("mode", .string(mode))]
+        if let batches { members.append(("batches", .int(batches))) }
+        return Array(outputHeader(header.members, outputDType: outputDType, norm: members).utf8)
+    }
+
     public static func deadLetterHeader(_ rejection: Rejection) -> String {
         JSONValue.object([("error", .string(rejection.reason.rawValue)), ("detail", .string(rejection.detail))]).serialized
     }

@@ -17,7 +17,7 @@ struct BatchProcessor: Sendable {
     let driftLog: RateLimitedLog
 
     enum Result: Sendable {
-        case publish(topic: String, header: String, payload: ZMQBuffer)
+        case publish(topic: String, header: [UInt8], payload: ZMQBuffer)
         case reject(Rejection)
     }
 
@@ -58,10 +58,9 @@ struct BatchProcessor: Sendable {
             return .reject(Rejection(.maxKeys, error.description))
         }
         if alarmBegan, let tracked = checkout.drift { reportAlarm(key: storeKey, tracked) }
-        var norm: [(String, JSONValue)] = [("kind", .string(normalizer.settings.kind.rawValue)), ("mode", .string(mode.rawValue))]
-        if let batches = outcome.batchesTracked { norm.append(("batches", .int(batches))) }
-        let headerText = WireEncoder.outputHeader(header.members, outputDType: outDType, norm: norm)
-        return .publish(topic: outputTopic.isEmpty ? key : outputTopic, header: headerText, payload: buffer)
+        let headerBytes = WireEncoder.outputHeader(
+            header, outputDType: outDType, kind: normalizer.settings.kind.rawValue, mode: mode.rawValue, batches: outcome.batchesTracked)
+        return .publish(topic: outputTopic.isEmpty ? key : outputTopic, header: headerBytes, payload: buffer)
     }
 
     private func reportAlarm(key: String, _ tracked: DriftState) {

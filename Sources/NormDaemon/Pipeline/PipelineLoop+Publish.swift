@@ -3,10 +3,10 @@ import ZeroMQ
 extension PipelineLoop {
     /// Sends one normalized batch. A full output blocks (in short timed waits, so shutdown and the
     /// watchdog still see the loop turn) or drops, as `when_full` says.
-    func publish(topic: String, header: String, payload: ZMQBuffer, receivedAt: UInt64) {
+    func publish(topic: String, header: [UInt8], payload: ZMQBuffer, receivedAt: UInt64) {
         let frames: [ZMQMessage]
         do {
-            frames = [try ZMQMessage(string: topic), try ZMQMessage(string: header), try ZMQMessage(sending: payload)]
+            frames = [try ZMQMessage(string: topic), try ZMQMessage(header), try ZMQMessage(sending: payload)]
         } catch {
             logger.error("cannot build output message: \(error)")
             counters.dropped("error")
@@ -18,7 +18,7 @@ extension PipelineLoop {
             do {
                 if try output.send(multipart: frames, dontWait: !blocking) {
                     let latency = Double(MonotonicClock.nanoseconds() - receivedAt) / 1e6
-                    counters.published(bytes: payload.count + header.utf8.count + topic.utf8.count, latencyMs: latency)
+                    counters.published(bytes: payload.count + header.count + topic.utf8.count, latencyMs: latency)
                     return
                 }
             } catch {
