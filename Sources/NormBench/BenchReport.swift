@@ -4,6 +4,9 @@ import NormFormats
 
 /// Turns interleaved rounds into the figures docs/benchmarks.md names.
 public enum BenchReport {
+    /// A figure whose batches/s times this reaches the driver's capacity is the driver's.
+    static let driverMargin = 1.25
+
     public static func summary(_ rounds: [EndToEndBench.Round], bench: EndToEndBench) -> (text: String, json: String) {
         var text =
             "normd bench: kind \(bench.kind), \(bench.keys) key\(bench.keys == 1 ? "" : "s")\(bench.maxKeys > 0 ? " (evicting rounds: max_keys \(bench.maxKeys))" : ""), shape \(bench.shape) float32 (\(format(Double(bench.shape.reduce(4, *)) / 1_048_576, 1)) MiB), "
@@ -13,7 +16,10 @@ public enum BenchReport {
             ("in_flight", .int(bench.inFlight)), ("rounds", .int(bench.rounds)),
         ]
         var medians: [String: Double] = [:]
-        for target in ["normd", "normd evicting", "forwarder", "normd (running)"] {
+        // The driver's capacity, when measured: a figure within 1.25× of it measures the driver.
+        let driverRates = rounds.filter { $0.target == "driver" }.map(\.result.batchesPerSecond).sorted()
+        let driverCapacity = driverRates.isEmpty ? nil : Sample(values: driverRates).median
+        for target in ["driver", "normd", "normd evicting", "forwarder", "normd (running)"] {
             let mine = rounds.filter { $0.target == target }
             guard !mine.isEmpty else { continue }
             var gbps = Sample()
@@ -32,12 +38,16 @@ public enum BenchReport {
             text += "  \(target): \(format(gbps.median)) GB/s (\(format(gbps.min))–\(format(gbps.max))), \(format(rate.median, 0)) batches/s, "
             text += "latency p50 \(format(p50.median)) ms, p99 \(format(p99.median)) ms, max \(format(maxLatency)) ms"
             if peak > 0 { text += ", peak RSS \(peak / 1_048_576) MiB" }
+            let driverBound = target != "driver" && driverCapacity.map { rate.median * Self.driverMargin >= $0 } == true
+            if target == "driver" { text += " (the producer and consumer joined directly: the most this driver can show)" }
+            if driverBound { text += " — BOUND BY THE DRIVER (within 1.25× of its capacity), not a result" }
             text += "\n"
             var fields: [(String, JSONValue)] = [
                 ("gbps_median", .double(gbps.median)), ("gbps_min", .double(gbps.min)), ("gbps_max", .double(gbps.max)),
                 ("batches_per_s", .double(rate.median)), ("p50_ms", .double(p50.median)),
                 ("p99_ms", .double(p99.median)), ("max_ms", .double(maxLatency)), ("peak_rss_bytes", .int(peak)),
             ]
+            if target != "driver" && driverCapacity != nil { fields.append(("driver_bound", .bool(driverBound))) }
             if target == "normd" {
                 // Flat memory: resident size at the end of each round against after its first second.
                 let growth = mine.compactMap { r -> Double? in

@@ -15,6 +15,9 @@ public struct EndToEndBench: Sendable {
     /// Measure an already running daemon at these endpoints instead of starting one (no forwarder).
     public var endpoints: (input: String, output: String)?
     public var compareWithForwarder = true
+    /// Also measure the driver alone (producer and consumer joined directly) in every round, so
+    /// figures near its capacity are marked as the driver's, not the target's.
+    public var measureDriver = true
     /// Stream keys the producer cycles through; more than one runs the pipeline per key.
     public var keys = 1
     /// With `keys` above it, adds rounds of a daemon with `max_keys` and `evict_lru` beside the
@@ -39,18 +42,21 @@ public struct EndToEndBench: Sendable {
             seed = seed &* 1_664_525 &+ 1_013_904_223
             buffer.bytes.storeBytes(of: Float(seed >> 8) / Float(1 << 24) * 4 - 2, toByteOffset: i * 4, as: Float.self)
         }
-        let header = "{\"dtype\":\"float32\",\"shape\":[\(shape.map(String.init).joined(separator: ","))],\"t\":0}"
+        let header = "{\"dtype\":\"float32\",\"shape\":[\(shape.map(String.init).joined(separator: ","))]"
+        var rounds: [Round] = []
         if let endpoints {
+            if measureDriver { rounds.append(try measureDriverAlone(buffer: buffer, header: header, label: "driver")) }
             var driver = LoadDriver(input: endpoints.input, output: endpoints.output, payload: buffer, header: header, inFlight: inFlight, hwm: hwm)
             driver.keys = keys
-            return [Round(target: "normd (running)", result: try measure(driver, label: "normd"), residentSamples: [], peakResident: 0)]
+            rounds.append(Round(target: "normd (running)", result: try measure(driver, label: "normd"), residentSamples: [], peakResident: 0))
+            return rounds
         }
-        var rounds: [Round] = []
         for round in 0..<self.rounds {
+            if measureDriver {
+                rounds.append(try measureDriverAlone(buffer: buffer, header: header, label: "driver round \(round + 1)/\(self.rounds)"))
+            }
             for target in ["normd"] + (maxKeys > 0 ? ["normd evicting"] : []) + (compareWithForwarder ? ["forwarder"] : []) {
-                let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
-                    "normd-bench-\(getpid())-\(round)-\(target.replacingOccurrences(of: " ", with: "-"))")
-                try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+                let directory = try Self.roundDirectory(round: round, target: target)
                 defer { try? FileManager.default.removeItem(at: directory) }
                 let input = "ipc://\(directory.path)/in"
                 let output = "ipc://\(directory.path)/out"
@@ -71,6 +77,24 @@ public struct EndToEndBench: Sendable {
         }
         endProgress()
         return rounds
+    }
+
+    private static func roundDirectory(round: Int, target: String) throws -> URL {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "normd-bench-\(getpid())-\(round)-\(target.replacingOccurrences(of: " ", with: "-"))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        return directory
+    }
+
+    /// The producer and consumer joined directly over ipc://, with the same messages and window.
+    private func measureDriverAlone(buffer: ZMQBuffer, header: String, label: String) throws -> Round {
+        let directory = try Self.roundDirectory(round: 0, target: "driver")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let endpoint = "ipc://\(directory.path)/direct"
+        var driver = LoadDriver(input: endpoint, output: endpoint, payload: buffer, header: header, inFlight: inFlight, hwm: hwm)
+        driver.keys = keys
+        driver.direct = true
+        return Round(target: "driver", result: try measure(driver, label: label), residentSamples: [], peakResident: 0)
     }
 
     private func measure(_ driver: LoadDriver, label: String) throws -> LoadDriver.Result {

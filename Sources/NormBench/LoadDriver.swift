@@ -5,15 +5,47 @@ import ZeroMQ
 
 /// The bench's producer and consumer: keeps `inFlight` batches outstanding between a PUSH to
 /// the target's input and a PULL from its output, timing each batch from send to receipt.
+/// Messages are pre-built: the header is a template whose send time and seq are written into
+/// fixed-width digits, so the driver's own cost per message stays small and flat.
 public struct LoadDriver: Sendable {
     let input: String
     let output: String
     let payload: ZMQBuffer
+    /// The header's fields before `t` and `seq` (a JSON object's text without its closing brace).
     let header: String
     let inFlight: Int
     let hwm: Int32
     /// Stream keys the producer cycles through ("k0", "k1", …); 1 sends every batch as "bench".
     var keys = 1
+    /// The producer and consumer joined directly: the consumer binds `output` and the producer
+    /// connects there (no daemon, no forwarder), to measure the driver's own capacity.
+    var direct = false
+
+    /// Send times and seqs are written as 10^18 + value: always 19 digits, a valid JSON integer.
+    static let fixedWidthBase: UInt64 = 1_000_000_000_000_000_000
+
+    /// The header template's bytes and where the 19 digits of `t` and of `seq` go.
+    static func template(_ fields: String) -> (bytes: [UInt8], time: Int, seq: Int) {
+        let digits = String(fixedWidthBase)
+        var bytes = Array(fields.utf8)
+        bytes += #","t":"#.utf8
+        let time = bytes.count
+        bytes += digits.utf8
+        bytes += #","seq":"#.utf8
+        let seq = bytes.count
+        bytes += digits.utf8
+        bytes.append(UInt8(ascii: "}"))
+        return (bytes, time, seq)
+    }
+
+    /// Writes `fixedWidthBase + value` as 19 digits at `offset`.
+    static func writeDigits(_ value: UInt64, into bytes: inout [UInt8], at offset: Int) {
+        var number = fixedWidthBase &+ value
+        for i in stride(from: offset + 18, through: offset, by: -1) {
+            bytes[i] = UInt8(ascii: "0") + UInt8(number % 10)
+            number /= 10
+        }
+    }
 
     public struct Result: Sendable {
         var batches = 0
@@ -39,39 +71,41 @@ public struct LoadDriver: Sendable {
         for _ in 0..<inFlight { credits.signal() }
         let stop = Atomic<Bool>(false)
         let measuring = Atomic<Bool>(false)
-        let result = ObservedMutex(Result())
+        let counted = Atomic<Int>(0)
         // Read-only once filled, so the producer threads may share it.
         let payload = UncheckedTransfer(payload)
-        let header = header
-        let input = input
+        let template = Self.template(header)
+        let direct = direct
+        let input = direct ? output : input
         let output = output
         let hwm = hwm
         let keyNames = keys <= 1 ? ["bench"] : (0..<keys).map { "k\($0)" }
 
-        let consumer = BenchThread("bench consumer") {
+        // Counted in the consumer's own variables (no lock per message), handed over at join.
+        let consumer = BenchThread("bench consumer") { () throws -> [Double] in
+            var latencies: [Double] = []
+            latencies.reserveCapacity(1 << 20)
             do {
                 let socket = try ZMQSocket(context, .pull)
                 try socket.setHighWaterMarks(receive: hwm)
                 try socket.set(ZMQOption.receiveTimeout, 200)
                 try socket.setLinger(milliseconds: 0)
-                try socket.connect(output)
+                if direct { try socket.bind(output) } else { try socket.connect(output) }
                 while !stop.load(ordering: .relaxed) {
                     guard let message = try socket.receiveMultipart(maxFrames: 3, dontWait: false), message.frames.count == 3 else { continue }
                     credits.signal()
-                    let sentAt = message.frames[1].withUnsafeBytes { LoadDriver.sendTime(in: $0) }
-                    let received = Double(DispatchTime.now().uptimeNanoseconds)
+                    let received = DispatchTime.now().uptimeNanoseconds
                     if measuring.load(ordering: .relaxed) {
-                        result.withLock {
-                            $0.batches += 1
-                            $0.bytes += payload.value.count
-                            if let sentAt { $0.latenciesMs.append((received - sentAt) / 1e6) }
-                        }
+                        let sentAt = message.frames[1].withUnsafeBytes { LoadDriver.sendTime(in: $0) }
+                        counted.add(1, ordering: .relaxed)
+                        if let sentAt { latencies.append(Double(received &- sentAt) / 1e6) }
                     }
                 }
                 socket.close(lingerMilliseconds: 0)
             } catch {
                 throw BenchError("consumer: \(error)")
             }
+            return latencies
         }
         let producer = BenchThread("bench producer") {
             do {
@@ -80,11 +114,14 @@ public struct LoadDriver: Sendable {
                 try socket.set(ZMQOption.sendTimeout, 200)
                 try socket.setLinger(milliseconds: 0)
                 try socket.connect(input)
+                let keyFrames = keyNames.map { Array($0.utf8) }
+                var header = template.bytes
                 var seq = 0
                 while !stop.load(ordering: .relaxed) {
                     guard credits.wait(timeout: .now() + .milliseconds(200)) == .success else { continue }
-                    let text = header.replacingOccurrences(of: "\"t\":0", with: "\"t\":\(DispatchTime.now().uptimeNanoseconds),\"seq\":\(seq)")
-                    let frames = [try ZMQMessage(string: keyNames[seq % keyNames.count]), try ZMQMessage(string: text), try ZMQMessage(sending: payload.value)]
+                    LoadDriver.writeDigits(UInt64(seq), into: &header, at: template.seq)
+                    LoadDriver.writeDigits(DispatchTime.now().uptimeNanoseconds, into: &header, at: template.time)
+                    let frames = [try ZMQMessage(keyFrames[seq % keyFrames.count]), try ZMQMessage(header), try ZMQMessage(sending: payload.value)]
                     while !stop.load(ordering: .relaxed), !(try socket.send(multipart: frames, dontWait: false)) {}
                     seq += 1
                 }
@@ -100,7 +137,7 @@ public struct LoadDriver: Sendable {
         while elapsed < duration {
             Thread.sleep(forTimeInterval: min(1, duration - elapsed))
             elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            tick(result.withLock { $0.batches }, elapsed)
+            tick(counted.load(ordering: .relaxed), elapsed)
         }
         measuring.store(false, ordering: .relaxed)
         stop.store(true, ordering: .relaxed)
@@ -108,17 +145,26 @@ public struct LoadDriver: Sendable {
         let produced = Swift.Result { try producer.join() }
         let consumed = Swift.Result { try consumer.join() }
         try produced.get()
-        try consumed.get()
-        var final = result.withLock { $0 }
-        final.seconds = elapsed
-        return final
+        let latencies = try consumed.get()
+        let batches = counted.load(ordering: .relaxed)
+        return Result(batches: batches, bytes: batches * payload.value.count, seconds: elapsed, latenciesMs: latencies)
     }
 
-    /// The `"t":NANOSECONDS` the producer wrote into the header.
-    static func sendTime(in header: UnsafeRawBufferPointer) -> Double? {
-        let text = String(decoding: header, as: UTF8.self)
-        guard let range = text.range(of: "\"t\":") else { return nil }
-        return Double(text[range.upperBound...].prefix { $0.isNumber })
+    /// The send time the producer wrote into the header (the 19 digits after `"t":`), in ns.
+    static func sendTime(in header: UnsafeRawBufferPointer) -> UInt64? {
+        let marker = Array(#""t":"#.utf8)
+        guard header.count >= marker.count + 19 else { return nil }
+        for start in 0...(header.count - marker.count - 19) where header[start] == marker[0] {
+            guard (0..<marker.count).allSatisfy({ header[start + $0] == marker[$0] }) else { continue }
+            var value: UInt64 = 0
+            for i in 0..<19 {
+                let digit = header[start + marker.count + i] &- UInt8(ascii: "0")
+                guard digit < 10 else { return nil }
+                value = value * 10 + UInt64(digit)
+            }
+            return value &- fixedWidthBase
+        }
+        return nil
     }
 }
 

@@ -4,6 +4,7 @@ import Foundation
 public struct Sample: Sendable {
     public var values: [Double] = []
     public init() {}
+    public init(values: [Double]) { self.values = values }
 
     public mutating func add(_ value: Double) { values.append(value) }
     public var median: Double {

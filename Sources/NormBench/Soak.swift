@@ -124,8 +124,9 @@ public struct Soak: Sendable {
         bench.rounds = 3
         bench.duration = 3
         bench.compareWithForwarder = false
+        bench.measureDriver = false
         bench.executable = executable
-        let rates = try bench.run().map(\.result.batchesPerSecond).sorted()
+        let rates = try bench.run().filter { $0.target == "normd" }.map(\.result.batchesPerSecond).sorted()
         progress("soak: capacity \(format(rates[rates.count / 2], 0)) batches/s (normd bench --shape 8,4,64 --in-flight 32 --hwm 16, median of 3 × 3 s)")
         endProgress()
         return rates[rates.count / 2]

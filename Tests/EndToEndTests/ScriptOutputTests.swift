@@ -43,5 +43,14 @@ struct ScriptOutputTests {
         #expect(lines.count == 1)
         let report = try JSONParser.parse(String(lines.first ?? ""))
         #expect(report["normd"]?["batches_per_s"]?.doubleValue ?? 0 > 0)
+        // The driver alone is measured too, and normd's figure says whether it is bound by it.
+        #expect(report["driver"]?["batches_per_s"]?.doubleValue ?? 0 > 0)
+        #expect(report["normd"]?["driver_bound"] == .bool(true) || report["normd"]?["driver_bound"] == .bool(false))
+        // Latency comes from the send time the producer writes into the header and the daemon
+        // passes through: both figures must have found it.
+        for target in ["driver", "normd"] {
+            let p50 = report[target]?["p50_ms"]?.doubleValue ?? .nan
+            #expect(p50 > 0 && p50 < 10_000, "\(target) p50 \(p50) ms")
+        }
     }
 }
