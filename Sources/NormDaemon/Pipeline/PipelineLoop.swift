@@ -25,6 +25,8 @@ final class PipelineLoop {
     /// at 64 B and 8 KiB inline takes 1.3× the batches/s of the lanes, at 64 KiB the lanes are
     /// as fast or faster (they overlap normalizing with receiving and sending).
     static let inlineBytes = 16_384
+    /// At most this many messages are taken from the input per loop turn.
+    static let drainLimit = 256
 
     /// Held here, not read through the pipeline per message (that takes its lock): a retune keeps
     /// the counters and never changes the output.
@@ -193,8 +195,6 @@ final class PipelineLoop {
             counters.deadLetter(sent: false)
         }
     }
-
-    static let drainLimit = 256
 
     /// FNV-1a: the same key always picks the same lane, across runs too.
     static func stableHash(_ key: String) -> UInt64 {
