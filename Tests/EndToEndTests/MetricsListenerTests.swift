@@ -31,9 +31,15 @@ struct MetricsListenerTests {
             }
             return String(decoding: answer, as: UTF8.self)
         }
-        let metrics = try get("/metrics")
+        // The consumer can hold the batch a moment before the daemon's send returns and counts it
+        // (and scrapes are shared for a second): wait for the count rather than racing it.
+        var metrics = ""
+        #expect(
+            try eventually(timeout: 10) {
+                metrics = try get("/metrics")
+                return metrics.contains("normd_published_total{pipeline=\"bn\"} 1")
+            })
         #expect(metrics.hasPrefix("HTTP/1.1 200 OK"))
-        #expect(metrics.contains("normd_published_total{pipeline=\"bn\"} 1"))
         #expect(metrics.contains("normd_num_batches_tracked{pipeline=\"bn\",key=\"cam0\"} 1"))
         let show = try daemon.ctl("show", "bn", "cam0")["keys"]?["cam0"]?["running_var"]?.arrayValue?.first?.doubleValue
         #expect(metrics.contains("normd_running_var{pipeline=\"bn\",key=\"cam0\",channel=\"0\"} \(show ?? .nan)"))
