@@ -16,8 +16,8 @@ public enum BenchReport {
             ("in_flight", .int(bench.inFlight)), ("rounds", .int(bench.rounds)),
         ]
         var medians: [String: Double] = [:]
-        // The driver's capacity, when measured: a figure within 1.25× of it measures the driver.
-        let driverRates = rounds.filter { $0.target == "driver" }.map(\.result.batchesPerSecond).sorted()
+        // The driver's capacity, when measured: a figure within driverMargin of it measures the driver.
+        let driverRates = rounds.filter { $0.target == "driver" }.map(\.result.batchesPerSecond)
         let driverCapacity = driverRates.isEmpty ? nil : Sample(values: driverRates).median
         for target in ["driver", "normd", "normd evicting", "forwarder", "normd (running)"] {
             let mine = rounds.filter { $0.target == target }
@@ -40,7 +40,7 @@ public enum BenchReport {
             if peak > 0 { text += ", peak RSS \(peak / 1_048_576) MiB" }
             let driverBound = target != "driver" && driverCapacity.map { rate.median * Self.driverMargin >= $0 } == true
             if target == "driver" { text += " (the producer and consumer joined directly: the most this driver can show)" }
-            if driverBound { text += " — BOUND BY THE DRIVER (within 1.25× of its capacity), not a result" }
+            if driverBound { text += " — BOUND BY THE DRIVER (within \(Self.driverMargin)× of its capacity), not a result" }
             text += "\n"
             var fields: [(String, JSONValue)] = [
                 ("gbps_median", .double(gbps.median)), ("gbps_min", .double(gbps.min)), ("gbps_max", .double(gbps.max)),

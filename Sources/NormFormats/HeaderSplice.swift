@@ -18,48 +18,31 @@ enum HeaderSplice {
             var out: [UInt8] = []
             out.reserveCapacity(header.count + norm.count + 24)
             out.append(UInt8(ascii: "{"))
+            let dtypeMember = Array(#""dtype":""#.utf8) + Array(dtype.utf8) + [UInt8(ascii: "\"")]
+            let normMember = Array(#""norm":"#.utf8) + norm
             var wroteDType = false
             var wroteNorm = false
+            func append(_ member: some Sequence<UInt8>) {
+                if out.count > 1 { out.append(UInt8(ascii: ",")) }
+                out.append(contentsOf: member)
+            }
             for member in members {
                 let key = bytes[(member.key.lowerBound + 1)..<(member.key.upperBound - 1)]
                 if key.elementsEqual("dtype".utf8) {
-                    if wroteDType { continue }
+                    if !wroteDType { append(dtypeMember) }
                     wroteDType = true
-                    separate(&out)
-                    out.append(contentsOf: #""dtype":""#.utf8)
-                    out.append(contentsOf: dtype.utf8)
-                    out.append(UInt8(ascii: "\""))
                 } else if key.elementsEqual("norm".utf8) {
-                    if wroteNorm { continue }
+                    if !wroteNorm { append(normMember) }
                     wroteNorm = true
-                    separate(&out)
-                    out.append(contentsOf: #""norm":"#.utf8)
-                    out.append(contentsOf: norm)
                 } else {
-                    separate(&out)
-                    out.append(contentsOf: bytes[member.key])
-                    out.append(UInt8(ascii: ":"))
-                    out.append(contentsOf: bytes[member.value])
+                    append(bytes[member.key.lowerBound..<member.value.upperBound])
                 }
             }
-            if !wroteDType {
-                separate(&out)
-                out.append(contentsOf: #""dtype":""#.utf8)
-                out.append(contentsOf: dtype.utf8)
-                out.append(UInt8(ascii: "\""))
-            }
-            if !wroteNorm {
-                separate(&out)
-                out.append(contentsOf: #""norm":"#.utf8)
-                out.append(contentsOf: norm)
-            }
+            if !wroteDType { append(dtypeMember) }
+            if !wroteNorm { append(normMember) }
             out.append(UInt8(ascii: "}"))
             return out
         }
-    }
-
-    private static func separate(_ out: inout [UInt8]) {
-        if out.count > 1 { out.append(UInt8(ascii: ",")) }
     }
 
     /// The members of a valid JSON object, in order; nil if a key holds a backslash.
