@@ -11,7 +11,7 @@ enum ApplyKernel {
     ) -> Bool {
         let pass = ApplyPass(In.self, Out.self, S.self, input: input, output: output, plan: plan, coefficients: coefficients,
                              pieces: pieces(plan: plan, runner: runner), checkFinite: checkFinite)
-        runner.run(pass.pieces) { pass.sweep($0) }
+        runner.forEachPiece(pass.pieces, workers: runner.workers(forElements: plan.geometry.elementCount)) { pass.sweep($0) }
         return pass.allFinite
     }
 

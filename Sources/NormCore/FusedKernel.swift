@@ -6,10 +6,13 @@ enum FusedKernel {
     /// Partitions up to this many bytes are fused; larger ones would fall out of L2 between the reads.
     static let maxPartitionBytes = 512 * 1024
 
+    /// Whether a batch takes this kernel depends on the batch, never on `threads`: the fused and
+    /// two-pass kernels may differ in the last bit. A large batch of few partitions goes two-pass,
+    /// whose pieces cut inside partitions.
     static func canFuse(plan: BatchPlan, dtype: DType, affine: Affine?, runner: ParallelRunner) -> Bool {
         plan.kind != .batch && !plan.sweepsRows && plan.runLength * dtype.itemSize <= maxPartitionBytes
             && (affine.map { $0.weight.count == plan.channels } ?? true)
-            && plan.partitionCount >= runner.workers(forElements: plan.geometry.elementCount)
+            && plan.partitionCount >= min(runner.pieces(forElements: plan.geometry.elementCount), StatisticsKernel.minimumParallelPieces)
     }
 
     /// Returns nil when a partition holds NaN or ±inf (the caller then takes the general path).
@@ -18,22 +21,24 @@ enum FusedKernel {
         plan: BatchPlan, eps: Double, variance estimator: VarianceEstimator, affine: Affine?, runner: ParallelRunner
     ) -> Bool {
         let partitions = plan.partitionCount
-        let workers = min(runner.pieces(forElements: plan.geometry.elementCount), partitions)
-        let finite = UnsafeMutableBufferPointer<Bool>.allocate(capacity: max(workers, 1))
+        // Each partition is reduced whole by one piece, so how partitions fall to pieces and
+        // pieces to threads changes no bits.
+        let pieces = min(runner.pieces(forElements: plan.geometry.elementCount), partitions)
+        let finite = UnsafeMutableBufferPointer<Bool>.allocate(capacity: max(pieces, 1))
         finite.initialize(repeating: true)
         defer { finite.deallocate() }
         let shared = UncheckedSendable((input, output, finite))
         let gamma = affine?.weight.map(Double.init), beta = affine?.bias.map(Double.init)
         let round: (Double) -> Double = S.self == Double.self ? { $0 } : { Double(Float($0)) }
-        runner.run(workers) { worker in
+        runner.forEachPiece(pieces, workers: runner.workers(forElements: plan.geometry.elementCount)) { piece in
             let (input, output, finite) = shared.value
             let runLength = plan.runLength, spatial = plan.spatial, channels = plan.channels
             let channelsPerRun = runLength / spatial
-            for run in ParallelRunner.share(worker, of: workers, total: partitions) {
+            for run in ParallelRunner.share(piece, of: pieces, total: partitions) {
                 let start = run * runLength
                 let m = StatisticsKernel.contiguousMoments(In.self, input, start..<(start + runLength))
                 guard m.isFinite else {
-                    finite[worker] = false
+                    finite[piece] = false
                     return
                 }
                 let invStd = 1 / (m.variance(estimator) + eps).squareRoot()

@@ -10,14 +10,14 @@ public struct MemoryBound: Sendable {
     @discardableResult
     public func run(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) -> Float {
         let count = input.count / 4
-        let workers = runner.pieces(forElements: count)
-        let sums = UnsafeMutableBufferPointer<Float>.allocate(capacity: workers)
+        let pieces = runner.pieces(forElements: count)
+        let sums = UnsafeMutableBufferPointer<Float>.allocate(capacity: pieces)
         sums.initialize(repeating: 0)
         defer { sums.deallocate() }
         let shared = UncheckedSendable((input.baseAddress!, output.baseAddress!, sums))
-        runner.run(workers) { worker in
+        runner.forEachPiece(pieces, workers: runner.workers(forElements: count)) { piece in
             let (input, output, sums) = shared.value
-            let range = ParallelRunner.share(worker, of: workers, total: count)
+            let range = ParallelRunner.share(piece, of: pieces, total: count)
             var a = SIMD8<Float>(), b = SIMD8<Float>()
             var i = range.lowerBound
             while i &+ 16 <= range.upperBound {
@@ -33,7 +33,7 @@ public struct MemoryBound: Sendable {
                 output.storeBytes(of: y, toByteOffset: (i &+ 8) &* 4, as: SIMD8<Float>.self)
                 i &+= 16
             }
-            sums[worker] = (a + b).sum()
+            sums[piece] = (a + b).sum()
         }
         return sums.reduce(0, +)
     }

@@ -5,18 +5,21 @@ enum StatisticsKernel {
         _: E.Type, _ base: UnsafeRawPointer, plan: BatchPlan, runner: ParallelRunner, finiteOnly: Bool
     ) -> [Moments] {
         let pass = StatisticsPass(E.self, base, plan: plan, runner: runner, finiteOnly: finiteOnly)
-        runner.run(pass.pieces) { pass.sweep($0) }
+        runner.forEachPiece(pass.pieces, workers: runner.workers(forElements: plan.geometry.elementCount)) { pass.sweep($0) }
         return pass.merged()
     }
 
     /// How many pieces a statistics pass is cut into. Every piece carries per-partition
     /// accumulators that are merged at the end, so with many partitions (instance on a large
-    /// N·C) extra pieces cost more than they save.
+    /// N·C) extra pieces cost more than they save; at least `minimumParallelPieces` stay so the
+    /// workers still share the batch. Like `ParallelRunner.pieces`, it never depends on `threads`.
     static func pieces(plan: BatchPlan, runner: ParallelRunner) -> Int {
         let elements = plan.geometry.elementCount
-        return min(runner.pieces(forElements: elements),
-                   max(runner.workers(forElements: elements), elements / (16 * max(1, plan.partitionCount))))
+        let pieces = runner.pieces(forElements: elements)
+        return min(pieces, max(minimumParallelPieces, elements / (16 * max(1, plan.partitionCount))))
     }
+
+    static let minimumParallelPieces = 8
 
     static func sweep<E: StoredElement>(
         _: E.Type, _ base: UnsafeRawPointer, plan: BatchPlan, piece: Int, of pieces: Int,
