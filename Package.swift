@@ -33,7 +33,14 @@ let package = Package(
             pkgConfig: "libzmq",
             providers: [.apt(["libzmq3-dev"])]
         ),
+        .systemLibrary(
+            name: "CNats",
+            pkgConfig: "libnats",
+            providers: [.apt(["libnats-dev"])]
+        ),
         .target(name: "Locking", swiftSettings: strict),
+        // libnats behind a thin owner-class layer, like ZeroMQ: cluster mode's transport.
+        .target(name: "NATS", dependencies: ["CNats"], swiftSettings: strict),
         .target(name: "ZeroMQ", dependencies: ["CZeroMQ", "Locking"], swiftSettings: strict),
         .target(name: "NormCore", dependencies: ["Locking"], swiftSettings: kernelFlags + strict),
         // The parsers of what arrives from outside (wire headers, JSON, TOML, safetensors): their
@@ -74,6 +81,7 @@ let package = Package(
         .testTarget(name: "NormDaemonTests", dependencies: ["NormDaemon", "NormFormats", "NormTestSupport", "ZeroMQ"], swiftSettings: strict),
         .testTarget(name: "NormFormatsTests", dependencies: ["NormFormats", "NormCore", "NormTestSupport"], swiftSettings: strict),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"], swiftSettings: strict),
+        .testTarget(name: "NATSTests", dependencies: ["NATS", "NormTestSupport"], swiftSettings: strict),
         .testTarget(name: "LockingTests", dependencies: ["Locking"], swiftSettings: strict),
         // The end-to-end tests read their fixtures through #filePath; they drive the built binary.
         .testTarget(

@@ -1,0 +1,63 @@
+import Foundation
+import NATS
+import NormTestSupport
+import Testing
+
+@Suite("libnats through the NATS layer, against a real nats-server")
+struct NATSTests {
+    @Test("request and reply, headers both ways")
+    func requestReply() throws {
+        let server = try NATSServer()
+        let connection = try NATSConnection(urls: [server.url], name: "test")
+        let inbox = try connection.newInbox()
+        let subscription = try connection.subscribe(inbox)
+        try connection.publish(NATSMessage(subject: inbox, headers: ["Normd-Header": "{\"a\":1}"], body: [1, 2, 3]))
+        let message = try #require(try subscription.next(timeout: 5))
+        #expect(message.subject == inbox)
+        #expect(message.headers["Normd-Header"] == "{\"a\":1}")
+        #expect(message.body == [1, 2, 3])
+        #expect(try subscription.next(timeout: 0.05) == nil)
+        #expect(connection.maxPayload == 1 << 20)
+    }
+
+    @Test("JetStream publish with a message id stores it once")
+    func deduplicatedPublish() throws {
+        let server = try NATSServer()
+        let connection = try NATSConnection(urls: [server.url], name: "test")
+        let js = try connection.jetStream()
+        let reply = String(decoding: try js.api("STREAM.CREATE.T", #"{"name":"T","subjects":["t.>"]}"#), as: UTF8.self)
+        #expect(!reply.contains("\"error\""), "\(reply)")
+        let first = try js.publish(NATSMessage(subject: "t.a", body: [1]), messageID: "a:1")
+        let again = try js.publish(NATSMessage(subject: "t.a", body: [1]), messageID: "a:1")
+        let other = try js.publish(NATSMessage(subject: "t.a", body: [2]), messageID: "a:2")
+        #expect(first.sequence == 1 && !first.duplicate)
+        #expect(again.duplicate && again.sequence == 1)
+        #expect(other.sequence == 2 && !other.duplicate)
+    }
+
+    @Test("key-value compare-and-set refuses a stale revision")
+    func compareAndSet() throws {
+        let server = try NATSServer()
+        let connection = try NATSConnection(urls: [server.url], name: "test")
+        let bucket = try connection.jetStream().keyValue("STATE")
+        #expect(try bucket.get("k") == nil)
+        let r1 = try bucket.put("k", [1], ifRevision: 0)
+        let r2 = try bucket.put("k", [2], ifRevision: r1)
+        let entry = try #require(try bucket.get("k"))
+        #expect(entry.value == [2] && entry.revision == r2 && r2 > r1)
+        let stale = #expect(throws: NATSError.self) { _ = try bucket.put("k", [3], ifRevision: r1) }
+        #expect(stale?.isWrongRevision == true, "\(String(describing: stale))")
+        let exists = #expect(throws: NATSError.self) { _ = try bucket.put("k", [4], ifRevision: 0) }
+        #expect(exists?.isWrongRevision == true, "\(String(describing: exists))")
+        #expect(try bucket.get("k")?.value == [2])
+    }
+
+    @Test("a missing server is a clear error at connect")
+    func missingServer() throws {
+        let server = try NATSServer()
+        let url = server.url
+        server.stop()
+        let error = #expect(throws: NATSError.self) { _ = try NATSConnection(urls: [url], name: "test", timeout: 0.5) }
+        #expect(error?.description.contains(url) == true, "\(String(describing: error))")
+    }
+}
