@@ -59,6 +59,11 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Cluster mode: a pipeline's keys shared by instances through NATS JetStream.
+        .target(
+            name: "NormCluster",
+            dependencies: ["NormCore", "NormFormats", "NATS", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict),
         .target(name: "NormBench", dependencies: ["NormCore", "NormFormats", "NormDaemon", "ZeroMQ", "Locking"], swiftSettings: strict),
         .executableTarget(
             name: "normd",
@@ -82,6 +87,8 @@ let package = Package(
         .testTarget(name: "NormFormatsTests", dependencies: ["NormFormats", "NormCore", "NormTestSupport"], swiftSettings: strict),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"], swiftSettings: strict),
         .testTarget(name: "NATSTests", dependencies: ["NATS", "NormTestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "NormClusterTests", dependencies: ["NormCluster", "NATS", "NormCore", "NormFormats", "NormTestSupport"], swiftSettings: strict),
         .testTarget(name: "LockingTests", dependencies: ["Locking"], swiftSettings: strict),
         // The end-to-end tests read their fixtures through #filePath; they drive the built binary.
         .testTarget(

@@ -57,4 +57,14 @@ public final class KeyValueBucket: @unchecked Sendable {
         }
         return newRevision
     }
+
+    /// The bucket's keys (none: an empty list).
+    public func keys() throws(NATSError) -> [String] {
+        var list = kvKeysList()
+        let status = kvStore_Keys(&list, raw, nil)
+        if status == NATS_NOT_FOUND { return [] }
+        guard status == NATS_OK else { throw NATSRaw.error(status, "listing the keys of \(name)") }
+        defer { kvKeysList_Destroy(&list) }
+        return (0..<Int(list.Count)).compactMap { list.Keys[$0].map { String(cString: $0) } }
+    }
 }

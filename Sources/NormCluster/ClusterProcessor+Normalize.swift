@@ -1,0 +1,76 @@
+import NATS
+import NormCore
+import NormFormats
+
+extension ClusterProcessor {
+    /// The output header and payload of `message`, or why it is rejected; `statistics` is
+    /// advanced as the batch's mode says.
+    func normalize(key: String, message: NATSMessage, statistics: inout RunningStatistics?) -> Result<([UInt8], [UInt8]), Rejection> {
+        guard ClusterSettings.isToken(key) else { return .failure(Rejection(.key, "key \"\(key)\" is not a subject token")) }
+        let headerBytes = Array((message.headers["Normd-Header"] ?? "").utf8)
+        let decoded: Result<InboundHeader, Rejection> = Array(key.utf8).withUnsafeBytes { keyFrame in
+            headerBytes.withUnsafeBytes { headerFrame in Result { () throws(Rejection) in try decoder.decode(keyFrame: keyFrame, headerFrame: headerFrame) } }
+        }
+        let header: InboundHeader
+        switch decoded {
+        case .success(let value): header = value
+        case .failure(let rejection): return .failure(rejection)
+        }
+        let descriptor = header.descriptor
+        guard message.body.count == descriptor.byteCount else {
+            return .failure(Rejection(.payloadSize, "payload has \(message.body.count) bytes, header needs \(descriptor.byteCount)"))
+        }
+        if normalizer.settings.hasRunningStatistics, statistics == nil { statistics = .initial(channels: descriptor.geometry.channels) }
+        if let statistics, statistics.mean.count != descriptor.geometry.channels {
+            return .failure(Rejection(.channels, "batch has \(descriptor.geometry.channels) channels, the key's statistics \(statistics.mean.count)"))
+        }
+        let outDType = descriptor.dtype
+        var output = [UInt8](repeating: 0, count: descriptor.byteCount)
+        var updated = statistics
+        let normalized: Result<NormOutcome, NormError> = message.body.withUnsafeBytes { input in
+            output.withUnsafeMutableBytes { out in
+                Result { () throws(NormError) in
+                    try normalizer.normalize(input, as: descriptor, into: out, outputDType: outDType, mode: mode, affine: affine, statistics: &updated)
+                }
+            }
+        }
+        let outcome: NormOutcome
+        switch normalized {
+        case .success(let value): outcome = value
+        case .failure(let error): return .failure(Rejection(RejectReason(error.code), error.message))
+        }
+        statistics = updated
+        let out = WireEncoder.outputHeader(header, outputDType: outDType, kind: normalizer.settings.kind.rawValue, mode: mode.rawValue, batches: outcome.batchesTracked)
+        return .success((out, output))
+    }
+
+    /// Publishes an output: on JetStream with "<key>:<input sequence>" as its message id.
+    func send(key: String, sequence: UInt64, header: [UInt8], payload: [UInt8]) throws {
+        switch output {
+        case .jetStream:
+            let message = NATSMessage(subject: "\(settings.outputPrefix).\(key)", headers: ["Normd-Header": String(decoding: header, as: UTF8.self)], body: payload)
+            _ = try jetStream.publish(message, messageID: "\(key):\(sequence)")
+        case .sink(let sink):
+            try sink(key, header, payload)
+        }
+    }
+
+    /// A rejected input goes to "<output prefix>.rejected.<key>" with the reason in
+    /// `Normd-Reject` and the input's own header and payload, once (its message id).
+    func deadLetter(key: String, message: NATSMessage, _ rejection: Rejection) {
+        logger.notice("rejected", metadata: ["key": "\(key)", "reason": "\(rejection.reason.rawValue)", "detail": "\(rejection.detail)"])
+        let token = ClusterSettings.isToken(key) ? key : "_"
+        var headers = message.headers.filter { !$0.key.hasPrefix("Nats-") }
+        headers["Normd-Reject"] = WireEncoder.deadLetterHeader(rejection)
+        let letter = NATSMessage(subject: "\(settings.outputPrefix).rejected.\(token)", headers: headers, body: message.body)
+        do {
+            if settings.outputStream != nil {
+                _ = try jetStream.publish(letter, messageID: "rejected:\(key):\(AckSubject(message.reply ?? "")?.streamSequence ?? 0)")
+            } else {
+                try jetStream.connection.publish(letter)
+            }
+        } catch {
+            logger.warning("dead letter not published", metadata: ["key": "\(key)", "error": "\(error)"])
+        }
+    }
+}

@@ -1,0 +1,113 @@
+import Logging
+import NATS
+import NormCore
+import NormFormats
+
+/// Processes one delivered message of an owned partition: normalize; publish the output with
+/// its message id; write the key's state to the bucket with compare-and-set; acknowledge. A
+/// redelivery the key's state has already applied publishes the same output (the server drops
+/// it as a duplicate) and changes nothing. Used from the worker's thread only.
+final class ClusterProcessor: @unchecked Sendable {
+    // @unchecked: `keys` is only touched from the worker's thread (`run`); the rest is immutable.
+    let settings: ClusterSettings
+    let normalizer: Normalizer
+    let mode: NormMode
+    let affine: Affine?
+    let state: KeyValueBucket
+    let jetStream: JetStream
+    let output: ClusterOutput
+    let counters: ClusterCounters
+    let logger: Logger
+    let decoder: WireDecoder
+
+    /// The keys of owned partitions as the bucket had them, with the revision to write over.
+    private var keys: [String: (partition: Int, state: KeyState, revision: UInt64)] = [:]
+
+    init(settings: ClusterSettings, normalizer: Normalizer, mode: NormMode, affine: Affine?, state: KeyValueBucket, jetStream: JetStream,
+         output: ClusterOutput, counters: ClusterCounters, logger: Logger) {
+        self.settings = settings
+        self.normalizer = normalizer
+        self.mode = mode
+        self.affine = affine
+        self.state = state
+        self.jetStream = jetStream
+        self.output = output
+        self.counters = counters
+        self.logger = logger
+        let norm = normalizer.settings
+        decoder = WireDecoder(maxMessageBytes: jetStream.connection.maxPayload, channels: affine?.weight.count ?? 0,
+                              groups: norm.kind == .group ? norm.groups : nil)
+    }
+
+    /// Drops what is cached of a partition's keys: they are read from the bucket again.
+    func forget(partition: Int) { keys = keys.filter { $0.value.partition != partition } }
+
+    /// Returns why the message was left unacknowledged — the bucket refused the key's write
+    /// (another instance owns it now), or the server could not be reached — or nil when it was
+    /// processed. The partition must then be let go, so its messages come back in order.
+    func process(_ message: NATSMessage, partition: Int) -> String? {
+        guard let reply = message.reply, let ack = AckSubject(reply) else { return nil }
+        let key = String(message.subject.split(separator: ".").last ?? "")
+        if ack.delivered > 1 { counters.redeliveries.add(1, ordering: .relaxed) }
+        guard var entry = load(key, partition: partition) else { return "the key's state could not be read" }
+        let duplicate = ack.streamSequence <= entry.state.lastApplied
+        if duplicate { counters.duplicatesSkipped.add(1, ordering: .relaxed) } else { counters.received.add(1, ordering: .relaxed) }
+        var statistics = entry.state.statistics
+        let result = normalize(key: key, message: message, statistics: &statistics)
+        switch result {
+        case .success(let (header, payload)):
+            do {
+                try send(key: key, sequence: ack.streamSequence, header: header, payload: payload)
+            } catch {
+                logger.warning("output not published; the input will be redelivered", metadata: ["key": "\(key)", "error": "\(error)"])
+                return "an output was not published"
+            }
+            if !duplicate { counters.published.add(1, ordering: .relaxed) }
+        case .failure(let rejection):
+            if !duplicate {
+                counters.rejected.add(1, ordering: .relaxed)
+                deadLetter(key: key, message: message, rejection)
+            }
+        }
+        if !duplicate {
+            let next = KeyState(statistics: statistics, lastApplied: ack.streamSequence)
+            do {
+                entry.revision = try state.put(KeyState.bucketKey(key), next.encoded, ifRevision: entry.revision)
+                entry.state = next
+                keys[key] = entry
+            } catch {
+                keys[key] = nil
+                if error.isWrongRevision {
+                    counters.conflicts.add(1, ordering: .relaxed)
+                    logger.warning("state write refused: another instance owns the key now", metadata: ["key": "\(key)", "sequence": "\(ack.streamSequence)"])
+                    return "the bucket refused a write: another instance owns the key"
+                }
+                logger.warning("state not written; the input will be redelivered", metadata: ["key": "\(key)", "error": "\(error)"])
+                return "a key's state was not written"
+            }
+        }
+        do {
+            _ = try jetStream.connection.request(NATSMessage(subject: reply, body: Array("+ACK".utf8)), timeout: jetStream.timeout)
+        } catch {
+            logger.debug("acknowledgement lost; the input will be redelivered and skipped", metadata: ["key": "\(key)", "error": "\(error)"])
+        }
+        return nil
+    }
+
+    private func load(_ key: String, partition: Int) -> (partition: Int, state: KeyState, revision: UInt64)? {
+        if let cached = keys[key] { return cached }
+        do {
+            guard let entry = try state.get(KeyState.bucketKey(key)) else {
+                let fresh = (partition, KeyState(statistics: nil, lastApplied: 0), UInt64(0))
+                keys[key] = fresh
+                return fresh
+            }
+            let loaded = (partition, try KeyState(decoding: entry.value), entry.revision)
+            keys[key] = loaded
+            return loaded
+        } catch {
+            logger.warning("key state not read", metadata: ["key": "\(key)", "error": "\(error)"])
+            return nil
+        }
+    }
+}

@@ -1,0 +1,210 @@
+import Dispatch
+import Foundation
+import Logging
+import NATS
+import NormCore
+import Synchronization
+
+/// One instance's share of a JetStream-fed pipeline. It keeps a pull outstanding on every
+/// partition it owns (and on unowned ones while it holds less than its fair share), processes
+/// each delivered message in order, and loses a partition when the server pins another client
+/// (status 423) or when the bucket refuses its write. Runs on the thread that calls `run`.
+public final class ClusterWorker: Sendable {
+    public let settings: ClusterSettings
+    public let counters = ClusterCounters()
+    let processor: ClusterProcessor
+    let connection: NATSConnection
+    let jetStream: JetStream
+    let members: KeyValueBucket
+    let logger: Logger
+    let id: String
+    private let stopRequested = Atomic<Bool>(false)
+
+    /// Connects, creates what is missing on the server and checks it can pin consumers.
+    public init(settings: ClusterSettings, norm: NormSettings, mode: NormMode, affine: Affine?, threads: Int,
+                output: ClusterOutput, logger: Logger) throws(ClusterError) {
+        if let problem = settings.problem { throw ClusterError(.topology, problem) }
+        self.settings = settings
+        self.logger = logger
+        do {
+            connection = try NATSConnection(urls: settings.urls, name: "normd \(settings.pipeline)")
+            jetStream = try connection.jetStream()
+        } catch {
+            throw ClusterError(.server, error.description, context: "connecting to NATS")
+        }
+        try JetStreamTopology(settings: settings, jetStream: jetStream).ensure()
+        do {
+            members = try jetStream.keyValue(settings.memberBucket)
+            let state = try jetStream.keyValue(settings.stateBucket)
+            id = try connection.newInbox().split(separator: ".").last.map(String.init) ?? "normd"
+            processor = ClusterProcessor(
+                settings: settings, normalizer: Normalizer(settings: norm, threads: threads), mode: mode, affine: affine,
+                state: state, jetStream: jetStream, output: output, counters: counters, logger: logger)
+        } catch {
+            throw ClusterError(.server, error.description, context: "opening the key-value buckets")
+        }
+    }
+
+    public func stop() { stopRequested.store(true, ordering: .relaxed) }
+
+
+    /// One partition's pull and ownership.
+    struct Partition {
+        var pin: String?
+        var pull = 0
+        var outstanding = false
+        var delivered = 0
+        /// Uptime nanoseconds before which a partition pinned elsewhere is not asked again.
+        var refusedUntil: UInt64 = 0
+        /// Owned, but no more pulls: what the outstanding pull delivers is processed (the pin
+        /// is still ours), then the partition is let go.
+        var releasing = false
+        /// The pin under which a message was left unacknowledged: what it still delivers is
+        /// dropped (unacknowledged too), so the messages come back in order once the pin lapses.
+        var abandonedPin: String?
+        var owned: Bool { pin != nil }
+    }
+
+    static let batch = 16
+    static let expires = 0.5
+
+    /// Runs until `stop`, then lets the outstanding pulls lapse.
+    public func run() throws(ClusterError) {
+        let inbox: String
+        let subscription: NATSSubscription
+        do {
+            inbox = try connection.newInbox()
+            subscription = try connection.subscribe(inbox + ".>")
+        } catch {
+            throw ClusterError(.server, error.description, context: "subscribing to the pull inbox")
+        }
+        var partitions = Array(repeating: Partition(), count: settings.partitions)
+        var nextHeartbeat: UInt64 = 0, share = settings.partitions, lastOwned: [Int] = []
+        while !stopRequested.load(ordering: .relaxed) {
+            let now = DispatchTime.now().uptimeNanoseconds
+            if now >= nextHeartbeat {
+                share = heartbeat()
+                nextHeartbeat = now + UInt64(settings.ownerTimeout / 3 * 1e9)
+            }
+            var ownedCount = partitions.count { $0.owned && !$0.releasing }
+            // Over the fair share: stop pulling the highest owned partitions; the server unpins
+            // them after owner_timeout and another instance takes them.
+            for p in partitions.indices.reversed() where ownedCount > share && partitions[p].owned && !partitions[p].releasing {
+                partitions[p].releasing = true
+                if !partitions[p].outstanding { release(p, &partitions[p], why: "over the fair share of \(share)") }
+                ownedCount -= 1
+            }
+            var asking = partitions.count { $0.outstanding && !$0.owned }
+            for p in partitions.indices where !partitions[p].outstanding && !partitions[p].releasing {
+                if !partitions[p].owned {
+                    guard ownedCount + asking < share, now >= partitions[p].refusedUntil else { continue }
+                    asking += 1
+                }
+                pull(p, &partitions[p], inbox: inbox)
+            }
+            let message: NATSMessage?
+            do {
+                message = try subscription.next(timeout: 0.05)
+            } catch {
+                if error.isConnectionClosed { throw ClusterError(.server, error.description, context: "the pull inbox") }
+                continue  // reconnecting: the pulls lapse and are sent again
+            }
+            if let message { receive(message, inbox: inbox, &partitions) }
+            let owned = partitions.indices.filter { partitions[$0].owned }
+            if owned != lastOwned {
+                counters.setOwned(owned)
+                lastOwned = owned
+            }
+        }
+        counters.setOwned([])
+        _ = subscription
+    }
+
+    private func pull(_ p: Int, _ partition: inout Partition, inbox: String) {
+        partition.pull += 1
+        partition.delivered = 0
+        var json = #"{"batch":\#(Self.batch),"expires":\#(Int64(Self.expires * 1e9)),"group":"\#(ClusterSettings.group)""#
+        if let pin = partition.pin { json += #","id":"\#(pin)""# }
+        json += "}"
+        let request = NATSMessage(
+            subject: "$JS.API.CONSUMER.MSG.NEXT.\(settings.inputStream).\(settings.consumer(p))",
+            reply: "\(inbox).\(p).\(partition.pull)", body: Array(json.utf8))
+        do {
+            try connection.publish(request)
+            partition.outstanding = true
+        } catch {
+            logger.debug("pull not sent", metadata: ["partition": "\(p)", "error": "\(error)"])
+        }
+    }
+
+    private func receive(_ message: NATSMessage, inbox: String, _ partitions: inout [Partition]) {
+        // A status ends a pull and comes on its reply subject, "<inbox>.<partition>.<pull>"; a
+        // delivery keeps its stream subject, "<prefix>.<partition>.<key>".
+        if let status = message.status {
+            let tokens = message.subject.dropFirst(inbox.count + 1).split(separator: ".")
+            guard tokens.count == 2, let p = Int(tokens[0]), partitions.indices.contains(p), Int(tokens[1]) == partitions[p].pull else { return }
+            partitions[p].outstanding = false
+            if partitions[p].releasing { release(p, &partitions[p], why: "over the fair share") }
+            if status == "423" {
+                if partitions[p].owned { lose(p, &partitions[p], why: "the server pinned another instance") }
+                partitions[p].refusedUntil = DispatchTime.now().uptimeNanoseconds + UInt64(settings.ownerTimeout / 2 * 1e9)
+            }
+            return
+        }
+        let tokens = message.subject.split(separator: ".")
+        guard tokens.count >= 2, let p = Int(tokens[tokens.count - 2]), partitions.indices.contains(p) else { return }
+        if let pin = message.headers["Nats-Pin-Id"], pin == partitions[p].abandonedPin { return }
+        if let pin = message.headers["Nats-Pin-Id"], pin != partitions[p].pin {
+            if partitions[p].pin != nil { lose(p, &partitions[p], why: "the pin changed") }
+            partitions[p].pin = pin
+            processor.forget(partition: p)
+            logger.notice("partition taken", metadata: ["partition": "\(p)"])
+        }
+        partitions[p].delivered += 1
+        if let failure = processor.process(message, partition: p) {
+            partitions[p].abandonedPin = partitions[p].pin
+            lose(p, &partitions[p], why: failure)
+            partitions[p].refusedUntil = DispatchTime.now().uptimeNanoseconds + UInt64(settings.ownerTimeout * 1.5e9)
+        }
+        if partitions[p].delivered >= Self.batch {
+            partitions[p].outstanding = false
+            if partitions[p].releasing { release(p, &partitions[p], why: "over the fair share") }
+        }
+    }
+
+    private func lose(_ p: Int, _ partition: inout Partition, why: String) {
+        partition.pin = nil
+        processor.forget(partition: p)
+        logger.notice("partition lost", metadata: ["partition": "\(p)", "reason": "\(why)"])
+    }
+
+    private func release(_ p: Int, _ partition: inout Partition, why: String) {
+        partition.releasing = false
+        lose(p, &partition, why: why)
+        partition.refusedUntil = DispatchTime.now().uptimeNanoseconds + UInt64(settings.ownerTimeout * 2 * 1e9)
+    }
+
+
+    /// Says this instance is alive and returns its fair share: ⌈partitions ÷ live instances⌉.
+    /// An instance is live when its stamp (wall-clock milliseconds) is within owner_timeout of
+    /// this machine's clock: machines are expected to keep time (NTP); a skewed clock only
+    /// unbalances the shares, never the statistics.
+    private func heartbeat() -> Int {
+        let stamp = Array(String(Int64(Date.timeIntervalSinceReferenceDate * 1000)).utf8)
+        var live = 1
+        do {
+            let key = "m." + id
+            let revision = try members.get(key)?.revision ?? 0
+            _ = try members.put(key, stamp, ifRevision: revision)
+            let horizon = Int64((Date.timeIntervalSinceReferenceDate - settings.ownerTimeout) * 1000)
+            live = 0
+            for member in try members.keys() where member.hasPrefix("m.") {
+                guard let entry = try members.get(member), let seen = Int64(String(decoding: entry.value, as: UTF8.self)), seen >= horizon else { continue }
+                live += 1
+            }
+        } catch {
+            logger.debug("heartbeat failed", metadata: ["error": "\(error)"])
+        }
+        return (settings.partitions + max(1, live) - 1) / max(1, live)
+    }
+}

@@ -1,0 +1,85 @@
+import NATS
+import NormFormats
+
+/// Creates what a pipeline needs on the server when it is missing — the input stream, whose
+/// subject transform maps each key to a partition; the output stream; one durable pull consumer
+/// per partition with a pinned-client priority group — through JetStream API JSON (libnats 3.4
+/// has no typed call for transforms or priority groups), and refuses a server without them.
+public struct JetStreamTopology: Sendable {
+    public let settings: ClusterSettings
+    let jetStream: JetStream
+
+    public init(settings: ClusterSettings, jetStream: JetStream) {
+        self.settings = settings
+        self.jetStream = jetStream
+    }
+
+    /// The transform's destination: "<prefix>.<partition>.<key>".
+    var transformDestination: String { "\(settings.inputPrefix).{{partition(\(settings.partitions),1)}}.{{wildcard(1)}}" }
+
+    public func ensure() throws(ClusterError) {
+        let s = settings
+        try ensureStream(
+            s.inputStream,
+            #"{"name":"\#(s.inputStream)","subjects":["\#(s.inputPrefix).*"],"subject_transform":{"src":"\#(s.inputPrefix).*","dest":"\#(transformDestination)"}}"#
+        ) { config in
+            guard config["subject_transform"]?["dest"]?.stringValue == transformDestination else {
+                return "stream \(s.inputStream) exists without the transform to \(s.partitions) partitions (\(transformDestination)); delete it or use the partitions it was made with"
+            }
+            return nil
+        }
+        if let output = s.outputStream {
+            try ensureStream(output, #"{"name":"\#(output)","subjects":["\#(s.outputPrefix).>"],"duplicate_window":120000000000}"#) { _ in nil }
+        }
+        for partition in 0..<s.partitions { try ensureConsumer(partition) }
+    }
+
+    private func ensureStream(_ name: String, _ json: String, check: (JSONValue) -> String?) throws(ClusterError) {
+        let reply = try request("STREAM.CREATE.\(name)", json)
+        if reply["error"] == nil { return }
+        // 10058: the name is taken. An existing stream is fine if it is the one we would make.
+        guard reply["error"]?["err_code"]?.intValue == 10058 else { throw apiError(reply, "creating stream \(name)") }
+        let info = try request("STREAM.INFO.\(name)", "")
+        if let error = info["error"] { throw ClusterError(.server, error["description"]?.stringValue ?? "\(error)", context: "reading stream \(name)") }
+        if let problem = check(info["config"] ?? .null) { throw ClusterError(.topology, problem) }
+    }
+
+    private func ensureConsumer(_ partition: Int) throws(ClusterError) {
+        let s = settings
+        let name = s.consumer(partition)
+        let json = """
+            {"stream_name":"\(s.inputStream)","config":{"durable_name":"\(name)","filter_subject":"\(s.inputPrefix).\(partition).*",\
+            "ack_policy":"explicit","ack_wait":\(Int64(s.ackWait * 1e9)),"max_deliver":-1,"deliver_policy":"all",\
+            "priority_groups":["\(ClusterSettings.group)"],"priority_policy":"pinned_client","priority_timeout":\(Int64(s.ownerTimeout * 1e9))}}
+            """
+        let reply = try request("CONSUMER.CREATE.\(s.inputStream).\(name)", json)
+        if let error = reply["error"] {
+            // An existing consumer with other settings: say which.
+            throw ClusterError(.topology, error["description"]?.stringValue ?? "\(error)", context: "creating consumer \(name)")
+        }
+        // A server before 2.11 ignores what it does not know and answers without it.
+        guard reply["config"]?["priority_policy"]?.stringValue == "pinned_client" else {
+            throw ClusterError(
+                .serverTooOld, "the NATS server at \(s.urls.joined(separator: ", ")) made consumer \(name) without a pinned-client priority group; cluster mode needs nats-server 2.11 or newer")
+        }
+    }
+
+    private func request(_ operation: String, _ json: String) throws(ClusterError) -> JSONValue {
+        let bytes: [UInt8]
+        do {
+            bytes = try jetStream.api(operation, json)
+        } catch {
+            let hint = error.status == 0 ? "" : (error.description.contains("o responders") ? " (is JetStream on? start nats-server with -js)" : "")
+            throw ClusterError(.server, error.description + hint, context: "JetStream API \(operation)")
+        }
+        do {
+            return try JSONParser.parse(bytes)
+        } catch {
+            throw ClusterError(.server, "the reply is not JSON: \(error)", context: "JetStream API \(operation)")
+        }
+    }
+
+    private func apiError(_ reply: JSONValue, _ context: String) -> ClusterError {
+        ClusterError(.server, reply["error"]?["description"]?.stringValue ?? "\(reply)", context: context)
+    }
+}

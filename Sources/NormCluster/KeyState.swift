@@ -1,0 +1,60 @@
+import NormCore
+
+/// A key's state of record in the bucket: its running statistics and the last input stream
+/// sequence applied to them. Stored as little-endian binary so every bit round-trips.
+public struct KeyState: Sendable, Equatable {
+    public var statistics: RunningStatistics?
+    public var lastApplied: UInt64
+
+    public init(statistics: RunningStatistics?, lastApplied: UInt64) {
+        self.statistics = statistics
+        self.lastApplied = lastApplied
+    }
+
+    static let magic: [UInt8] = Array("NDK1".utf8)
+
+    public var encoded: [UInt8] {
+        var bytes = Self.magic
+        func append<T: FixedWidthInteger>(_ value: T) { withUnsafeBytes(of: value.littleEndian) { bytes += $0 } }
+        append(lastApplied)
+        guard let statistics else {
+            append(UInt32.max)
+            return bytes
+        }
+        append(UInt32(statistics.mean.count))
+        append(statistics.batchesTracked)
+        for value in statistics.mean + statistics.variance { append(value.bitPattern) }
+        return bytes
+    }
+
+    public init(decoding bytes: [UInt8]) throws(ClusterError) {
+        var offset = 0
+        func read<T: FixedWidthInteger>(_: T.Type) throws(ClusterError) -> T {
+            guard offset + MemoryLayout<T>.size <= bytes.count else { throw ClusterError(.state, "a key's state is cut short (\(bytes.count) bytes)") }
+            var value = T.zero
+            withUnsafeMutableBytes(of: &value) { $0.copyBytes(from: bytes[offset..<(offset + MemoryLayout<T>.size)]) }
+            offset += MemoryLayout<T>.size
+            return T(littleEndian: value)
+        }
+        guard bytes.starts(with: Self.magic) else { throw ClusterError(.state, "a key's state does not start with NDK1") }
+        offset = 4
+        lastApplied = try read(UInt64.self)
+        let channels = try read(UInt32.self)
+        guard channels != .max else {
+            statistics = nil
+            return
+        }
+        guard channels <= 1 << 20 else { throw ClusterError(.state, "a key's state claims \(channels) channels") }
+        let batches = try read(Int64.self)
+        var values: [Double] = []
+        for _ in 0..<(2 * Int(channels)) { values.append(Double(bitPattern: try read(UInt64.self))) }
+        guard offset == bytes.count else { throw ClusterError(.state, "a key's state has \(bytes.count - offset) bytes too many") }
+        statistics = RunningStatistics(mean: Array(values[..<Int(channels)]), variance: Array(values[Int(channels)...]), batchesTracked: batches)
+    }
+
+    /// The bucket key of a stream key: hex of its bytes (bucket keys allow fewer characters
+    /// than subject tokens).
+    public static func bucketKey(_ key: String) -> String {
+        "k." + key.utf8.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+    }
+}

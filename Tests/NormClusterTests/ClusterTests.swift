@@ -1,0 +1,94 @@
+import Foundation
+import NATS
+import NormCluster
+import NormCore
+import NormFormats
+import NormTestSupport
+import Testing
+
+@Suite("Cluster mode: instances share a pipeline through JetStream")
+struct ClusterTests {
+    static let keys = (0..<12).map { "key\($0)" }
+    static let shape = [4, 3, 4, 4]
+
+    func settings(_ name: String, _ server: NATSServer) -> ClusterSettings {
+        var s = ClusterSettings(pipeline: name, urls: [server.url])
+        (s.inputStream, s.inputPrefix, s.outputStream, s.outputPrefix) = ("\(name)_IN", "\(name).in", "\(name)_OUT", "\(name).out")
+        return s
+    }
+
+    /// Outputs by "key:seq", checking each appears once and every key's seqs are in order.
+    func outputs(_ view: ServerView, _ stream: String) throws -> [String: [UInt8]] {
+        var byID: [String: [UInt8]] = [:], lastSeq: [String: Int] = [:]
+        for message in try view.messages(stream) {
+            let key = String(message.subject.split(separator: ".").last!)
+            let seq = try #require(message.header["seq"]?.intValue)
+            #expect(seq > lastSeq[key, default: -1], "\(key): seq \(seq) after \(lastSeq[key, default: -1])")
+            lastSeq[key] = seq
+            #expect(byID.updateValue(message.body, forKey: "\(key):\(seq)") == nil, "\(key):\(seq) published twice")
+        }
+        return byID
+    }
+
+    @Test("one instance: outputs and running statistics are the kernel's bits, each (key, seq) once and in order; a restart reprocesses nothing")
+    func singleInstance() throws {
+        let server = try NATSServer()
+        let view = try ServerView(server)
+        let batches = 10, total = Self.keys.count * batches
+        let one = settings("ONE", server)
+        var worker = try RunningWorker(one)
+        try view.publishInput(prefix: one.inputPrefix, keys: Self.keys, batches: batches, shape: Self.shape)
+        #expect(try eventually(timeout: 60) { try view.messageCount("ONE_OUT") == total })
+        #expect(worker.worker.counters.partitionsOwned == Array(0..<one.partitions))
+        worker.stop()
+        // A second start finds every key applied: nothing is received again.
+        worker = try RunningWorker(one)
+        try view.publishInput(prefix: one.inputPrefix, keys: ["late"], batches: 1, shape: Self.shape)
+        #expect(try eventually(timeout: 30) { try view.messageCount("ONE_OUT") == total + 1 })
+        #expect(worker.worker.counters.received.load(ordering: .relaxed) == 1)
+        worker.stop()
+
+        // The reference: the same batches through the normalizer directly, key by key.
+        let outputs = try outputs(view, "ONE_OUT")
+        #expect(outputs.count == total + 1)
+        let normalizer = Normalizer(settings: NormSettings(kind: .batch, momentum: .factor(0.1)), threads: 1)
+        let descriptor = TensorDescriptor(dtype: .float32, layout: .nchw, geometry: try TensorGeometry(shape: Self.shape))
+        let count = Self.shape.reduce(1, *)
+        for (k, key) in Self.keys.enumerated() {
+            var statistics: RunningStatistics? = .initial(channels: Self.shape[1])
+            for i in 0..<batches {
+                let input = seededFloats(count, seed: UInt64(1000 * k + i), mean: Double(k), std: 1 + Double(i % 5))
+                var expected = [UInt8](repeating: 0, count: count * 4)
+                _ = try input.withUnsafeBytes { input in
+                    try expected.withUnsafeMutableBytes { out in
+                        try normalizer.normalize(input, as: descriptor, into: out, outputDType: .float32, mode: .train, affine: nil, statistics: &statistics)
+                    }
+                }
+                #expect(outputs["\(key):\(i)"] == expected, "\(key):\(i)")
+            }
+            let stored = try view.state("NORMD_STATE_ONE", key: key)
+            #expect(stored?.statistics == statistics, "\(key): running statistics")
+        }
+    }
+
+    @Test("a key's state round-trips every bit; a cut or foreign value is refused")
+    func keyStateCodec() throws {
+        let state = KeyState(statistics: RunningStatistics(mean: [1.5, -0.0, .pi], variance: [0x1p-1074, 2, 3], batchesTracked: 7), lastApplied: 42)
+        #expect(try KeyState(decoding: state.encoded) == state)
+        let empty = KeyState(statistics: nil, lastApplied: 9)
+        #expect(try KeyState(decoding: empty.encoded) == empty)
+        #expect(throws: ClusterError.self) { _ = try KeyState(decoding: Array(state.encoded.dropLast())) }
+        #expect(throws: ClusterError.self) { _ = try KeyState(decoding: Array("{}".utf8)) }
+        #expect(KeyState.bucketKey("ñ.a") == "k.c3b12e61")
+    }
+
+    @Test("settings: ack_wait must be shorter than the ownership timeout; keys must be subject tokens")
+    func settingsChecks() {
+        var s = ClusterSettings(pipeline: "p", urls: ["nats://127.0.0.1:4222"])
+        #expect(s.problem == nil)
+        (s.ackWait, s.ownerTimeout) = (5, 2)
+        #expect(s.problem?.contains("shorter than owner_timeout_s") == true)
+        for bad in ["", "a.b", "a*", "a>", "a b", "a\tb"] { #expect(!ClusterSettings.isToken(bad), "\(bad)") }
+        #expect(ClusterSettings.isToken("ñ-key_1"))
+    }
+}
