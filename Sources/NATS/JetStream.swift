@@ -62,6 +62,27 @@ public final class JetStream: @unchecked Sendable {
         try connection.request(NATSMessage(subject: "$JS.API." + operation, body: Array(json.utf8)), timeout: timeout).body
     }
 
+    /// The first message of `stream` on `subject` at or after `sequence`, with its stream
+    /// sequence (header `Nats-Sequence`), or nil when there is none. The stream must allow direct
+    /// gets.
+    public func next(in stream: String, subject: String, from sequence: UInt64) throws(NATSError) -> (sequence: UInt64, message: NATSMessage)? {
+        var options = jsDirectGetMsgOptions()
+        try NATSRaw.check("initializing direct-get options") { jsDirectGetMsgOptions_Init(&options) }
+        let filter = strdup(subject)
+        defer { free(filter) }
+        options.Sequence = sequence
+        options.NextBySubject = UnsafePointer(filter)
+        var raw: OpaquePointer?
+        let status = js_DirectGetMsg(&raw, self.raw, stream, nil, &options)
+        if status == NATS_NOT_FOUND { return nil }
+        guard status == NATS_OK, let raw else { throw NATSRaw.error(status, "reading \(stream) on \(subject) from \(sequence)") }
+        let message = NATSMessage(consuming: raw)
+        guard let found = message.headers["Nats-Sequence"].flatMap(UInt64.init) else {
+            throw NATSError(status: -1, message: "no Nats-Sequence header", context: "reading \(stream) on \(subject) from \(sequence)")
+        }
+        return (found, message)
+    }
+
     /// The key-value bucket `bucket`, created with `history` 1 when it does not exist yet.
     public func keyValue(_ bucket: String) throws(NATSError) -> KeyValueBucket {
         var store: OpaquePointer?

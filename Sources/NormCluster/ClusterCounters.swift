@@ -9,6 +9,9 @@ public final class ClusterCounters: Sendable {
     public let redeliveries = Atomic<Int>(0)
     /// Redelivered inputs whose sequence the key's state had already applied.
     public let duplicatesSkipped = Atomic<Int>(0)
+    /// Messages read from the stream because a redelivery came before them (a dead owner's
+    /// unacknowledged messages come back in no particular order).
+    public let recovered = Atomic<Int>(0)
     /// Compare-and-set writes the bucket refused: another instance owns the key now.
     public let conflicts = Atomic<Int>(0)
     private let owned = Mutex<[Int]>([])

@@ -57,7 +57,7 @@ extension ClusterProcessor {
 
     /// A rejected input goes to "<output prefix>.rejected.<key>" with the reason in
     /// `Normd-Reject` and the input's own header and payload, once (its message id).
-    func deadLetter(key: String, message: NATSMessage, _ rejection: Rejection) {
+    func deadLetter(key: String, sequence: UInt64, message: NATSMessage, _ rejection: Rejection) {
         logger.notice("rejected", metadata: ["key": "\(key)", "reason": "\(rejection.reason.rawValue)", "detail": "\(rejection.detail)"])
         let token = ClusterSettings.isToken(key) ? key : "_"
         var headers = message.headers.filter { !$0.key.hasPrefix("Nats-") }
@@ -65,7 +65,7 @@ extension ClusterProcessor {
         let letter = NATSMessage(subject: "\(settings.outputPrefix).rejected.\(token)", headers: headers, body: message.body)
         do {
             if settings.outputStream != nil {
-                _ = try jetStream.publish(letter, messageID: "rejected:\(key):\(AckSubject(message.reply ?? "")?.streamSequence ?? 0)")
+                _ = try jetStream.publish(letter, messageID: "rejected:\(key):\(sequence)")
             } else {
                 try jetStream.connection.publish(letter)
             }

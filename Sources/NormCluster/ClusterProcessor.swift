@@ -21,7 +21,15 @@ final class ClusterProcessor: @unchecked Sendable {
     let decoder: WireDecoder
 
     /// The keys of owned partitions as the bucket had them, with the revision to write over.
-    private var keys: [String: (partition: Int, state: KeyState, revision: UInt64)] = [:]
+    private var keys: [String: KeyEntry] = [:]
+
+    struct KeyEntry {
+        let partition: Int
+        var state: KeyState
+        var revision: UInt64
+        /// Loaded from the bucket and not yet checked against the stream for skipped messages.
+        var unverified = true
+    }
 
     init(settings: ClusterSettings, normalizer: Normalizer, mode: NormMode, affine: Affine?, state: KeyValueBucket, jetStream: JetStream,
          output: ClusterOutput, counters: ClusterCounters, logger: Logger) {
@@ -50,41 +58,24 @@ final class ClusterProcessor: @unchecked Sendable {
         let key = String(message.subject.split(separator: ".").last ?? "")
         if ack.delivered > 1 { counters.redeliveries.add(1, ordering: .relaxed) }
         guard var entry = load(key, partition: partition) else { return "the key's state could not be read" }
-        let duplicate = ack.streamSequence <= entry.state.lastApplied
-        if duplicate { counters.duplicatesSkipped.add(1, ordering: .relaxed) } else { counters.received.add(1, ordering: .relaxed) }
-        var statistics = entry.state.statistics
-        let result = normalize(key: key, message: message, statistics: &statistics)
-        switch result {
-        case .success(let (header, payload)):
-            do {
-                try send(key: key, sequence: ack.streamSequence, header: header, payload: payload)
-            } catch {
-                logger.warning("output not published; the input will be redelivered", metadata: ["key": "\(key)", "error": "\(error)"])
-                return "an output was not published"
+        logger.trace(
+            "delivery",
+            metadata: ["key": "\(key)", "sequence": "\(ack.streamSequence)", "delivered": "\(ack.delivered)", "applied": "\(entry.state.lastApplied)"])
+        if ack.streamSequence <= entry.state.lastApplied {
+            // Applied already: the same output again (the server drops it), nothing else.
+            counters.duplicatesSkipped.add(1, ordering: .relaxed)
+            var statistics = entry.state.statistics
+            if case .success(let (header, payload)) = normalize(key: key, message: message, statistics: &statistics) {
+                try? send(key: key, sequence: ack.streamSequence, header: header, payload: payload)
             }
-            if !duplicate { counters.published.add(1, ordering: .relaxed) }
-        case .failure(let rejection):
-            if !duplicate {
-                counters.rejected.add(1, ordering: .relaxed)
-                deadLetter(key: key, message: message, rejection)
+        } else {
+            // The server redelivers a dead owner's messages in no particular order, so the first
+            // delivery of a key under a new owner, and any redelivery, may have skipped some:
+            // those are read from the stream and applied first, in order.
+            if entry.unverified || ack.delivered > 1 {
+                if let failure = applyMissed(key: key, subject: message.subject, before: ack.streamSequence, &entry) { return failure }
             }
-        }
-        if !duplicate {
-            let next = KeyState(statistics: statistics, lastApplied: ack.streamSequence)
-            do {
-                entry.revision = try state.put(KeyState.bucketKey(key), next.encoded, ifRevision: entry.revision)
-                entry.state = next
-                keys[key] = entry
-            } catch {
-                keys[key] = nil
-                if error.isWrongRevision {
-                    counters.conflicts.add(1, ordering: .relaxed)
-                    logger.warning("state write refused: another instance owns the key now", metadata: ["key": "\(key)", "sequence": "\(ack.streamSequence)"])
-                    return "the bucket refused a write: another instance owns the key"
-                }
-                logger.warning("state not written; the input will be redelivered", metadata: ["key": "\(key)", "error": "\(error)"])
-                return "a key's state was not written"
-            }
+            if let failure = apply(key: key, sequence: ack.streamSequence, message: message, &entry) { return failure }
         }
         do {
             _ = try jetStream.connection.request(NATSMessage(subject: reply, body: Array("+ACK".utf8)), timeout: jetStream.timeout)
@@ -94,15 +85,70 @@ final class ClusterProcessor: @unchecked Sendable {
         return nil
     }
 
-    private func load(_ key: String, partition: Int) -> (partition: Int, state: KeyState, revision: UInt64)? {
+    /// Applies the key's messages the stream holds after its last applied one and before `sequence`.
+    private func applyMissed(key: String, subject: String, before sequence: UInt64, _ entry: inout KeyEntry) -> String? {
+        while true {
+            let next: (sequence: UInt64, message: NATSMessage)?
+            do {
+                next = try jetStream.next(in: settings.inputStream, subject: subject, from: entry.state.lastApplied + 1)
+            } catch {
+                logger.warning("the stream could not be read; the input will be redelivered", metadata: ["key": "\(key)", "error": "\(error)"])
+                return "the input stream could not be read"
+            }
+            guard let next, next.sequence < sequence else {
+                entry.unverified = false
+                keys[key] = entry
+                return nil
+            }
+            counters.recovered.add(1, ordering: .relaxed)
+            if let failure = apply(key: key, sequence: next.sequence, message: next.message, &entry) { return failure }
+        }
+    }
+
+    /// Normalizes, publishes (or dead-letters) and records `message` as the key's last applied.
+    private func apply(key: String, sequence: UInt64, message: NATSMessage, _ entry: inout KeyEntry) -> String? {
+        counters.received.add(1, ordering: .relaxed)
+        var statistics = entry.state.statistics
+        switch normalize(key: key, message: message, statistics: &statistics) {
+        case .success(let (header, payload)):
+            do {
+                try send(key: key, sequence: sequence, header: header, payload: payload)
+            } catch {
+                logger.warning("output not published; the input will be redelivered", metadata: ["key": "\(key)", "error": "\(error)"])
+                return "an output was not published"
+            }
+            counters.published.add(1, ordering: .relaxed)
+        case .failure(let rejection):
+            counters.rejected.add(1, ordering: .relaxed)
+            deadLetter(key: key, sequence: sequence, message: message, rejection)
+        }
+        let next = KeyState(statistics: statistics, lastApplied: sequence)
+        do {
+            entry.revision = try state.put(KeyState.bucketKey(key), next.encoded, ifRevision: entry.revision)
+            entry.state = next
+            keys[key] = entry
+            return nil
+        } catch {
+            keys[key] = nil
+            if error.isWrongRevision {
+                counters.conflicts.add(1, ordering: .relaxed)
+                logger.warning("state write refused: another instance owns the key now", metadata: ["key": "\(key)", "sequence": "\(sequence)"])
+                return "the bucket refused a write: another instance owns the key"
+            }
+            logger.warning("state not written; the input will be redelivered", metadata: ["key": "\(key)", "error": "\(error)"])
+            return "a key's state was not written"
+        }
+    }
+
+    private func load(_ key: String, partition: Int) -> KeyEntry? {
         if let cached = keys[key] { return cached }
         do {
             guard let entry = try state.get(KeyState.bucketKey(key)) else {
-                let fresh = (partition, KeyState(statistics: nil, lastApplied: 0), UInt64(0))
+                let fresh = KeyEntry(partition: partition, state: KeyState(statistics: nil, lastApplied: 0), revision: 0)
                 keys[key] = fresh
                 return fresh
             }
-            let loaded = (partition, try KeyState(decoding: entry.value), entry.revision)
+            let loaded = KeyEntry(partition: partition, state: try KeyState(decoding: entry.value), revision: entry.revision)
             keys[key] = loaded
             return loaded
         } catch {

@@ -47,6 +47,13 @@ public final class ClusterWorker: Sendable {
 
     public func stop() { stopRequested.store(true, ordering: .relaxed) }
 
+    /// Drops the connection at once, leaving what was delivered unacknowledged: what a killed
+    /// instance leaves behind, for in-process tests.
+    public func abandon() {
+        connection.close()
+        stop()
+    }
+
 
     /// One partition's pull and ownership.
     struct Partition {
@@ -56,6 +63,8 @@ public final class ClusterWorker: Sendable {
         var delivered = 0
         /// Uptime nanoseconds before which a partition pinned elsewhere is not asked again.
         var refusedUntil: UInt64 = 0
+        /// Uptime nanoseconds of the last pull sent while not owning it.
+        var asked: UInt64 = 0
         /// Owned, but no more pulls: what the outstanding pull delivers is processed (the pin
         /// is still ours), then the partition is let go.
         var releasing = false
@@ -94,12 +103,16 @@ public final class ClusterWorker: Sendable {
                 if !partitions[p].outstanding { release(p, &partitions[p], why: "over the fair share of \(share)") }
                 ownedCount -= 1
             }
+            for p in partitions.indices where partitions[p].owned && !partitions[p].outstanding && !partitions[p].releasing {
+                pull(p, &partitions[p], inbox: inbox)
+            }
+            // Below the share: ask the unowned partitions asked longest ago, so every one is tried
+            // in turn (one pinned elsewhere only answers when its pull expires).
             var asking = partitions.count { $0.outstanding && !$0.owned }
-            for p in partitions.indices where !partitions[p].outstanding && !partitions[p].releasing {
-                if !partitions[p].owned {
-                    guard ownedCount + asking < share, now >= partitions[p].refusedUntil else { continue }
-                    asking += 1
-                }
+            let candidates = partitions.indices.filter { !partitions[$0].owned && !partitions[$0].outstanding && now >= partitions[$0].refusedUntil }
+            for p in candidates.sorted(by: { partitions[$0].asked < partitions[$1].asked }) where ownedCount + asking < share {
+                asking += 1
+                partitions[p].asked = now
                 pull(p, &partitions[p], inbox: inbox)
             }
             let message: NATSMessage?
@@ -144,6 +157,7 @@ public final class ClusterWorker: Sendable {
             let tokens = message.subject.dropFirst(inbox.count + 1).split(separator: ".")
             guard tokens.count == 2, let p = Int(tokens[0]), partitions.indices.contains(p), Int(tokens[1]) == partitions[p].pull else { return }
             partitions[p].outstanding = false
+            logger.trace("pull ended", metadata: ["partition": "\(p)", "status": "\(status)"])
             if partitions[p].releasing { release(p, &partitions[p], why: "over the fair share") }
             if status == "423" {
                 if partitions[p].owned { lose(p, &partitions[p], why: "the server pinned another instance") }
@@ -205,6 +219,7 @@ public final class ClusterWorker: Sendable {
         } catch {
             logger.debug("heartbeat failed", metadata: ["error": "\(error)"])
         }
+        logger.trace("heartbeat", metadata: ["live": "\(live)"])
         return (settings.partitions + max(1, live) - 1) / max(1, live)
     }
 }

@@ -21,10 +21,13 @@ public struct JetStreamTopology: Sendable {
         let s = settings
         try ensureStream(
             s.inputStream,
-            #"{"name":"\#(s.inputStream)","subjects":["\#(s.inputPrefix).*"],"subject_transform":{"src":"\#(s.inputPrefix).*","dest":"\#(transformDestination)"}}"#
+            #"{"name":"\#(s.inputStream)","subjects":["\#(s.inputPrefix).*"],"allow_direct":true,"subject_transform":{"src":"\#(s.inputPrefix).*","dest":"\#(transformDestination)"}}"#
         ) { config in
             guard config["subject_transform"]?["dest"]?.stringValue == transformDestination else {
                 return "stream \(s.inputStream) exists without the transform to \(s.partitions) partitions (\(transformDestination)); delete it or use the partitions it was made with"
+            }
+            guard config["allow_direct"]?.boolValue == true else {
+                return "stream \(s.inputStream) exists without allow_direct, which reading a dead owner's skipped messages needs"
             }
             return nil
         }

@@ -23,7 +23,7 @@ struct ClusterTests {
         for message in try view.messages(stream) {
             let key = String(message.subject.split(separator: ".").last!)
             let seq = try #require(message.header["seq"]?.intValue)
-            #expect(seq > lastSeq[key, default: -1], "\(key): seq \(seq) after \(lastSeq[key, default: -1])")
+            #expect(seq > lastSeq[key, default: -1], "\(stream) \(key): seq \(seq) after \(lastSeq[key, default: -1])")
             lastSeq[key] = seq
             #expect(byID.updateValue(message.body, forKey: "\(key):\(seq)") == nil, "\(key):\(seq) published twice")
         }
