@@ -49,7 +49,7 @@ let package = Package(
         .target(
             name: "NormDaemon",
             dependencies: [
-                "NormCore", "NormFormats", "ZeroMQ", "Locking",
+                "NormCore", "NormFormats", "ZeroMQ", "Locking", "NormCluster",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -78,7 +78,8 @@ let package = Package(
         .target(
             name: "NormTestSupport",
             dependencies: [
-                "NormDaemon", "NormFormats", "NormCore", "ZeroMQ", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                "NormDaemon", "NormFormats", "NormCore", "ZeroMQ", "NATS", "NormCluster",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/NormTestSupport", swiftSettings: strict),
@@ -92,7 +93,8 @@ let package = Package(
         .testTarget(name: "LockingTests", dependencies: ["Locking"], swiftSettings: strict),
         // The end-to-end tests read their fixtures through #filePath; they drive the built binary.
         .testTarget(
-            name: "EndToEndTests", dependencies: ["NormDaemon", "NormFormats", "ZeroMQ", "NormTestSupport"], exclude: ["Fixtures"], swiftSettings: strict),
+            name: "EndToEndTests", dependencies: ["NormDaemon", "NormFormats", "ZeroMQ", "NormTestSupport", "NATS", "NormCluster"], exclude: ["Fixtures"],
+            swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -24,13 +24,14 @@ extension ClusterProcessor {
         if let statistics, statistics.mean.count != descriptor.geometry.channels {
             return .failure(Rejection(.channels, "batch has \(descriptor.geometry.channels) channels, the key's statistics \(statistics.mean.count)"))
         }
-        let outDType = descriptor.dtype
-        var output = [UInt8](repeating: 0, count: descriptor.byteCount)
+        let outDType = outputDType ?? descriptor.dtype
+        var output = [UInt8](repeating: 0, count: descriptor.geometry.byteCount(outDType) ?? 0)
+        let batchMode = mode()
         var updated = statistics
         let normalized: Result<NormOutcome, NormError> = message.body.withUnsafeBytes { input in
             output.withUnsafeMutableBytes { out in
                 Result { () throws(NormError) in
-                    try normalizer.normalize(input, as: descriptor, into: out, outputDType: outDType, mode: mode, affine: affine, statistics: &updated)
+                    try normalizer.normalize(input, as: descriptor, into: out, outputDType: outDType, mode: batchMode, affine: affine, statistics: &updated)
                 }
             }
         }
@@ -40,7 +41,7 @@ extension ClusterProcessor {
         case .failure(let error): return .failure(Rejection(RejectReason(error.code), error.message))
         }
         statistics = updated
-        let out = WireEncoder.outputHeader(header, outputDType: outDType, kind: normalizer.settings.kind.rawValue, mode: mode.rawValue, batches: outcome.batchesTracked)
+        let out = WireEncoder.outputHeader(header, outputDType: outDType, kind: normalizer.settings.kind.rawValue, mode: batchMode.rawValue, batches: outcome.batchesTracked)
         return .success((out, output))
     }
 

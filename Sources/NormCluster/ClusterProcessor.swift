@@ -1,3 +1,4 @@
+import Dispatch
 import Logging
 import NATS
 import NormCore
@@ -11,8 +12,10 @@ final class ClusterProcessor: @unchecked Sendable {
     // @unchecked: `keys` is only touched from the worker's thread (`run`); the rest is immutable.
     let settings: ClusterSettings
     let normalizer: Normalizer
-    let mode: NormMode
+    let mode: @Sendable () -> NormMode
     let affine: Affine?
+    let outputDType: DType?
+    let observer: (any ClusterObserver)?
     let state: KeyValueBucket
     let jetStream: JetStream
     let output: ClusterOutput
@@ -31,24 +34,32 @@ final class ClusterProcessor: @unchecked Sendable {
         var unverified = true
     }
 
-    init(settings: ClusterSettings, normalizer: Normalizer, mode: NormMode, affine: Affine?, state: KeyValueBucket, jetStream: JetStream,
-         output: ClusterOutput, counters: ClusterCounters, logger: Logger) {
+    init(settings: ClusterSettings, normalizer: Normalizer, mode: @escaping @Sendable () -> NormMode, affine: Affine?, channels: Int,
+         outputDType: DType?, state: KeyValueBucket, jetStream: JetStream, output: ClusterOutput, counters: ClusterCounters,
+         observer: (any ClusterObserver)?, logger: Logger) {
         self.settings = settings
         self.normalizer = normalizer
         self.mode = mode
         self.affine = affine
+        self.outputDType = outputDType
+        self.observer = observer
         self.state = state
         self.jetStream = jetStream
         self.output = output
         self.counters = counters
         self.logger = logger
         let norm = normalizer.settings
-        decoder = WireDecoder(maxMessageBytes: jetStream.connection.maxPayload, channels: affine?.weight.count ?? 0,
+        decoder = WireDecoder(maxMessageBytes: jetStream.connection.maxPayload, channels: channels,
                               groups: norm.kind == .group ? norm.groups : nil)
     }
 
     /// Drops what is cached of a partition's keys: they are read from the bucket again.
-    func forget(partition: Int) { keys = keys.filter { $0.value.partition != partition } }
+    func forget(partition: Int) {
+        let leaving = keys.filter { $0.value.partition == partition }.map(\.key)
+        guard !leaving.isEmpty else { return }
+        for key in leaving { keys[key] = nil }
+        observer?.released(keys: leaving)
+    }
 
     /// Returns why the message was left unacknowledged — the bucket refused the key's write
     /// (another instance owns it now), or the server could not be reached — or nil when it was
@@ -108,6 +119,8 @@ final class ClusterProcessor: @unchecked Sendable {
     /// Normalizes, publishes (or dead-letters) and records `message` as the key's last applied.
     private func apply(key: String, sequence: UInt64, message: NATSMessage, _ entry: inout KeyEntry) -> String? {
         counters.received.add(1, ordering: .relaxed)
+        let start = DispatchTime.now().uptimeNanoseconds
+        observer?.received(bytes: message.body.count)
         var statistics = entry.state.statistics
         switch normalize(key: key, message: message, statistics: &statistics) {
         case .success(let (header, payload)):
@@ -118,8 +131,10 @@ final class ClusterProcessor: @unchecked Sendable {
                 return "an output was not published"
             }
             counters.published.add(1, ordering: .relaxed)
+            observer?.published(bytes: header.count + payload.count, latencyMs: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
         case .failure(let rejection):
             counters.rejected.add(1, ordering: .relaxed)
+            observer?.rejected(rejection.reason)
             deadLetter(key: key, sequence: sequence, message: message, rejection)
         }
         let next = KeyState(statistics: statistics, lastApplied: sequence)
@@ -127,6 +142,7 @@ final class ClusterProcessor: @unchecked Sendable {
             entry.revision = try state.put(KeyState.bucketKey(key), next.encoded, ifRevision: entry.revision)
             entry.state = next
             keys[key] = entry
+            if let statistics { observer?.applied(key: key, channels: statistics.mean.count, statistics: statistics) }
             return nil
         } catch {
             keys[key] = nil

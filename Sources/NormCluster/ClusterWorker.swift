@@ -21,8 +21,9 @@ public final class ClusterWorker: Sendable {
     private let stopRequested = Atomic<Bool>(false)
 
     /// Connects, creates what is missing on the server and checks it can pin consumers.
-    public init(settings: ClusterSettings, norm: NormSettings, mode: NormMode, affine: Affine?, threads: Int,
-                output: ClusterOutput, logger: Logger) throws(ClusterError) {
+    public init(settings: ClusterSettings, norm: NormSettings, mode: @escaping @Sendable () -> NormMode, affine: Affine?, threads: Int,
+                channels: Int = 0, outputDType: DType? = nil, output: ClusterOutput, observer: (any ClusterObserver)? = nil,
+                logger: Logger) throws(ClusterError) {
         if let problem = settings.problem { throw ClusterError(.topology, problem) }
         self.settings = settings
         self.logger = logger
@@ -38,8 +39,8 @@ public final class ClusterWorker: Sendable {
             let state = try jetStream.keyValue(settings.stateBucket)
             id = try connection.newInbox().split(separator: ".").last.map(String.init) ?? "normd"
             processor = ClusterProcessor(
-                settings: settings, normalizer: Normalizer(settings: norm, threads: threads), mode: mode, affine: affine,
-                state: state, jetStream: jetStream, output: output, counters: counters, logger: logger)
+                settings: settings, normalizer: Normalizer(settings: norm, threads: threads), mode: mode, affine: affine, channels: channels,
+                outputDType: outputDType, state: state, jetStream: jetStream, output: output, counters: counters, observer: observer, logger: logger)
         } catch {
             throw ClusterError(.server, error.description, context: "opening the key-value buckets")
         }
@@ -77,8 +78,8 @@ public final class ClusterWorker: Sendable {
     static let batch = 16
     static let expires = 0.5
 
-    /// Runs until `stop`, then lets the outstanding pulls lapse.
-    public func run() throws(ClusterError) {
+    /// Runs until `stop` (or `shouldStop` returns true), then lets the outstanding pulls lapse.
+    public func run(shouldStop: () -> Bool = { false }) throws(ClusterError) {
         let inbox: String
         let subscription: NATSSubscription
         do {
@@ -89,7 +90,8 @@ public final class ClusterWorker: Sendable {
         }
         var partitions = Array(repeating: Partition(), count: settings.partitions)
         var nextHeartbeat: UInt64 = 0, share = settings.partitions, lastOwned: [Int] = []
-        while !stopRequested.load(ordering: .relaxed) {
+        while !stopRequested.load(ordering: .relaxed) && !shouldStop() {
+            processor.observer?.turned()
             let now = DispatchTime.now().uptimeNanoseconds
             if now >= nextHeartbeat {
                 share = heartbeat()

@@ -168,6 +168,14 @@ public final class StatisticsStore: Sendable {
         for key in keys { reset(key) }
     }
 
+    /// Drops keys (another instance owns them now); unknown keys are ignored.
+    public func remove(_ keys: [String]) {
+        state.withLock { state in
+            state.revision &+= 1
+            for key in keys { state.entries[ExactString(key)] = nil }
+        }
+    }
+
     /// Puts back state read from a checkpoint, replacing what the key had.
     public func restore(key: String, channels: Int, statistics: RunningStatistics?) {
         state.withLock { state in

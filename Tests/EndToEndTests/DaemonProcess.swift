@@ -44,7 +44,7 @@ final class DaemonProcess {
             [daemon]
             control_socket = "\(directory.path)/ctl.sock"
             state_dir = "\(directory.path)/state"
-            threads = 2
+            \(extra.contains("threads =") ? "" : "threads = 2")
             log_level = "debug"
             \(extra)
 

@@ -17,16 +17,10 @@ struct ClusterTests {
         return s
     }
 
-    /// Outputs by "key:seq", checking each appears once and every key's seqs are in order.
+    /// Outputs by "key:seq"; expects each once and every key's seqs in order.
     func outputs(_ view: ServerView, _ stream: String) throws -> [String: [UInt8]] {
-        var byID: [String: [UInt8]] = [:], lastSeq: [String: Int] = [:]
-        for message in try view.messages(stream) {
-            let key = String(message.subject.split(separator: ".").last!)
-            let seq = try #require(message.header["seq"]?.intValue)
-            #expect(seq > lastSeq[key, default: -1], "\(stream) \(key): seq \(seq) after \(lastSeq[key, default: -1])")
-            lastSeq[key] = seq
-            #expect(byID.updateValue(message.body, forKey: "\(key):\(seq)") == nil, "\(key):\(seq) published twice")
-        }
+        let (byID, problems) = try view.outputs(stream)
+        #expect(problems.isEmpty, "\(problems.prefix(5))")
         return byID
     }
 

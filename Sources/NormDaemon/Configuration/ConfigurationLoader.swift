@@ -107,6 +107,9 @@ public enum ConfigurationLoader {
             reader.fail(table.key("output"), "every pipeline needs an [pipeline.output] table")
         }
         if let norm = table.table("norm") { pipeline.norm = readNorm(norm, reader: reader) }
+        if pipeline.input.socket == .jetstream && pipeline.norm.stats == .shared {
+            reader.fail(table.key("norm.stats"), "\"shared\" cannot be kept with a JetStream input: its keys are shared among instances")
+        }
         table.finish()
         return pipeline
     }
@@ -114,6 +117,7 @@ public enum ConfigurationLoader {
     private static func readInput(_ table: ConfigurationReader.Table, reader: ConfigurationReader) -> InputSettings {
         var input = InputSettings()
         ConfigurationSchema.input.read(table, into: &input)
+        ConfigurationSchema.jetStreamInput.read(table, into: &input)
         input.curve = readCurve(table, side: "input")
         table.finish()
         return input
@@ -122,6 +126,7 @@ public enum ConfigurationLoader {
     private static func readOutput(_ table: ConfigurationReader.Table, reader: ConfigurationReader) -> OutputSettings {
         var output = OutputSettings()
         ConfigurationSchema.output.read(table, into: &output)
+        ConfigurationSchema.jetStreamOutput.read(table, into: &output)
         output.curve = readCurve(table, side: "output")
         table.finish()
         return output

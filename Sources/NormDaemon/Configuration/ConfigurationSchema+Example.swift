@@ -15,18 +15,24 @@ extension ConfigurationSchema {
         out += "\n[[pipeline]]\n"
         out += line("name = \"features\"", "unique; names the state file <state_dir>/features.safetensors")
         write(input, InputSettings(), to: &out)
+        write(jetStreamInput, InputSettings(), commented: true, header: false, to: &out)
         write(curve("input"), CurveSettings(), commented: true, to: &out)
         write(output, OutputSettings(), to: &out)
+        write(jetStreamOutput, OutputSettings(), commented: true, header: false, to: &out)
         write(norm, NormConfiguration(), to: &out)
         return out
     }
 
     private static func write<Settings>(
-        _ section: ConfigurationSection<Settings>, _ defaults: Settings, commented: Bool = false,
+        _ section: ConfigurationSection<Settings>, _ defaults: Settings, commented: Bool = false, header: Bool = true,
         to out: inout String
     ) {
         let prefix = commented ? "# " : ""
-        out += "\n\(prefix)[\(section.table)]\(commented ? "   (optional: encrypt and authenticate; see docs/configuration.md)" : "")\n"
+        if header {
+            out += "\n\(prefix)[\(section.table)]\(commented ? "   (optional: encrypt and authenticate; see docs/configuration.md)" : "")\n"
+        } else {
+            out += "# with socket = \"jetstream\" (cluster mode; see docs/cluster.md):\n"
+        }
         for key in section.keys {
             let shown = key.example ?? key.render(defaults)
             var doc = key.doc

@@ -1,4 +1,5 @@
 import Foundation
+import NormCluster
 import NormCore
 import NormFormats
 import ZeroMQ
@@ -54,8 +55,58 @@ enum ConfigurationSchema {
                 .int("hwm", \.hwm, "messages; size it in bytes: hwm × batch size is the memory it may take"),
                 .int("max_message_bytes", \.maxMessageBytes, minimum: 1, "also ZMQ_MAXMSGSIZE: ZeroMQ disconnects a peer that sends more"),
             ])
-        section.check = { table, input in requireEndpoint(table, connect: input.connect, bind: input.bind) }
+        section.check = { table, input in
+            if input.socket != .jetstream { requireEndpoint(table, connect: input.connect, bind: input.bind) }
+        }
         return section
+    }
+
+    /// The `[pipeline.input]` keys of `socket = "jetstream"` (contract section 8).
+    static var jetStreamInput: ConfigurationSection<InputSettings> {
+        var section = ConfigurationSection<InputSettings>(
+            table: "pipeline.input",
+            keys: [
+                .string("url", \.url, "jetstream: the NATS server", check: natsURLProblem),
+                .strings("urls", \.urls, "jetstream: several servers of one cluster (instead of url)", check: natsURLProblem),
+                .string("stream", \.stream, "jetstream: the input stream, created when missing with subjects \"<subject_prefix>.*\""),
+                .string("subject_prefix", \.subjectPrefix, "jetstream: producers publish a key's batches on \"<subject_prefix>.<key>\""),
+                .int("partitions", \.partitions, minimum: 1, "jetstream: keys map to partitions by the server's partition() transform"),
+                .double("ack_wait_s", \.ackWaitS, range: 0...3600, exclusiveLower: true, "jetstream: redelivery after this; shorter than owner_timeout_s"),
+                .double("owner_timeout_s", \.ownerTimeoutS, range: 0...3600, exclusiveLower: true, "jetstream: a silent owner loses its partitions after this"),
+            ])
+        section.check = { table, input in
+            guard input.socket == .jetstream else { return }
+            var cluster = ClusterSettings(pipeline: "p", urls: input.servers)
+            (cluster.inputStream, cluster.inputPrefix, cluster.partitions) = (input.stream, input.subjectPrefix, input.partitions)
+            (cluster.ackWait, cluster.ownerTimeout) = (input.ackWaitS, input.ownerTimeoutS)
+            if let problem = cluster.problem { table.reader.fail(table.path, problem) }
+        }
+        return section
+    }
+
+    /// The `[pipeline.output]` keys of `socket = "jetstream"`.
+    static var jetStreamOutput: ConfigurationSection<OutputSettings> {
+        var section = ConfigurationSection<OutputSettings>(
+            table: "pipeline.output",
+            keys: [
+                .string("url", \.url, "jetstream: the NATS server", check: natsURLProblem),
+                .strings("urls", \.urls, "jetstream: several servers of one cluster (instead of url)", check: natsURLProblem),
+                .string("stream", \.stream, "jetstream: the output stream, created when missing with subjects \"<subject_prefix>.>\""),
+                .string(
+                    "subject_prefix", \.subjectPrefix,
+                    "jetstream: outputs on \"<subject_prefix>.<key>\", rejected inputs on \"<subject_prefix>.rejected.<key>\""),
+            ])
+        section.check = { table, output in
+            guard output.socket == .jetstream else { return }
+            var cluster = ClusterSettings(pipeline: "p", urls: output.servers)
+            (cluster.outputStream, cluster.outputPrefix) = (output.stream, output.subjectPrefix)
+            if let problem = cluster.problem { table.reader.fail(table.path, problem) }
+        }
+        return section
+    }
+
+    static func natsURLProblem(_ url: String) -> String? {
+        url.hasPrefix("nats://") || url.hasPrefix("tls://") ? nil : "\"\(url)\" is not a nats:// or tls:// URL"
     }
 
     static var output: ConfigurationSection<OutputSettings> {
@@ -90,7 +141,9 @@ enum ConfigurationSchema {
                         output.whenFull = table.choice("when_full", output.socket == .push ? WhenFull.block : .drop)
                     }, render: { TOMLText.quote($0.whenFull.rawValue) }),
             ])
-        section.check = { table, output in requireEndpoint(table, connect: output.connect, bind: output.bind) }
+        section.check = { table, output in
+            if output.socket != .jetstream { requireEndpoint(table, connect: output.connect, bind: output.bind) }
+        }
         return section
     }
 

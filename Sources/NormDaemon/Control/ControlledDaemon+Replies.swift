@@ -1,26 +1,37 @@
 import Foundation
 import NormCore
 import NormFormats
+import Synchronization
 
 extension ControlledDaemon {
     func statsReply() -> JSONValue {
         let pipelines = pipelines.map { pipeline -> (String, JSONValue) in
             let s = pipeline.state.counters.snapshot()
             func latency(_ p: Double) -> JSONValue { s.latencyPercentile(p).map { .double($0) } ?? .null }
+            var cluster: [(String, JSONValue)] = []
+            if let c = pipeline.clusterCounters.withLock({ $0 }) {
+                cluster = [
+                    ("partitions_owned", .array(c.partitionsOwned.map { .int($0) })),
+                    ("duplicates_skipped", .int(c.duplicatesSkipped.load(ordering: .relaxed))),
+                    ("redeliveries", .int(c.redeliveries.load(ordering: .relaxed))),
+                    ("cas_conflicts", .int(c.conflicts.load(ordering: .relaxed))),
+                ]
+            }
             return (
                 pipeline.configuration.name,
-                .object([
-                    ("received", .int(s.received)), ("published", .int(s.published)),
-                    ("rejected", .object(s.rejected.sorted { $0.key.rawValue < $1.key.rawValue }.map { ($0.key.rawValue, .int($0.value)) })),
-                    ("dropped", .int(s.droppedTotal)),
-                    ("dropped_by_reason", .object(s.dropped.sorted { $0.key < $1.key }.map { ($0.key, .int($0.value)) })),
-                    ("in_flight", .int(s.inFlight)), ("bytes_in", .int(s.bytesIn)), ("bytes_out", .int(s.bytesOut)),
-                    ("batches_per_s", .double(s.publishedPerSecond)),
-                    ("latency_ms", .object([("p50", latency(0.5)), ("p99", latency(0.99))])),
-                    ("dead_letters", .object([("sent", .int(s.deadLettersSent)), ("dropped", .int(s.deadLettersDropped))])),
-                    ("keys", .int(pipeline.state.store.count)),
-                    ("mode", .string(pipeline.state.mode.rawValue)),
-                ])
+                .object(
+                    [
+                        ("received", .int(s.received)), ("published", .int(s.published)),
+                        ("rejected", .object(s.rejected.sorted { $0.key.rawValue < $1.key.rawValue }.map { ($0.key.rawValue, .int($0.value)) })),
+                        ("dropped", .int(s.droppedTotal)),
+                        ("dropped_by_reason", .object(s.dropped.sorted { $0.key < $1.key }.map { ($0.key, .int($0.value)) })),
+                        ("in_flight", .int(s.inFlight)), ("bytes_in", .int(s.bytesIn)), ("bytes_out", .int(s.bytesOut)),
+                        ("batches_per_s", .double(s.publishedPerSecond)),
+                        ("latency_ms", .object([("p50", latency(0.5)), ("p99", latency(0.99))])),
+                        ("dead_letters", .object([("sent", .int(s.deadLettersSent)), ("dropped", .int(s.deadLettersDropped))])),
+                        ("keys", .int(pipeline.state.store.count)),
+                        ("mode", .string(pipeline.state.mode.rawValue)),
+                    ] + cluster)
             )
         }
         return .object([("uptime_s", .double((uptime * 1000).rounded() / 1000)), ("pipelines", .object(pipelines))])

@@ -61,6 +61,7 @@ public enum MetricsExposition {
         }
         let settings = daemon.configuration.daemon
         renderDrift(pipelines, keyLimit: settings.metricsKeyLimit, into: &out)
+        renderCluster(pipelines, into: &out)
         family("normd_metrics_key_series_omitted", "gauge", "Keys given no per-key series because of daemon.metrics_key_limit.")
         for (p, _) in pipelines {
             let omitted = settings.metricsKeyStatistics ? max(0, p.state.store.count - settings.metricsKeyLimit) : 0

@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 import Locking
 import Logging
+import NormCluster
 import NormCore
 import Synchronization
 import ZeroMQ
@@ -31,6 +32,8 @@ public final class Pipeline: Sendable {
     /// Uptime nanoseconds of the loop's last turn, for the watchdog.
     let lastTurn = Atomic<UInt64>(0)
     let wake: EventSignal
+    /// A JetStream input's worker counters (partitions owned, duplicates skipped…), once running.
+    let clusterCounters = ObservedMutex<ClusterCounters?>(nil)
     private let finished = DispatchSemaphore(value: 0)
 
     public init(
@@ -52,6 +55,10 @@ public final class Pipeline: Sendable {
         let started = DispatchSemaphore(value: 0)
         let failure = ObservedMutex<DaemonError?>(nil)
         let thread = Thread { [self] in
+            if configuration.input.socket == .jetstream {
+                runCluster(started: started, failure: failure)
+                return
+            }
             let loop: PipelineLoop
             do {
                 loop = try PipelineLoop(pipeline: self)
@@ -73,6 +80,27 @@ public final class Pipeline: Sendable {
         if let error = failure.withLock({ $0 }) { throw error }
     }
 
+    /// A JetStream input's thread: its cluster worker runs until the pipeline stops.
+    private func runCluster(started: DispatchSemaphore, failure: borrowing ObservedMutex<DaemonError?>) {
+        let worker: ClusterWorker
+        do {
+            worker = try makeClusterWorker()
+        } catch {
+            failure.withLock { $0 = error }
+            started.signal()
+            finished.signal()
+            return
+        }
+        clusterCounters.withLock { $0 = worker.counters }
+        started.signal()
+        do {
+            try worker.run(shouldStop: { [self] in isStopping })
+        } catch {
+            logger.error("cluster worker stopped: \(error)")
+        }
+        finished.signal()
+    }
+
     /// Asks the loop to stop reading, publish what it holds, and close by `deadline`.
     public func stop(within seconds: Double) {
         let deadline = MonotonicClock.deadline(after: seconds)
@@ -92,6 +120,8 @@ public final class Pipeline: Sendable {
     /// Returns false, withdrawing the change, when the loop was not idle within `seconds` (an
     /// output blocked by a stalled consumer); the caller then restarts the pipeline instead.
     public func retune(to configuration: PipelineConfiguration, state: PipelineState, within seconds: Double) -> Bool {
+        // A cluster worker's norm settings are fixed for its run: it is restarted instead.
+        if self.configuration.input.socket == .jetstream { return false }
         let retune = Retune(configuration: configuration, state: state, applied: DispatchSemaphore(value: 0))
         pendingRetune.withLock { $0 = retune }
         wake.signal()

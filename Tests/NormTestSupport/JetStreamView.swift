@@ -1,54 +1,21 @@
 import Foundation
-import Logging
 import NATS
 import NormCluster
 import NormCore
 import NormFormats
-import NormTestSupport
-
-/// A worker on a thread of its own, stopped and joined by `stop`.
-final class RunningWorker: Sendable {
-    let worker: ClusterWorker
-    private let finished = DispatchSemaphore(value: 0)
-
-    let log = CapturedLog()
-
-    init(_ settings: ClusterSettings, threads: Int = 1) throws {
-        let log = log
-        worker = try ClusterWorker(
-            settings: settings, norm: NormSettings(kind: .batch, momentum: .factor(0.1)), mode: .train, affine: nil, threads: threads,
-            output: .jetStream, logger: Logger(label: "test", factory: { _ in log.handler() }))
-        let worker = worker, finished = finished
-        Thread {
-            try? worker.run()
-            finished.signal()
-        }.start()
-    }
-
-    /// What SIGKILL leaves: the connection drops with deliveries unacknowledged.
-    func kill() {
-        worker.abandon()
-        finished.wait()
-    }
-
-    func stop() {
-        worker.stop()
-        finished.wait()
-    }
-}
 
 /// Reads what the server holds: a stream's messages and a bucket's key states.
-struct ServerView {
-    let connection: NATSConnection
-    let jetStream: JetStream
+public struct ServerView {
+    public let connection: NATSConnection
+    public let jetStream: JetStream
 
-    init(_ server: NATSServer) throws {
+    public init(_ server: NATSServer) throws {
         connection = try NATSConnection(urls: [server.url], name: "view")
         jetStream = try connection.jetStream()
     }
 
     /// Publishes `batches` batches for each key on "<prefix>.<key>", the key's batch i carrying seq i.
-    func publishInput(prefix: String, keys: [String], batches: Int, shape: [Int], from first: Int = 0) throws {
+    public func publishInput(prefix: String, keys: [String], batches: Int, shape: [Int], from first: Int = 0) throws {
         let count = shape.reduce(1, *)
         for i in first..<batches {
             for (k, key) in keys.enumerated() {
@@ -60,13 +27,13 @@ struct ServerView {
         }
     }
 
-    func messageCount(_ stream: String) throws -> Int {
+    public func messageCount(_ stream: String) throws -> Int {
         let info = try JSONParser.parse(try jetStream.api("STREAM.INFO.\(stream)", ""))
         return info["state"]?["messages"]?.intValue ?? 0
     }
 
     /// Every message of `stream`, in stream order: (subject, Normd-Header, body).
-    func messages(_ stream: String) throws -> [(subject: String, header: JSONValue, body: [UInt8])] {
+    public func messages(_ stream: String) throws -> [(subject: String, header: JSONValue, body: [UInt8])] {
         var result: [(String, JSONValue, [UInt8])] = []
         for seq in 1...max(1, try messageCount(stream)) {
             let reply = try JSONParser.parse(try jetStream.api("STREAM.MSG.GET.\(stream)", #"{"seq":\#(seq)}"#))
@@ -80,7 +47,26 @@ struct ServerView {
         return result
     }
 
-    func state(_ bucket: String, key: String) throws -> KeyState? {
+    public func state(_ bucket: String, key: String) throws -> KeyState? {
         try jetStream.keyValue(bucket).get(KeyState.bucketKey(key)).map { try KeyState(decoding: $0.value) }
+    }
+
+    /// A stream's outputs by "key:seq", with what is wrong in them: a (key, seq) stored twice, a
+    /// key's seq (the header's) not increasing, a message without a seq.
+    public func outputs(_ stream: String) throws -> (byID: [String: [UInt8]], problems: [String]) {
+        var byID: [String: [UInt8]] = [:]
+        var last: [String: Int] = [:]
+        var problems: [String] = []
+        for message in try messages(stream) {
+            let key = String(message.subject.split(separator: ".").last ?? "")
+            guard let seq = message.header["seq"]?.intValue else {
+                problems.append("\(stream) \(message.subject): no seq")
+                continue
+            }
+            if seq <= last[key, default: -1] { problems.append("\(stream) \(key): seq \(seq) after \(last[key, default: -1])") }
+            last[key] = seq
+            if byID.updateValue(message.body, forKey: "\(key):\(seq)") != nil { problems.append("\(stream) \(key):\(seq) stored twice") }
+        }
+        return (byID, problems)
     }
 }
