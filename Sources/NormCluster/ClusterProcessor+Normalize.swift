@@ -20,7 +20,10 @@ extension ClusterProcessor {
         guard message.body.count == descriptor.byteCount else {
             return .failure(Rejection(.payloadSize, "payload has \(message.body.count) bytes, header needs \(descriptor.byteCount)"))
         }
-        if normalizer.settings.hasRunningStatistics, statistics == nil { statistics = .initial(channels: descriptor.geometry.channels) }
+        if normalizer.settings.hasRunningStatistics, statistics == nil {
+            let channels = descriptor.geometry.channels
+            statistics = seed?(channels) ?? .initial(channels: channels)
+        }
         if let statistics, statistics.mean.count != descriptor.geometry.channels {
             return .failure(Rejection(.channels, "batch has \(descriptor.geometry.channels) channels, the key's statistics \(statistics.mean.count)"))
         }
@@ -49,8 +52,7 @@ extension ClusterProcessor {
     func send(key: String, sequence: UInt64, header: [UInt8], payload: [UInt8]) throws {
         switch output {
         case .jetStream:
-            let message = NATSMessage(subject: "\(settings.outputPrefix).\(key)", headers: ["Normd-Header": String(decoding: header, as: UTF8.self)], body: payload)
-            _ = try jetStream.publish(message, messageID: "\(key):\(sequence)")
+            try JetStreamSink(jetStream: jetStream, prefix: settings.outputPrefix).publish(key: key, header: header, payload: payload, messageID: "\(key):\(sequence)")
         case .sink(let sink):
             try sink(key, header, payload)
         }

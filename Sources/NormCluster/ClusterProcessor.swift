@@ -15,6 +15,8 @@ final class ClusterProcessor: @unchecked Sendable {
     let mode: @Sendable () -> NormMode
     let affine: Affine?
     let outputDType: DType?
+    /// The statistics a key the bucket does not have starts from (`init`); nil: torch's initial.
+    let seed: (@Sendable (Int) -> RunningStatistics)?
     let observer: (any ClusterObserver)?
     let state: KeyValueBucket
     let jetStream: JetStream
@@ -35,13 +37,14 @@ final class ClusterProcessor: @unchecked Sendable {
     }
 
     init(settings: ClusterSettings, normalizer: Normalizer, mode: @escaping @Sendable () -> NormMode, affine: Affine?, channels: Int,
-         outputDType: DType?, state: KeyValueBucket, jetStream: JetStream, output: ClusterOutput, counters: ClusterCounters,
+         outputDType: DType?, seed: (@Sendable (Int) -> RunningStatistics)?, state: KeyValueBucket, jetStream: JetStream, output: ClusterOutput, counters: ClusterCounters,
          observer: (any ClusterObserver)?, logger: Logger) {
         self.settings = settings
         self.normalizer = normalizer
         self.mode = mode
         self.affine = affine
         self.outputDType = outputDType
+        self.seed = seed
         self.observer = observer
         self.state = state
         self.jetStream = jetStream
@@ -122,14 +125,20 @@ final class ClusterProcessor: @unchecked Sendable {
         let start = DispatchTime.now().uptimeNanoseconds
         observer?.received(bytes: message.body.count)
         var statistics = entry.state.statistics
-        switch normalize(key: key, message: message, statistics: &statistics) {
-        case .success(let (header, payload)):
+        var result = normalize(key: key, message: message, statistics: &statistics)
+        if case .success(let (header, payload)) = result {
             do {
                 try send(key: key, sequence: sequence, header: header, payload: payload)
+            } catch let tooLarge as JetStreamSink.TooLarge {
+                result = .failure(Rejection(.tooLarge, tooLarge.description))
+                statistics = entry.state.statistics
             } catch {
                 logger.warning("output not published; the input will be redelivered", metadata: ["key": "\(key)", "error": "\(error)"])
                 return "an output was not published"
             }
+        }
+        switch result {
+        case .success(let (header, payload)):
             counters.published.add(1, ordering: .relaxed)
             observer?.published(bytes: header.count + payload.count, latencyMs: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
         case .failure(let rejection):

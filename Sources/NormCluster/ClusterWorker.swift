@@ -22,7 +22,8 @@ public final class ClusterWorker: Sendable {
 
     /// Connects, creates what is missing on the server and checks it can pin consumers.
     public init(settings: ClusterSettings, norm: NormSettings, mode: @escaping @Sendable () -> NormMode, affine: Affine?, threads: Int,
-                channels: Int = 0, outputDType: DType? = nil, output: ClusterOutput, observer: (any ClusterObserver)? = nil,
+                channels: Int = 0, outputDType: DType? = nil, seed: (@Sendable (Int) -> RunningStatistics)? = nil, output: ClusterOutput,
+                observer: (any ClusterObserver)? = nil,
                 logger: Logger) throws(ClusterError) {
         if let problem = settings.problem { throw ClusterError(.topology, problem) }
         self.settings = settings
@@ -40,7 +41,7 @@ public final class ClusterWorker: Sendable {
             id = try connection.newInbox().split(separator: ".").last.map(String.init) ?? "normd"
             processor = ClusterProcessor(
                 settings: settings, normalizer: Normalizer(settings: norm, threads: threads), mode: mode, affine: affine, channels: channels,
-                outputDType: outputDType, state: state, jetStream: jetStream, output: output, counters: counters, observer: observer, logger: logger)
+                outputDType: outputDType, seed: seed, state: state, jetStream: jetStream, output: output, counters: counters, observer: observer, logger: logger)
         } catch {
             throw ClusterError(.server, error.description, context: "opening the key-value buckets")
         }

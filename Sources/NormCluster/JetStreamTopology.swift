@@ -31,10 +31,14 @@ public struct JetStreamTopology: Sendable {
             }
             return nil
         }
-        if let output = s.outputStream {
-            try ensureStream(output, #"{"name":"\#(output)","subjects":["\#(s.outputPrefix).>"],"duplicate_window":120000000000}"#) { _ in nil }
-        }
+        try ensureOutputStream()
         for partition in 0..<s.partitions { try ensureConsumer(partition) }
+    }
+
+    /// The output stream, "<output prefix>.>", with a two-minute duplicate window.
+    public func ensureOutputStream() throws(ClusterError) {
+        guard let output = settings.outputStream else { return }
+        try ensureStream(output, #"{"name":"\#(output)","subjects":["\#(settings.outputPrefix).>"],"duplicate_window":120000000000}"#) { _ in nil }
     }
 
     private func ensureStream(_ name: String, _ json: String, check: (JSONValue) -> String?) throws(ClusterError) {
@@ -60,11 +64,21 @@ public struct JetStreamTopology: Sendable {
             // An existing consumer with other settings: say which.
             throw ClusterError(.topology, error["description"]?.stringValue ?? "\(error)", context: "creating consumer \(name)")
         }
-        // A server before 2.11 ignores what it does not know and answers without it.
-        guard reply["config"]?["priority_policy"]?.stringValue == "pinned_client" else {
+        // Servers from 2.11 report their version in the consumer's metadata; older ones do not,
+        // and ignore the priority group they do not know.
+        let version = reply["config"]?["metadata"]?["_nats.ver"]?.stringValue
+        guard let version, Self.isAtLeast211(version), reply["config"]?["priority_policy"]?.stringValue == "pinned_client" else {
             throw ClusterError(
-                .serverTooOld, "the NATS server at \(s.urls.joined(separator: ", ")) made consumer \(name) without a pinned-client priority group; cluster mode needs nats-server 2.11 or newer")
+                .serverTooOld,
+                "the NATS server at \(s.urls.joined(separator: ", ")) is \(version.map { "version \($0)" } ?? "older than 2.11 (it reports no version)"); cluster mode needs nats-server 2.11 or newer for pinned consumers")
         }
+    }
+
+    /// Whether "2.15.1" (or "v2.11.0-beta") is 2.11 or newer.
+    static func isAtLeast211(_ version: String) -> Bool {
+        let numbers = version.drop { !$0.isNumber }.split(separator: ".").prefix(2).map { Int($0.prefix { $0.isNumber }) ?? 0 }
+        guard numbers.count == 2 else { return false }
+        return numbers[0] > 2 || (numbers[0] == 2 && numbers[1] >= 11)
     }
 
     private func request(_ operation: String, _ json: String) throws(ClusterError) -> JSONValue {

@@ -1,6 +1,6 @@
 import Foundation
 import NATS
-import NormCluster
+@testable import NormCluster
 import NormCore
 import NormFormats
 import NormTestSupport
@@ -74,6 +74,12 @@ struct ClusterTests {
         #expect(throws: ClusterError.self) { _ = try KeyState(decoding: Array(state.encoded.dropLast())) }
         #expect(throws: ClusterError.self) { _ = try KeyState(decoding: Array("{}".utf8)) }
         #expect(KeyState.bucketKey("ñ.a") == "k.c3b12e61")
+    }
+
+    @Test("server versions: 2.11 and newer pin consumers")
+    func versions() {
+        #expect(JetStreamTopology.isAtLeast211("2.15.1") && JetStreamTopology.isAtLeast211("2.11.0") && JetStreamTopology.isAtLeast211("v3.0.0"))
+        #expect(!JetStreamTopology.isAtLeast211("2.9.25") && !JetStreamTopology.isAtLeast211("2.10.26") && !JetStreamTopology.isAtLeast211(""))
     }
 
     @Test("settings: ack_wait must be shorter than the ownership timeout; keys must be subject tokens")

@@ -25,7 +25,7 @@ extension Pipeline {
         do {
             return try ClusterWorker(
                 settings: cluster, norm: config.norm.settings, mode: { state.mode }, affine: state.affine, threads: threads,
-                channels: config.norm.channels, outputDType: config.output.dtype, output: output,
+                channels: config.norm.channels, outputDType: config.output.dtype, seed: state.store.seed, output: output,
                 observer: PipelineClusterObserver(pipeline: self, state: state), logger: logger)
         } catch {
             throw DaemonError(.socket, "pipeline \(config.name): \(error)")

@@ -1,9 +1,14 @@
+import NormCluster
 import ZeroMQ
 
 extension PipelineLoop {
     /// Sends one normalized batch. A full output blocks (in short timed waits, so shutdown and the
     /// watchdog still see the loop turn) or drops, as `when_full` says.
     func publish(topic: String, header: [UInt8], payload: ZMQBuffer, receivedAt: UInt64) {
+        guard let output else {
+            publishToJetStream(key: topic, header: header, payload: payload, receivedAt: receivedAt)
+            return
+        }
         let frames: [ZMQMessage]
         do {
             frames = [try ZMQMessage(string: topic), try ZMQMessage(header), try ZMQMessage(sending: payload)]
@@ -34,6 +39,29 @@ extension PipelineLoop {
                 counters.dropped("shutdown")
                 return
             }
+        }
+    }
+
+    /// A ZeroMQ-fed pipeline's output on JetStream: on "<subject_prefix>.<key>", acknowledged by
+    /// the stream, with no message id (its input has no stream sequence to name it by).
+    private func publishToJetStream(key: String, header: [UInt8], payload: ZMQBuffer, receivedAt: UInt64) {
+        guard let sink = jetStreamOutput else { return }
+        guard ClusterSettings.isToken(key) else {
+            counters.rejected(.key)
+            rejectionLog.warning("rejected", metadata: ["key": "\(key)", "reason": "key", "detail": "not a subject token"], what: "rejections")
+            return
+        }
+        let bytes = Array(UnsafeRawBufferPointer(payload.buffer))
+        do {
+            try sink.publish(key: key, header: header, payload: bytes)
+            let latency = Double(MonotonicClock.nanoseconds() - receivedAt) / 1e6
+            counters.published(bytes: bytes.count + header.count, latencyMs: latency)
+        } catch let tooLarge as JetStreamSink.TooLarge {
+            counters.rejected(.tooLarge)
+            rejectionLog.warning("rejected", metadata: ["key": "\(key)", "reason": "too_large", "detail": "\(tooLarge)"], what: "rejections")
+        } catch {
+            logger.error("JetStream publish failed: \(error)")
+            counters.dropped("error")
         }
     }
 }

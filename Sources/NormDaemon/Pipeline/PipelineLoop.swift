@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 import Locking
 import Logging
+import NormCluster
 import NormCore
 import NormFormats
 import ZeroMQ
@@ -11,7 +12,9 @@ import ZeroMQ
 final class PipelineLoop {
     let pipeline: Pipeline
     let input: ZMQSocket
-    let output: ZMQSocket
+    /// The ZeroMQ output, or with `socket = "jetstream"` the JetStream sink.
+    let output: ZMQSocket?
+    let jetStreamOutput: JetStreamSink?
     let deadLetter: ZMQSocket?
     private(set) var decoder: WireDecoder
     private(set) var processor: BatchProcessor
@@ -42,7 +45,14 @@ final class PipelineLoop {
         do {
             let factory = SocketFactory(context: pipeline.context, pipeline: config.name, authenticator: pipeline.authenticator)
             input = try factory.input(config.input)
-            output = try factory.output(config.output)
+            if config.output.socket == .jetstream {
+                output = nil
+                jetStreamOutput = try JetStreamSink(
+                    urls: config.output.servers, stream: config.output.stream, prefix: config.output.subjectPrefix, name: config.name)
+            } else {
+                output = try factory.output(config.output)
+                jetStreamOutput = nil
+            }
             deadLetter = try config.output.deadLetter.isEmpty ? nil : factory.deadLetter(config.output)
         } catch let error as DaemonError {
             throw error
@@ -205,7 +215,7 @@ final class PipelineLoop {
 
     func close() {
         input.close(lingerMilliseconds: 0)
-        output.close(lingerMilliseconds: max(0, pipeline.remainingMilliseconds))
+        output?.close(lingerMilliseconds: max(0, pipeline.remainingMilliseconds))
         deadLetter?.close(lingerMilliseconds: 0)
     }
 }

@@ -1,0 +1,45 @@
+import NATS
+
+/// Publishes outputs on "<prefix>.<key>" with the header in `Normd-Header`, waiting for the
+/// stream's acknowledgement; refuses what is over the server's `max_payload` before sending.
+public final class JetStreamSink: Sendable {
+    let jetStream: JetStream
+    public let prefix: String
+
+    /// A message over the server's limit; the caller rejects the batch with `too_large`.
+    public struct TooLarge: Error, CustomStringConvertible {
+        public let bytes: Int
+        public let limit: Int
+        public var description: String { "the output is \(bytes) bytes with its headers, over the server's max_payload of \(limit)" }
+    }
+
+    init(jetStream: JetStream, prefix: String) {
+        self.jetStream = jetStream
+        self.prefix = prefix
+    }
+
+    /// Connects and creates the output stream when missing (a ZeroMQ-fed pipeline's output).
+    public convenience init(urls: [String], stream: String, prefix: String, name: String) throws(ClusterError) {
+        var settings = ClusterSettings(pipeline: name, urls: urls)
+        (settings.outputStream, settings.outputPrefix) = (stream, prefix)
+        let jetStream: JetStream
+        do {
+            jetStream = try NATSConnection(urls: urls, name: "normd \(name)").jetStream()
+        } catch {
+            throw ClusterError(.server, error.description, context: "connecting to NATS")
+        }
+        try JetStreamTopology(settings: settings, jetStream: jetStream).ensureOutputStream()
+        self.init(jetStream: jetStream, prefix: prefix)
+    }
+
+    public var maxPayload: Int { jetStream.connection.maxPayload }
+
+    /// Publishes one output; with `messageID`, a second publish of it is dropped by the server.
+    public func publish(key: String, header: [UInt8], payload: [UInt8], messageID: String? = nil) throws {
+        // The header block: "NATS/1.0\r\n", each "Name: value\r\n", "\r\n".
+        let size = payload.count + header.count + (messageID?.utf8.count ?? 0) + 64
+        guard size <= maxPayload else { throw TooLarge(bytes: size, limit: maxPayload) }
+        let message = NATSMessage(subject: "\(prefix).\(key)", headers: ["Normd-Header": String(decoding: header, as: UTF8.self)], body: payload)
+        _ = try jetStream.publish(message, messageID: messageID)
+    }
+}

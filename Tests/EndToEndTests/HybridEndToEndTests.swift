@@ -1,0 +1,93 @@
+import Foundation
+import NATS
+import NormFormats
+import NormTestSupport
+import Testing
+import ZeroMQ
+
+/// Pipelines with one side on ZeroMQ and the other on JetStream (contract section 8).
+@Suite("Hybrid pipelines: ZeroMQ and JetStream")
+struct HybridEndToEndTests {
+    /// The keys that put one side of a pipeline on JetStream.
+    func jetStream(_ server: NATSServer, stream: String, prefix: String) -> String {
+        "socket = \"jetstream\"\nurl = \"\(server.url)\"\nstream = \"\(stream)\"\nsubject_prefix = \"\(prefix)\""
+    }
+
+    @Test(
+        "ZeroMQ in, JetStream out: PyTorch's numbers on <prefix>.<key>, no message id; a key that is no subject token and an output over max_payload are rejected"
+    )
+    func zeroMQToJetStream() throws {
+        let server = try NATSServer()
+        let view = try ServerView(server)
+        let daemon = try DaemonProcess(
+            pipelines: """
+                [[pipeline]]
+                name = "p"
+                [pipeline.input]
+                bind = ["ipc://{dir}/in"]
+                [pipeline.output]
+                socket = "jetstream"
+                url = "\(server.url)"
+                stream = "HY_OUT"
+                subject_prefix = "hy.out"
+                dtype = "float64"
+                """)
+        let peers = TestPeers()
+        let push = try peers.socket(.push, connect: ["ipc://\(daemon.directory.path)/in"])
+        let x = seededFloats(4 * 3 * 10, seed: 1, mean: 3, std: 2)
+        for seq in 0..<3 { try push.sendTensor(key: "cam0", header: #"{"dtype":"float32","shape":[4,3,10],"seq":\#(seq)}"#, floats: x) }
+        try push.sendTensor(key: "a.b", header: #"{"dtype":"float32","shape":[4,3,10]}"#, floats: x)
+        // 160,000 float32 values: 640 KB in, 1.28 MB out as float64, over the server's 1 MB.
+        try push.sendTensor(key: "big", header: #"{"dtype":"float32","shape":[4,4,10000]}"#, floats: seededFloats(160_000, seed: 2))
+        #expect(try eventually(timeout: 20) { try view.messageCount("HY_OUT") == 3 })
+        #expect(
+            try eventually(timeout: 20) {
+                let rejected = try daemon.ctl("stats")["pipelines"]?["p"]?["rejected"]
+                return rejected?["key"]?.intValue == 1 && rejected?["too_large"]?.intValue == 1
+            })
+        #expect(daemon.log.contains("max_payload of 1048576"), "the log does not give the server's limit")
+        let messages = try view.messages("HY_OUT")
+        #expect(messages.map(\.subject) == ["hy.out.cam0", "hy.out.cam0", "hy.out.cam0"])
+        #expect(messages.map { $0.header["seq"]?.intValue } == [0, 1, 2])
+        let doubles = messages[0].body.withUnsafeBytes { Array($0.bindMemory(to: Double.self)) }
+        let expected = expectedBatchNorm(x, n: 4, c: 3, s: 10)
+        #expect(zip(doubles, expected).allSatisfy { abs($0 - $1) < 1e-5 } && doubles.count == expected.count)
+        let info = try JSONParser.parse(try view.jetStream.api("STREAM.MSG.GET.HY_OUT", #"{"seq":1}"#))
+        let headers = String(decoding: Data(base64Encoded: info["message"]?["hdrs"]?.stringValue ?? "") ?? Data(), as: UTF8.self)
+        #expect(!headers.contains("Nats-Msg-Id"), "\(headers)")
+        #expect(daemon.stop() == 0)
+    }
+
+    @Test("JetStream in, ZeroMQ out: outputs arrive on the PUSH socket as [key, header, payload]")
+    func jetStreamToZeroMQ() throws {
+        let server = try NATSServer()
+        let view = try ServerView(server)
+        let daemon = try DaemonProcess(
+            pipelines: """
+                [[pipeline]]
+                name = "p"
+                [pipeline.input]
+                socket = "jetstream"
+                url = "\(server.url)"
+                stream = "HY_IN"
+                subject_prefix = "hy.in"
+                partitions = 2
+                [pipeline.output]
+                bind = ["ipc://{dir}/out"]
+                """)
+        let peers = TestPeers()
+        let pull = try peers.socket(.pull, connect: ["ipc://\(daemon.directory.path)/out"])
+        try view.publishInput(prefix: "hy.in", keys: ["cam0"], batches: 3, shape: [4, 3, 10])
+        var seqs: [Int] = []
+        for _ in 0..<3 {
+            let out = try pull.receiveTensor()
+            #expect(out.key == "cam0")
+            seqs.append(out.header["seq"]?.intValue ?? -1)
+            #expect(out.header["norm"]?["batches"]?.intValue == seqs.count)
+        }
+        #expect(seqs == [0, 1, 2])
+        let show = try daemon.ctl("show", "p", "cam0")
+        #expect(show["keys"]?["cam0"]?["num_batches_tracked"]?.intValue == 3)
+        #expect(daemon.stop() == 0)
+    }
+}
