@@ -64,7 +64,8 @@ let package = Package(
             name: "NormCluster",
             dependencies: ["NormCore", "NormFormats", "NATS", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict),
-        .target(name: "NormBench", dependencies: ["NormCore", "NormFormats", "NormDaemon", "ZeroMQ", "Locking"], swiftSettings: strict),
+        .target(
+            name: "NormBench", dependencies: ["NormCore", "NormFormats", "NormDaemon", "ZeroMQ", "Locking", "NATS", "NormCluster"], swiftSettings: strict),
         .executableTarget(
             name: "normd",
             dependencies: [

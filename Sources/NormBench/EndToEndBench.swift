@@ -111,11 +111,7 @@ public struct EndToEndBench: Sendable {
         } else {
             let config = directory.appendingPathComponent("bench.toml").path
             try """
-            [daemon]
-            control_socket = "\(directory.path)/ctl.sock"
-            state_dir = "\(directory.path)/state"
-            log_level = "warning"
-            checkpoint_interval_s = 3600
+            \(benchDaemonTable(directory))
             [[pipeline]]
             name = "bench"
             [pipeline.input]

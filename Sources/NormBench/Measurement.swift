@@ -41,3 +41,15 @@ func waitUntilReady(_ process: Process, seconds: Double, isReady: () -> Bool) ->
     }
     return false
 }
+
+/// The `[daemon]` table of a benchmarked daemon: its socket and state in `directory`, quiet, no
+/// periodic checkpoints.
+func benchDaemonTable(_ directory: URL) -> String {
+    """
+    [daemon]
+    control_socket = "\(directory.path)/ctl.sock"
+    state_dir = "\(directory.path)/state"
+    log_level = "warning"
+    checkpoint_interval_s = 3600
+    """
+}

@@ -90,6 +90,10 @@ public final class ClusterWorker: Sendable {
             throw ClusterError(.server, error.description, context: "subscribing to the pull inbox")
         }
         var partitions = Array(repeating: Partition(), count: settings.partitions)
+        // Instances start asking at different partitions, so at start they do not all wait on the
+        // same ones (each refused ask waits owner_timeout/2 before the next).
+        let offset = Int.random(in: 0..<settings.partitions)
+        for p in partitions.indices { partitions[p].asked = UInt64((p + offset) % settings.partitions) }
         var nextHeartbeat: UInt64 = 0, share = settings.partitions, lastOwned: [Int] = []
         while !stopRequested.load(ordering: .relaxed) && !shouldStop() {
             processor.observer?.turned()

@@ -26,6 +26,12 @@ struct Bench: AsyncParsableCommand {
     @Flag(help: "Measure normd alone, without the forwarder rounds.") var noForwarder = false
     @Flag(help: "Print only one JSON line of results on stdout (the table goes to stderr).") var json = false
     @Flag(help: .hidden) var forwarderProcess = false
+    @Option(
+        help:
+            "Measure a JetStream-fed pipeline run by 1, 2 and 3 instances beside a JetStream forwarder, on this NATS server (nats://HOST:PORT, nats-server >= 2.11 with -js)."
+    )
+    var jetstream: String?
+    @Option(help: "With --jetstream: messages per round (default 3000).") var messages = 3000
 
     @Flag(help: "Soak the real daemon under load, reconnects, consumer stalls, SIGHUP and malformed messages, then check it.")
     var soak = false
@@ -55,6 +61,17 @@ struct Bench: AsyncParsableCommand {
             return
         }
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+        if let jetstream {
+            var bench = JetStreamBench()
+            bench.url = jetstream
+            bench.executable = executable
+            bench.rounds = rounds
+            bench.messages = messages
+            bench.keys = max(1, keys ?? 12)
+            if shape != "32,64,32,32" { bench.shape = shape.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
+            print(JetStreamBench.table(try bench.run(), bench: bench), terminator: "")
+            return
+        }
         if soak {
             var soak = Soak()
             soak.duration = duration ?? 60

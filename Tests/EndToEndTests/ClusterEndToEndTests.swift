@@ -159,3 +159,18 @@ struct ClusterEndToEndTests {
         #expect(refused.status != 0 && refused.stderr.contains("owner_timeout_s"), "\(refused.stderr)")
     }
 }
+
+@Suite("normd bench --jetstream")
+struct JetStreamBenchTests {
+    @Test("measures the forwarder and 1, 2 and 3 instances, each as a ratio of the forwarder in the same round")
+    func benchTable() throws {
+        let server = try NATSServer()
+        let run = try runNormd(["bench", "--jetstream", server.url, "--rounds", "1", "--messages", "120"])
+        #expect(run.status == 0, "\(run.stderr.suffix(500))")
+        for target in ["forwarder", "normd x1", "normd x2", "normd x3"] {
+            let row = run.stdout.split(separator: "\n").first { $0.hasPrefix("| \(target) |") }
+            let rate = row.flatMap { Double($0.split(separator: "|")[1].split(separator: " ")[0]) }
+            #expect((rate ?? 0) > 0, "\(target): \(row ?? "no row")")
+        }
+    }
+}

@@ -86,8 +86,8 @@ struct HybridEndToEndTests {
             #expect(out.header["norm"]?["batches"]?.intValue == seqs.count)
         }
         #expect(seqs == [0, 1, 2])
-        let show = try daemon.ctl("show", "p", "cam0")
-        #expect(show["keys"]?["cam0"]?["num_batches_tracked"]?.intValue == 3)
+        // The key's state is written after its output is sent (contract section 8's order).
+        #expect(try eventually { try daemon.ctl("show", "p", "cam0")["keys"]?["cam0"]?["num_batches_tracked"]?.intValue == 3 })
         #expect(daemon.stop() == 0)
     }
 }
