@@ -62,6 +62,9 @@ public final class ClusterWorker: Sendable {
         var pin: String?
         var pull = 0
         var outstanding = false
+        /// Uptime nanoseconds after which an outstanding pull is given up: a pull the server lost
+        /// (it restarted, the connection dropped) never ends with a status.
+        var lapsesAt: UInt64 = 0
         var delivered = 0
         /// Uptime nanoseconds before which a partition pinned elsewhere is not asked again.
         var refusedUntil: UInt64 = 0
@@ -98,6 +101,10 @@ public final class ClusterWorker: Sendable {
         while !stopRequested.load(ordering: .relaxed) && !shouldStop() {
             processor.observer?.turned()
             let now = DispatchTime.now().uptimeNanoseconds
+            for p in partitions.indices where partitions[p].outstanding && now >= partitions[p].lapsesAt {
+                partitions[p].outstanding = false
+                if partitions[p].releasing { release(p, &partitions[p], why: "over the fair share") }
+            }
             if now >= nextHeartbeat {
                 share = heartbeat()
                 nextHeartbeat = now + UInt64(settings.ownerTimeout / 3 * 1e9)
@@ -152,6 +159,7 @@ public final class ClusterWorker: Sendable {
         do {
             try connection.publish(request)
             partition.outstanding = true
+            partition.lapsesAt = DispatchTime.now().uptimeNanoseconds + UInt64((Self.expires + 2) * 1e9)
         } catch {
             logger.debug("pull not sent", metadata: ["partition": "\(p)", "error": "\(error)"])
         }

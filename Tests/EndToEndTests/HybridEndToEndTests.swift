@@ -91,3 +91,39 @@ struct HybridEndToEndTests {
         #expect(daemon.stop() == 0)
     }
 }
+
+@Suite("Cluster mode when the server goes away")
+struct ClusterReconnectTests {
+    @Test("the server is killed and comes back: the daemon keeps running and answering, then goes on where it was, each output once and in order")
+    func serverRestart() throws {
+        let server = try NATSServer()
+        let daemon = try DaemonProcess(
+            pipelines: """
+                [[pipeline]]
+                name = "p"
+                [pipeline.input]
+                socket = "jetstream"
+                url = "\(server.url)"
+                partitions = 2
+                [pipeline.output]
+                socket = "jetstream"
+                url = "\(server.url)"
+                """)
+        var view = try ServerView(server)
+        try view.publishInput(prefix: "normd.in", keys: ["a", "b"], batches: 5, shape: [4, 3, 10])
+        #expect(try eventually(timeout: 20) { try view.messageCount("NORMD_OUT") == 10 })
+        server.kill()
+        // A heartbeat times out (after longer than owner_timeout_s): still up, still answering.
+        #expect(eventually(timeout: 30) { daemon.log.contains("heartbeat failed") })
+        #expect(daemon.process.isRunning, "the daemon stopped without its server")
+        #expect((try? daemon.ctl("stats"))?["pipelines"]?["p"]?["partitions_owned"] != nil)
+        try server.restart()
+        view = try ServerView(server)
+        try view.publishInput(prefix: "normd.in", keys: ["a", "b"], batches: 10, shape: [4, 3, 10], from: 5)
+        let current = view
+        #expect(try eventually(timeout: 60) { try current.messageCount("NORMD_OUT") == 20 }, "\((try? current.messageCount("NORMD_OUT")) ?? -1) of 20")
+        let (outputs, problems) = try view.outputs("NORMD_OUT")
+        #expect(problems.isEmpty && outputs.count == 20, "\(problems)")
+        #expect(daemon.stop() == 0)
+    }
+}

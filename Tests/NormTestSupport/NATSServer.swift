@@ -9,17 +9,33 @@ public final class NATSServer: @unchecked Sendable {
     // @unchecked: `process` and `directory` are set in init and only read after.
     public let url: String
     public let port: Int
-    let process: Process
+    private(set) var process: Process
     let directory: URL
 
     public init() throws {
-        let executable = try Self.executable()
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("normd-nats-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        process = Process()
+        (process, url, port) = try Self.launch(directory: directory, port: -1)
+    }
+
+    /// Stops the server as a crash would (SIGKILL), keeping its JetStream store.
+    public func kill() {
+        Foundation.kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    /// Starts it again on the same port with the same store.
+    public func restart() throws {
+        (process, _, _) = try Self.launch(directory: directory, port: port)
+    }
+
+    /// Starts nats-server on `port` (-1: one the kernel picks) and waits for its ports file.
+    private static func launch(directory: URL, port: Int) throws -> (Process, String, Int) {
+        let executable = try Self.executable()
+        let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = [
-            "-a", "127.0.0.1", "-p", "-1", "-js", "-sd", directory.appendingPathComponent("js").path,
+            "-a", "127.0.0.1", "-p", "\(port)", "-js", "-sd", directory.appendingPathComponent("js").path,
             "--ports_file_dir", directory.path, "--http_port", "0",
         ]
         let log = FileHandle(forWritingAtPath: "/dev/null")
@@ -40,8 +56,7 @@ public final class NATSServer: @unchecked Sendable {
             process.terminate()
             throw TestFailure("nats-server (\(executable)) did not report its port")
         }
-        url = found
-        self.port = port
+        return (process, found, port)
     }
 
     deinit { stop() }
