@@ -24,6 +24,8 @@ public struct NATSError: Error, Sendable, Equatable, CustomStringConvertible {
     public var isNotFound: Bool { status == Int32(NATS_NOT_FOUND.rawValue) }
     /// A compare-and-set refused: the key's revision is not the one given.
     public var isWrongRevision: Bool { jetStreamCode == NATSError.wrongLastSequence }
+    /// Nobody subscribes to the request's subject (for `$JS.API.*`: JetStream is off).
+    public var isNoResponders: Bool { status == Int32(NATS_NO_RESPONDERS.rawValue) }
     public var isConnectionClosed: Bool { status == Int32(NATS_CONNECTION_CLOSED.rawValue) }
 
     /// JetStream's "wrong last sequence" (10071): the compare-and-set of a key-value update.

@@ -144,7 +144,6 @@ public final class ClusterWorker: Sendable {
             }
         }
         counters.setOwned([])
-        _ = subscription
     }
 
     private func pull(_ p: Int, _ partition: inout Partition, inbox: String) {

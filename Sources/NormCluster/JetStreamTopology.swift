@@ -86,7 +86,8 @@ public struct JetStreamTopology: Sendable {
         do {
             bytes = try jetStream.api(operation, json)
         } catch {
-            let hint = error.status == 0 ? "" : (error.description.contains("o responders") ? " (is JetStream on? start nats-server with -js)" : "")
+            // No responders on $JS.API: the server runs without JetStream.
+            let hint = error.isNoResponders ? " (is JetStream on? start nats-server with -js)" : ""
             throw ClusterError(.server, error.description + hint, context: "JetStream API \(operation)")
         }
         do {
