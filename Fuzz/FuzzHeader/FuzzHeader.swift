@@ -13,7 +13,18 @@ public func fuzzHeader(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let key = UnsafeRawBufferPointer(rebasing: bytes[1..<(1 + keyLength)])
     let header = UnsafeRawBufferPointer(rebasing: bytes[(1 + keyLength)...])
     let decoder = WireDecoder(maxMessageBytes: 1 << 20, channels: 0, groups: nil)
-    guard let decoded = try? decoder.decode(keyFrame: key, headerFrame: header) else { return 0 }
+    // The one-pass scan and the parser agree on every input: the same rejection, or the same fields.
+    let scanned = Result { () throws(Rejection) in try decoder.decode(keyFrame: key, headerFrame: header) }
+    let parsed = Result { () throws(Rejection) in try decoder.decodeByParsing(keyFrame: key, headerFrame: header) }
+    switch (scanned, parsed) {
+    case (.failure(let a), .failure(let b)): precondition(a == b, "scan rejects with \(a), parser with \(b)")
+    case (.success(let a), .success(let b)):
+        precondition(a.key == b.key && a.descriptor == b.descriptor && a.raw == b.raw && a.seq == b.seq, "scan and parser read different fields")
+        let outA = WireEncoder.outputHeader(a, outputDType: .float16, kind: "batch", mode: "train", batches: 1)
+        precondition(outA == WireEncoder.outputHeader(b, outputDType: .float16, kind: "batch", mode: "train", batches: 1), "output headers differ")
+    default: preconditionFailure("scan and parser disagree on acceptance: \(scanned) vs \(parsed)")
+    }
+    guard let decoded = try? scanned.get() else { return 0 }
     // What was accepted must come out as a header that parses again and keeps every field.
     let output = WireEncoder.outputHeader(decoded.members, outputDType: .float32, norm: [("kind", .string("batch"))])
     guard let reparsed = try? JSONParser.parse(output), let members = reparsed.objectValue else {

@@ -1,3 +1,5 @@
+import NormCore
+
 /// The output header made from the input header's own bytes: each member is copied as it came,
 /// `dtype`'s value replaced and the `norm` object put in place of the first `norm` (or appended),
 /// later duplicates of either dropped — the same JSON values `WireEncoder.outputHeader` gives
@@ -9,37 +11,44 @@ enum HeaderSplice {
         var value: Range<Int>
     }
 
-    /// The output header, or nil when the header has a top-level key written with escapes (the
-    /// bytes then do not say which key it is; the caller serializes the tree instead).
-    /// `header` must be a JSON object the parser accepted.
-    static func outputHeader(_ header: [UInt8], dtype: String, norm: [UInt8]) -> [UInt8]? {
-        header.withUnsafeBufferPointer { bytes -> [UInt8]? in
-            guard let members = topLevelMembers(bytes) else { return nil }
+    /// The output header from `header`'s bytes and its top-level `members` (as the decoder found
+    /// them; none with an escaped key). `header` must be a JSON object the parser accepted.
+    static func outputHeader(_ header: [UInt8], members: [Member], dtype: DType, norm: [UInt8]) -> [UInt8] {
+        header.withUnsafeBufferPointer { bytes -> [UInt8] in
             var out: [UInt8] = []
             out.reserveCapacity(header.count + norm.count + 24)
             out.append(UInt8(ascii: "{"))
-            let dtypeMember = Array(#""dtype":""#.utf8) + Array(dtype.utf8) + [UInt8(ascii: "\"")]
-            let normMember = Array(#""norm":"#.utf8) + norm
             var wroteDType = false
             var wroteNorm = false
-            func append(_ member: some Sequence<UInt8>) {
+            func separate() {
                 if out.count > 1 { out.append(UInt8(ascii: ",")) }
-                out.append(contentsOf: member)
+            }
+            func appendDType() {
+                separate()
+                out.append(contentsOf: #""dtype":""#.utf8)
+                out.append(contentsOf: dtype.rawValue.utf8)
+                out.append(UInt8(ascii: "\""))
+            }
+            func appendNorm() {
+                separate()
+                out.append(contentsOf: #""norm":"#.utf8)
+                out.append(contentsOf: norm)
             }
             for member in members {
                 let key = bytes[(member.key.lowerBound + 1)..<(member.key.upperBound - 1)]
                 if key.elementsEqual("dtype".utf8) {
-                    if !wroteDType { append(dtypeMember) }
+                    if !wroteDType { appendDType() }
                     wroteDType = true
                 } else if key.elementsEqual("norm".utf8) {
-                    if !wroteNorm { append(normMember) }
+                    if !wroteNorm { appendNorm() }
                     wroteNorm = true
                 } else {
-                    append(bytes[member.key.lowerBound..<member.value.upperBound])
+                    separate()
+                    out.append(contentsOf: bytes[member.key.lowerBound..<member.value.upperBound])
                 }
             }
-            if !wroteDType { append(dtypeMember) }
-            if !wroteNorm { append(normMember) }
+            if !wroteDType { appendDType() }
+            if !wroteNorm { appendNorm() }
             out.append(UInt8(ascii: "}"))
             return out
         }

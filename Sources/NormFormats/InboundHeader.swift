@@ -3,11 +3,18 @@ import NormCore
 /// A tensor message that passed every check the wire format allows before the pipeline's state.
 public struct InboundHeader: Sendable {
     public let key: String
-    /// The header object's members, in order, to pass through.
-    public let members: [(String, JSONValue)]
     public let descriptor: TensorDescriptor
     /// The header frame's bytes, which the output header is spliced from.
     public let raw: [UInt8]
+    /// Where each top-level member lies in `raw`, for the splice; nil when a key is written with
+    /// escapes (the bytes then do not say which key it is).
+    let memberRanges: [HeaderSplice.Member]?
     /// The `seq` field, checked to be an unsigned 64-bit integer.
     public let seq: UInt64?
+
+    /// The header object's members, in order, parsed from `raw` (which the decoder accepted):
+    /// for the rare header the splice cannot take, and for tests.
+    public var members: [(String, JSONValue)] {
+        (try? JSONParser.parse(raw, maxDepth: WireDecoder.maxHeaderDepth))?.objectValue ?? []
+    }
 }

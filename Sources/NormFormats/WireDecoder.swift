@@ -24,11 +24,32 @@ public struct WireDecoder: Sendable {
 
     /// After `checkFrames`: checks key, header, dtype, shape, size and layout, and the channel count
     /// where the configuration fixes it. The payload size is checked by the caller against the
-    /// key's state.
+    /// key's state. The common header is read in one pass without a JSON tree (`HeaderScan`);
+    /// any other goes through the parser, which names the rejection.
     public func decode(keyFrame: UnsafeRawBufferPointer, headerFrame: UnsafeRawBufferPointer) throws(Rejection) -> InboundHeader {
+        let key = try checkKey(keyFrame)
+        if let scan = HeaderScan.scan(headerFrame, maxDepth: Self.maxHeaderDepth) {
+            return try describe(
+                key: key, dtype: scan.dtype, shape: scan.shape, layout: { scan.layout }, raw: Array(headerFrame), members: scan.members,
+                seq: scan.seq)
+        }
+        return try parse(key: key, headerFrame: headerFrame)
+    }
+
+    /// The same decoding with every header parsed into a tree: the reference the one-pass scan
+    /// is held to (the header fuzzer and the tests compare the two on every input).
+    public func decodeByParsing(keyFrame: UnsafeRawBufferPointer, headerFrame: UnsafeRawBufferPointer) throws(Rejection) -> InboundHeader {
+        try parse(key: try checkKey(keyFrame), headerFrame: headerFrame)
+    }
+
+    private func checkKey(_ keyFrame: UnsafeRawBufferPointer) throws(Rejection) -> String {
         guard keyFrame.count <= Self.maxKeyBytes else { throw Rejection(.key, "key is \(keyFrame.count) bytes, at most \(Self.maxKeyBytes)") }
         guard let key = String(validating: keyFrame, as: UTF8.self) else { throw Rejection(.key, "key is not UTF-8") }
+        return key
+    }
 
+    /// The parser's way, for every header: each field checked in the contract's order.
+    private func parse(key: String, headerFrame: UnsafeRawBufferPointer) throws(Rejection) -> InboundHeader {
         guard String(validating: headerFrame, as: UTF8.self) != nil else { throw Rejection(.header, "header is not UTF-8") }
         let header: JSONValue
         let raw = Array(headerFrame)
@@ -37,7 +58,7 @@ public struct WireDecoder: Sendable {
         } catch {
             throw Rejection(.header, "header is not valid JSON: \(error)")
         }
-        guard let members = header.objectValue else { throw Rejection(.header, "header is not a JSON object") }
+        guard header.objectValue != nil else { throw Rejection(.header, "header is not a JSON object") }
         var seq: UInt64?
         if let value = header["seq"] {
             guard let number = value.uint64Value else { throw Rejection(.header, "seq is not an unsigned 64-bit integer") }
@@ -59,25 +80,35 @@ public struct WireDecoder: Sendable {
             }
             shape.append(Int(dimension))
         }
+        let layout = { () throws(Rejection) -> TensorLayout in
+            guard let layoutValue = header["layout"] else { return .nchw }
+            guard let name = layoutValue.stringValue, let parsed = TensorLayout(rawValue: name) else {
+                throw Rejection(.layout, "layout must be \"NCHW\" or \"NHWC\"")
+            }
+            return parsed
+        }
+        return try describe(
+            key: key, dtype: dtype, shape: shape, layout: layout, raw: raw,
+            members: raw.withUnsafeBufferPointer { HeaderSplice.topLevelMembers($0) }, seq: seq)
+    }
+
+    /// The checks both ways share, after dtype and shape are read: size, the layout (read only
+    /// here, as the contract orders it), channels and groups.
+    private func describe(
+        key: String, dtype: DType, shape: [Int], layout: () throws(Rejection) -> TensorLayout, raw: [UInt8],
+        members: [HeaderSplice.Member]?, seq: UInt64?
+    ) throws(Rejection) -> InboundHeader {
         let geometry: TensorGeometry
         do {
             geometry = try TensorGeometry(shape: shape)
         } catch {
             throw Rejection(.shape, error.message)
         }
-        guard let bytes = geometry.byteCount(dtype) else { throw Rejection(.shape, "shape \(shape) in \(dtypeName) overflows 64 bits") }
+        guard let bytes = geometry.byteCount(dtype) else { throw Rejection(.shape, "shape \(shape) in \(dtype.rawValue) overflows 64 bits") }
         guard bytes <= maxMessageBytes else {
-            throw Rejection(.tooLarge, "shape \(shape) in \(dtypeName) is \(bytes) bytes, max_message_bytes is \(maxMessageBytes)")
+            throw Rejection(.tooLarge, "shape \(shape) in \(dtype.rawValue) is \(bytes) bytes, max_message_bytes is \(maxMessageBytes)")
         }
-
-        var layout = TensorLayout.nchw
-        if let layoutValue = header["layout"] {
-            guard let name = layoutValue.stringValue, let parsed = TensorLayout(rawValue: name) else {
-                throw Rejection(.layout, "layout must be \"NCHW\" or \"NHWC\"")
-            }
-            layout = parsed
-        }
-
+        let layout = try layout()
         if channels != 0 && geometry.channels != channels {
             throw Rejection(.channels, "batch has \(geometry.channels) channels, pipeline has \(channels)")
         }
@@ -85,6 +116,6 @@ public struct WireDecoder: Sendable {
             throw Rejection(.channels, "groups \(groups) do not divide channels \(geometry.channels)")
         }
         return InboundHeader(
-            key: key, members: members, descriptor: TensorDescriptor(dtype: dtype, layout: layout, geometry: geometry), raw: raw, seq: seq)
+            key: key, descriptor: TensorDescriptor(dtype: dtype, layout: layout, geometry: geometry), raw: raw, memberRanges: members, seq: seq)
     }
 }

@@ -32,7 +32,7 @@ public enum WireEncoder {
             norm += String(batches).utf8
         }
         norm.append(UInt8(ascii: "}"))
-        if let spliced = HeaderSplice.outputHeader(header.raw, dtype: outputDType.rawValue, norm: norm) { return spliced }
+        if let members = header.memberRanges { return HeaderSplice.outputHeader(header.raw, members: members, dtype: outputDType, norm: norm) }
         var members: [(String, JSONValue)] = [("kind", .string(kind)), ("mode", .string(mode))]
         if let batches { members.append(("batches", .int(batches))) }
         return Array(outputHeader(header.members, outputDType: outputDType, norm: members).utf8)

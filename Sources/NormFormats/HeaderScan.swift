@@ -1,0 +1,253 @@
+import NormCore
+
+/// The header of the common case read in one pass over its bytes, with no JSON tree: a valid
+/// JSON object in ASCII whose strings hold no escape and no control character, with a
+/// well-formed `dtype`, `shape`, `layout` and `seq`. Anything else is not read here (`scan`
+/// returns nil) and goes to the parser, which finds the rejection and its reason — so what
+/// this accepts is exactly what the parser accepts, with the same fields (the header fuzzer
+/// and `HeaderScanTests` hold the two paths to that).
+struct HeaderScan {
+    /// Every top-level member, in order, for the output header's splice.
+    var members: [HeaderSplice.Member] = []
+    var seq: UInt64?
+    var dtype: DType
+    var shape: [Int]
+    var layout: TensorLayout
+
+    /// nil when the header is not the common case (see the type's doc).
+    static func scan(_ bytes: UnsafeRawBufferPointer, maxDepth: Int) -> HeaderScan? {
+        var reader = Reader(bytes: bytes, maxDepth: maxDepth)
+        guard let members = reader.topLevelMembers() else { return nil }
+        // The last of a duplicated member counts, as the parser's lookup has it.
+        var seq: Range<Int>?
+        var dtype: Range<Int>?
+        var shape: Range<Int>?
+        var layout: Range<Int>?
+        for member in members {
+            switch reader.field(member) {
+            case .seq: seq = member.value
+            case .dtype: dtype = member.value
+            case .shape: shape = member.value
+            case .layout: layout = member.value
+            case .other: break
+            }
+        }
+        guard let dtype, let type = reader.dtype(dtype), let shape, let dimensions = reader.shape(shape) else { return nil }
+        var result = HeaderScan(members: members, dtype: type, shape: dimensions, layout: .nchw)
+        if let seq {
+            guard let value = reader.unsigned(seq, limit: .max) else { return nil }
+            result.seq = value
+        }
+        if let layout {
+            guard let parsed = reader.layout(layout) else { return nil }
+            result.layout = parsed
+        }
+        return result
+    }
+
+    /// A validating reader over the header's bytes; every method returns nil (or false) for what
+    /// is not the common case.
+    struct Reader {
+        let bytes: UnsafeRawBufferPointer
+        let maxDepth: Int
+        var index = 0
+
+        mutating func topLevelMembers() -> [HeaderSplice.Member]? {
+            skipSpace()
+            guard index < bytes.count, bytes[index] == UInt8(ascii: "{") else { return nil }
+            var members: [HeaderSplice.Member] = []
+            members.reserveCapacity(8)
+            guard object(depth: 1, members: &members) else { return nil }
+            skipSpace()
+            return index == bytes.count ? members : nil
+        }
+
+        enum Field { case seq, dtype, shape, layout, other }
+
+        /// Which of the four fields read here the member's key names (it holds no escape).
+        func field(_ member: HeaderSplice.Member) -> Field {
+            let name = UnsafeRawBufferPointer(rebasing: bytes[(member.key.lowerBound + 1)..<(member.key.upperBound - 1)])
+            if name.elementsEqual("seq".utf8) { return .seq }
+            if name.elementsEqual("dtype".utf8) { return .dtype }
+            if name.elementsEqual("shape".utf8) { return .shape }
+            if name.elementsEqual("layout".utf8) { return .layout }
+            return .other
+        }
+
+        /// A string value's bytes without its quotes, or nil for another value.
+        func stringContents(_ range: Range<Int>) -> UnsafeRawBufferPointer? {
+            guard range.count >= 2, bytes[range.lowerBound] == UInt8(ascii: "\"") else { return nil }
+            return UnsafeRawBufferPointer(rebasing: bytes[(range.lowerBound + 1)..<(range.upperBound - 1)])
+        }
+
+        func dtype(_ range: Range<Int>) -> DType? {
+            guard let name = stringContents(range) else { return nil }
+            return Self.dtypes.first { name.elementsEqual($0.name) }?.type
+        }
+
+        func layout(_ range: Range<Int>) -> TensorLayout? {
+            guard let name = stringContents(range) else { return nil }
+            return Self.layouts.first { name.elementsEqual($0.name) }?.layout
+        }
+
+        /// Digits alone, at most `limit`.
+        func unsigned(_ range: Range<Int>, limit: UInt64) -> UInt64? {
+            guard !range.isEmpty else { return nil }
+            var value: UInt64 = 0
+            for i in range {
+                let digit = bytes[i] &- UInt8(ascii: "0")
+                guard digit < 10 else { return nil }
+                let (times, o1) = value.multipliedReportingOverflow(by: 10)
+                let (sum, o2) = times.addingReportingOverflow(UInt64(digit))
+                guard !o1, !o2, sum <= limit else { return nil }
+                value = sum
+            }
+            return value
+        }
+
+        /// An array of 2 to 5 positive integers, each at most Int.max.
+        func shape(_ range: Range<Int>) -> [Int]? {
+            guard bytes[range.lowerBound] == UInt8(ascii: "[") else { return nil }
+            var dimensions: [Int] = []
+            dimensions.reserveCapacity(5)
+            var i = range.lowerBound + 1
+            let end = range.upperBound - 1  // the closing bracket
+            while i < end {
+                while i < end, Self.isSpace(bytes[i]) { i += 1 }
+                var j = i
+                while j < end, bytes[j] >= UInt8(ascii: "0"), bytes[j] <= UInt8(ascii: "9") { j += 1 }
+                guard let value = unsigned(i..<j, limit: UInt64(Int.max)), value > 0, dimensions.count < 5 else { return nil }
+                dimensions.append(Int(value))
+                i = j
+                while i < end, Self.isSpace(bytes[i]) { i += 1 }
+                guard i == end || bytes[i] == UInt8(ascii: ",") else { return nil }
+                i += 1
+            }
+            return dimensions.count >= 2 ? dimensions : nil
+        }
+
+        static let dtypes = DType.allCases.map { (name: Array($0.rawValue.utf8), type: $0) }
+        static let layouts = TensorLayout.allCases.map { (name: Array($0.rawValue.utf8), layout: $0) }
+
+        static func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D }
+
+        mutating func skipSpace() {
+            while index < bytes.count, Self.isSpace(bytes[index]) { index += 1 }
+        }
+
+        /// At `{`; records the members when `members` is the top level's.
+        mutating func object(depth: Int, members: inout [HeaderSplice.Member]) -> Bool {
+            guard depth <= maxDepth else { return false }
+            index += 1
+            skipSpace()
+            if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
+                index += 1
+                return true
+            }
+            while true {
+                skipSpace()
+                let keyStart = index
+                guard index < bytes.count, bytes[index] == UInt8(ascii: "\""), string() else { return false }
+                let keyEnd = index
+                skipSpace()
+                guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { return false }
+                index += 1
+                skipSpace()
+                let valueStart = index
+                guard value(depth: depth) else { return false }
+                if depth == 1 { members.append(HeaderSplice.Member(key: keyStart..<keyEnd, value: valueStart..<index)) }
+                skipSpace()
+                guard index < bytes.count else { return false }
+                if bytes[index] == UInt8(ascii: ",") {
+                    index += 1
+                    continue
+                }
+                guard bytes[index] == UInt8(ascii: "}") else { return false }
+                index += 1
+                return true
+            }
+        }
+
+        mutating func array(depth: Int) -> Bool {
+            guard depth <= maxDepth else { return false }
+            index += 1
+            skipSpace()
+            if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
+                index += 1
+                return true
+            }
+            while true {
+                skipSpace()
+                guard value(depth: depth) else { return false }
+                skipSpace()
+                guard index < bytes.count else { return false }
+                if bytes[index] == UInt8(ascii: ",") {
+                    index += 1
+                    continue
+                }
+                guard bytes[index] == UInt8(ascii: "]") else { return false }
+                index += 1
+                return true
+            }
+        }
+
+        mutating func value(depth: Int) -> Bool {
+            guard index < bytes.count else { return false }
+            switch bytes[index] {
+            case UInt8(ascii: "{"):
+                var nested: [HeaderSplice.Member] = []
+                return object(depth: depth + 1, members: &nested)
+            case UInt8(ascii: "["): return array(depth: depth + 1)
+            case UInt8(ascii: "\""): return string()
+            case UInt8(ascii: "t"): return literal("true")
+            case UInt8(ascii: "f"): return literal("false")
+            case UInt8(ascii: "n"): return literal("null")
+            default: return number()
+            }
+        }
+
+        /// At a quote: printable ASCII up to the closing quote, no backslash.
+        mutating func string() -> Bool {
+            index += 1
+            while index < bytes.count {
+                let byte = bytes[index]
+                index += 1
+                if byte == UInt8(ascii: "\"") { return true }
+                guard byte >= 0x20, byte < 0x80, byte != UInt8(ascii: "\\") else { return false }
+            }
+            return false
+        }
+
+        mutating func literal(_ word: StaticString) -> Bool {
+            let count = word.utf8CodeUnitCount
+            guard index + count <= bytes.count else { return false }
+            for i in 0..<count where bytes[index + i] != word.utf8Start[i] { return false }
+            index += count
+            return true
+        }
+
+        /// JSON's number grammar: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+        mutating func number() -> Bool {
+            if index < bytes.count, bytes[index] == UInt8(ascii: "-") { index += 1 }
+            let start = index
+            let integer = digits()
+            guard integer > 0, !(integer > 1 && bytes[start] == UInt8(ascii: "0")) else { return false }
+            if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
+                index += 1
+                guard digits() > 0 else { return false }
+            }
+            if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
+                index += 1
+                if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
+                guard digits() > 0 else { return false }
+            }
+            return true
+        }
+
+        mutating func digits() -> Int {
+            let start = index
+            while index < bytes.count, bytes[index] >= UInt8(ascii: "0"), bytes[index] <= UInt8(ascii: "9") { index += 1 }
+            return index - start
+        }
+    }
+}
