@@ -13,7 +13,14 @@ struct Coefficients {
     /// Whether index (n, c) is `n·C + c` (true) or just `c`.
     var perSample: Bool
 
-    init(perSample: Bool) { self.perSample = perSample }
+    /// `capacity`: how many constants will be appended (one allocation per array, not one per doubling).
+    init(perSample: Bool, capacity: Int) {
+        self.perSample = perSample
+        hi.reserveCapacity(capacity)
+        lo.reserveCapacity(capacity)
+        scale.reserveCapacity(capacity)
+        beta.reserveCapacity(capacity)
+    }
 
     mutating func append(mean: Double, invStd: Double, gamma: Double, beta b: Double, roundMeanTo: (Double) -> Double) {
         let high = roundMeanTo(mean)

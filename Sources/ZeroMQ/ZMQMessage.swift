@@ -13,37 +13,36 @@ public final class ZMQMessage {
         zmq_msg_init(pointer)
     }
 
-    /// A message holding a copy of `bytes`.
-    public init(copying bytes: UnsafeRawBufferPointer) throws(ZMQError) {
+    /// A message of `size` bytes for the caller to fill.
+    init(size: Int) throws(ZMQError) {
         pointer = .allocate(capacity: 1)
         do {
-            try ZMQRaw.call("zmq_msg_init_size") { zmq_msg_init_size(pointer, bytes.count) }
+            try ZMQRaw.call("zmq_msg_init_size") { zmq_msg_init_size(pointer, size) }
         } catch {
             pointer.deallocate()
             throw error
         }
-        if let base = bytes.baseAddress, bytes.count > 0 { zmq_msg_data(pointer).copyMemory(from: base, byteCount: bytes.count) }
+    }
+
+    /// A message holding a copy of `bytes`.
+    public convenience init(copying bytes: UnsafeRawBufferPointer) throws(ZMQError) {
+        try self.init(size: bytes.count)
+        fill(from: bytes)
     }
 
     public convenience init(_ bytes: [UInt8]) throws(ZMQError) {
-        try self.init(bytes: bytes)
+        try self.init(size: bytes.count)
+        bytes.withUnsafeBytes { fill(from: $0) }
     }
 
     public convenience init(string: String) throws(ZMQError) {
-        try self.init(bytes: Array(string.utf8))
+        var text = string
+        try self.init(size: text.utf8.count)
+        text.withUTF8 { fill(from: UnsafeRawBufferPointer($0)) }
     }
 
-    private convenience init(bytes: [UInt8]) throws(ZMQError) {
-        let result: Result<ZMQMessage, ZMQError> = bytes.withUnsafeBytes { raw in
-            do throws(ZMQError) { return .success(try ZMQMessage(copying: raw)) } catch { return .failure(error) }
-        }
-        try self.init(moving: result.get())
-    }
-
-    private init(moving other: ZMQMessage) throws(ZMQError) {
-        pointer = .allocate(capacity: 1)
-        zmq_msg_init(pointer)
-        try ZMQRaw.call("zmq_msg_move") { zmq_msg_move(pointer, other.pointer) }
+    private func fill(from bytes: UnsafeRawBufferPointer) {
+        if let base = bytes.baseAddress, bytes.count > 0 { zmq_msg_data(pointer).copyMemory(from: base, byteCount: bytes.count) }
     }
 
     /// A zero-copy message over `buffer`'s bytes: libzmq reads them in place and releases the

@@ -121,6 +121,7 @@ public final class ZMQSocket {
     /// received and released at once so a peer cannot make us hold them. `frameCount` is the real count.
     public func receiveMultipart(maxFrames: Int, dontWait: Bool = true) throws(ZMQError) -> (frames: [ZMQMessage], frameCount: Int)? {
         var frames: [ZMQMessage] = []
+        frames.reserveCapacity(maxFrames)
         var count = 0
         while true {
             let message = ZMQMessage()
