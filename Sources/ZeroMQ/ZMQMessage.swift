@@ -45,10 +45,67 @@ public final class ZMQMessage {
         if let base = bytes.baseAddress, bytes.count > 0 { zmq_msg_data(pointer).copyMemory(from: base, byteCount: bytes.count) }
     }
 
+    /// Replaces what this message holds with a copy of `bytes`, to reuse the message for another
+    /// send (whatever it held — a frame not sent — is released first).
+    public func refill(copying bytes: UnsafeRawBufferPointer) throws(ZMQError) {
+        try refill(size: bytes.count)
+        fill(from: bytes)
+    }
+
+    public func refill(copying bytes: [UInt8]) throws(ZMQError) {
+        try refill(size: bytes.count)
+        bytes.withUnsafeBytes { fill(from: $0) }
+    }
+
+    public func refill(copying string: String) throws(ZMQError) {
+        var text = string
+        try refill(size: text.utf8.count)
+        text.withUTF8 { fill(from: UnsafeRawBufferPointer($0)) }
+    }
+
+    private func refill(size: Int) throws(ZMQError) {
+        zmq_msg_close(pointer)
+        do {
+            try ZMQRaw.call("zmq_msg_init_size") { zmq_msg_init_size(pointer, size) }
+        } catch {
+            zmq_msg_init(pointer)
+            throw error
+        }
+    }
+
+    /// Replaces what this message holds with `buffer`'s bytes, zero-copy as `init(sending:)`.
+    public func refill(sending buffer: ZMQBuffer) throws(ZMQError) {
+        zmq_msg_close(pointer)
+        do {
+            try initData(buffer)
+        } catch {
+            zmq_msg_init(pointer)
+            throw error
+        }
+    }
+
+    /// A message holding what `other` held; `other` is left empty (zmq_msg_move, no copy).
+    public init(taking other: ZMQMessage) {
+        pointer = .allocate(capacity: 1)
+        zmq_msg_init(pointer)
+        // Fails only for an invalid message, which neither is: both are initialized.
+        _ = zmq_msg_move(pointer, other.pointer)
+    }
+
     /// A zero-copy message over `buffer`'s bytes: libzmq reads them in place and releases the
     /// buffer from its I/O thread once sent. The buffer must not change after this.
     public init(sending buffer: ZMQBuffer) throws(ZMQError) {
         pointer = .allocate(capacity: 1)
+        do {
+            try initData(buffer)
+        } catch {
+            pointer.deallocate()
+            throw error
+        }
+    }
+
+    /// Initializes the (uninitialized or closed) message over `buffer`, which libzmq releases.
+    private func initData(_ buffer: ZMQBuffer) throws(ZMQError) {
         let hint = Unmanaged.passRetained(buffer).toOpaque()
         do {
             try ZMQRaw.call("zmq_msg_init_data") {
@@ -56,7 +113,6 @@ public final class ZMQMessage {
             }
         } catch {
             Unmanaged<ZMQBuffer>.fromOpaque(hint).release()
-            pointer.deallocate()
             throw error
         }
     }

@@ -31,6 +31,48 @@ struct ZMQSocketTests {
         }
     }
 
+    @Test("messages reused: received into again (frames past capacity released), refilled and sent again, and moved out whole")
+    func reuse() throws {
+        try withPair { push, pull in
+            let slots = [ZMQMessage(), ZMQMessage(), ZMQMessage()]
+            let outgoing = [ZMQMessage(), ZMQMessage(), ZMQMessage()]
+            let buffer = ZMQBuffer(count: 4096)
+            buffer.bytes.initializeMemory(as: UInt8.self, repeating: 7, count: 4096)
+            for round in 0..<3 {
+                // A big frame, a zero-copy frame, and in round 1 two frames more than the slots hold.
+                try outgoing[0].refill(copying: "key\(round)")
+                try outgoing[1].refill(copying: [UInt8](repeating: UInt8(round), count: 100 + round))
+                try outgoing[2].refill(sending: buffer)
+                let extra = round == 1 ? try (0..<2).map { _ in try ZMQMessage([1]) } : []
+                #expect(try push.send(multipart: outgoing + extra))
+                #expect(outgoing.allSatisfy { $0.count == 0 }, "libzmq empties what it sends")
+                #expect(try pull.receiveMultipart(into: slots, dontWait: false) == 3 + extra.count)
+                #expect(String(decoding: slots[0].bytes, as: UTF8.self) == "key\(round)")
+                #expect(slots[1].bytes == [UInt8](repeating: UInt8(round), count: 100 + round))
+                #expect(slots[2].count == 4096 && slots[2].bytes.allSatisfy { $0 == 7 })
+            }
+            #expect(try pull.receiveMultipart(into: slots, dontWait: true) == nil)
+            // A frame moved out keeps its bytes and leaves the slot empty.
+            try outgoing[0].refill(copying: "k")
+            try outgoing[1].refill(copying: "h")
+            try outgoing[2].refill(copying: [9, 9, 9])
+            #expect(try push.send(multipart: outgoing))
+            #expect(try pull.receiveMultipart(into: slots, dontWait: false) == 3)
+            let moved = ZMQMessage(taking: slots[2])
+            #expect(moved.bytes == [9, 9, 9] && slots[2].count == 0)
+            // A refill releases what it held before: a zero-copy buffer never sent is let go.
+            weak var released: ZMQBuffer?
+            do {
+                let spare = ZMQBuffer(count: 64)
+                released = spare
+                try outgoing[2].refill(sending: spare)
+            }
+            #expect(released != nil, "the message holds the buffer")
+            try outgoing[2].refill(copying: [1])
+            #expect(released == nil, "a refill releases what the message held")
+        }
+    }
+
     @Test("dontWait on an empty socket returns nil; poll reports readable only once a message is queued")
     func pollAndDontWait() throws {
         try withPair { push, pull in

@@ -9,9 +9,11 @@ extension PipelineLoop {
             publishToJetStream(key: topic, header: header, payload: payload, receivedAt: receivedAt)
             return
         }
-        let frames: [ZMQMessage]
+        let frames = outgoing
         do {
-            frames = [try ZMQMessage(string: topic), try ZMQMessage(header), try ZMQMessage(sending: payload)]
+            try frames[0].refill(copying: topic)
+            try frames[1].refill(copying: header)
+            try frames[2].refill(sending: payload)
         } catch {
             logger.error("cannot build output message: \(error)")
             counters.dropped("error")
