@@ -7,6 +7,65 @@ public enum BenchReport {
     /// A figure whose batches/s times this reaches the driver's capacity is the driver's.
     static let driverMargin = 1.25
 
+    /// One target's figures over its rounds.
+    public struct Target: Sendable {
+        public var gigabytesPerSecond = Sample()
+        public var batchesPerSecond = Sample()
+        /// Medians over the rounds of each round's percentile, and the largest latency seen.
+        public var p50Ms = Double.nan
+        public var p99Ms = Double.nan
+        public var maxMs = Double.nan
+        public var peakResident = 0
+        /// Within `driverMargin` of the driver's own capacity: the figure measures the driver.
+        public var driverBound = false
+
+        var json: JSONValue {
+            .object([
+                ("gbps_median", .double(gigabytesPerSecond.median)), ("gbps_min", .double(gigabytesPerSecond.min)),
+                ("gbps_max", .double(gigabytesPerSecond.max)), ("batches_per_s", .double(batchesPerSecond.median)),
+                ("batches_per_s_min", .double(batchesPerSecond.min)), ("batches_per_s_max", .double(batchesPerSecond.max)),
+                ("p50_ms", .double(p50Ms)), ("p99_ms", .double(p99Ms)), ("max_ms", .double(maxMs)), ("peak_rss_bytes", .int(peakResident)),
+                ("driver_bound", .bool(driverBound)),
+            ])
+        }
+    }
+
+    public struct Figures: Sendable {
+        public var targets: [String: Target] = [:]
+        /// The driver's capacity (median batches/s of its rounds), when it was measured.
+        public var driverCapacity: Double?
+    }
+
+    static let targetOrder = ["driver", "normd", "normd evicting", "forwarder", "normd (running)", "normd paced", "forwarder paced"]
+
+    /// Each target's medians and spreads; figures near the driver's capacity are marked.
+    public static func figures(_ rounds: [EndToEndBench.Round]) -> Figures {
+        var figures = Figures()
+        let driverRates = rounds.filter { $0.target == "driver" }.map(\.result.batchesPerSecond)
+        figures.driverCapacity = driverRates.isEmpty ? nil : Sample(values: driverRates).median
+        for name in targetOrder {
+            let mine = rounds.filter { $0.target == name }
+            guard !mine.isEmpty else { continue }
+            var target = Target()
+            var p50 = Sample()
+            var p99 = Sample()
+            for r in mine {
+                target.gigabytesPerSecond.add(r.result.gigabytesPerSecond)
+                target.batchesPerSecond.add(r.result.batchesPerSecond)
+                p50.add(r.result.percentile(0.5))
+                p99.add(r.result.percentile(0.99))
+            }
+            target.p50Ms = p50.median
+            target.p99Ms = p99.median
+            target.maxMs = mine.flatMap(\.result.latenciesMs).max() ?? .nan
+            target.peakResident = mine.map(\.peakResident).max() ?? 0
+            target.driverBound =
+                name != "driver" && !name.hasSuffix("paced") && figures.driverCapacity.map { target.batchesPerSecond.median * driverMargin >= $0 } == true
+            figures.targets[name] = target
+        }
+        return figures
+    }
+
     public static func summary(_ rounds: [EndToEndBench.Round], bench: EndToEndBench) -> (text: String, json: String) {
         var text =
             "normd bench: kind \(bench.kind), \(bench.keys) key\(bench.keys == 1 ? "" : "s")\(bench.maxKeys > 0 ? " (evicting rounds: max_keys \(bench.maxKeys))" : ""), shape \(bench.shape) float32 (\(format(Double(bench.shape.reduce(4, *)) / 1_048_576, 1)) MiB), "
@@ -15,42 +74,20 @@ public enum BenchReport {
             ("kind", .string(bench.kind)), ("shape", .array(bench.shape.map { .int($0) })),
             ("in_flight", .int(bench.inFlight)), ("rounds", .int(bench.rounds)),
         ]
-        var medians: [String: Double] = [:]
-        // The driver's capacity, when measured: a figure within driverMargin of it measures the driver.
-        let driverRates = rounds.filter { $0.target == "driver" }.map(\.result.batchesPerSecond)
-        let driverCapacity = driverRates.isEmpty ? nil : Sample(values: driverRates).median
-        for target in ["driver", "normd", "normd evicting", "forwarder", "normd (running)"] {
-            let mine = rounds.filter { $0.target == target }
-            guard !mine.isEmpty else { continue }
-            var gbps = Sample()
-            var rate = Sample()
-            var p50 = Sample()
-            var p99 = Sample()
-            for r in mine {
-                gbps.add(r.result.gigabytesPerSecond)
-                rate.add(r.result.batchesPerSecond)
-                p50.add(r.result.percentile(0.5))
-                p99.add(r.result.percentile(0.99))
-            }
-            let maxLatency = mine.flatMap(\.result.latenciesMs).max() ?? .nan
-            let peak = mine.map(\.peakResident).max() ?? 0
-            medians[target] = gbps.median
-            text += "  \(target): \(format(gbps.median)) GB/s (\(format(gbps.min))–\(format(gbps.max))), \(format(rate.median, 0)) batches/s, "
-            text += "latency p50 \(format(p50.median)) ms, p99 \(format(p99.median)) ms, max \(format(maxLatency)) ms"
-            if peak > 0 { text += ", peak RSS \(peak / 1_048_576) MiB" }
-            let driverBound = target != "driver" && driverCapacity.map { rate.median * Self.driverMargin >= $0 } == true
-            if target == "driver" { text += " (the producer and consumer joined directly: the most this driver can show)" }
-            if driverBound { text += " — BOUND BY THE DRIVER (within \(Self.driverMargin)× of its capacity), not a result" }
+        let figures = figures(rounds)
+        for name in targetOrder {
+            guard let t = figures.targets[name] else { continue }
+            text += "  \(name): \(format(t.gigabytesPerSecond.median)) GB/s (\(format(t.gigabytesPerSecond.min))–\(format(t.gigabytesPerSecond.max))), "
+            text += "\(format(t.batchesPerSecond.median, 0)) batches/s, latency p50 \(format(t.p50Ms)) ms, p99 \(format(t.p99Ms)) ms, max \(format(t.maxMs)) ms"
+            if t.peakResident > 0 { text += ", peak RSS \(t.peakResident / 1_048_576) MiB" }
+            if name == "driver" { text += " (the producer and consumer joined directly: the most this driver can show)" }
+            if t.driverBound { text += " — BOUND BY THE DRIVER (within \(Self.driverMargin)× of its capacity), not a result" }
             text += "\n"
-            var fields: [(String, JSONValue)] = [
-                ("gbps_median", .double(gbps.median)), ("gbps_min", .double(gbps.min)), ("gbps_max", .double(gbps.max)),
-                ("batches_per_s", .double(rate.median)), ("p50_ms", .double(p50.median)),
-                ("p99_ms", .double(p99.median)), ("max_ms", .double(maxLatency)), ("peak_rss_bytes", .int(peak)),
-            ]
-            if target != "driver" && driverCapacity != nil { fields.append(("driver_bound", .bool(driverBound))) }
-            if target == "normd" {
+            guard case .object(var fields) = t.json else { continue }
+            if name == "driver" || figures.driverCapacity == nil { fields.removeAll { $0.0 == "driver_bound" } }
+            if name == "normd" {
                 // Flat memory: resident size at the end of each round against after its first second.
-                let growth = mine.compactMap { r -> Double? in
+                let growth = rounds.filter { $0.target == name }.compactMap { r -> Double? in
                     guard let first = r.residentSamples.first, let last = r.residentSamples.last, first > 0 else { return nil }
                     return Double(last) / Double(first)
                 }
@@ -59,8 +96,9 @@ public enum BenchReport {
                     fields.append(("rss_growth_worst", .double(worst)))
                 }
             }
-            json.append((target, .object(fields)))
+            json.append((name, .object(fields)))
         }
+        let medians = figures.targets.mapValues(\.gigabytesPerSecond.median)
         if let normd = medians["normd"], let evicting = medians["normd evicting"] {
             text += "  evicting ÷ no limit (medians): \(format(evicting / normd))\n"
             json.append(("ratio_evicting", .double(evicting / normd)))
@@ -68,6 +106,14 @@ public enum BenchReport {
         if let normd = medians["normd"], let forwarder = medians["forwarder"] {
             text += "  normd ÷ forwarder (medians): \(format(normd / forwarder))\n"
             json.append(("ratio_to_forwarder", .double(normd / forwarder)))
+        }
+        if let normd = figures.targets["normd paced"], let forwarder = figures.targets["forwarder paced"], let load = bench.pacedLoad,
+            let capacity = figures.targets["forwarder"]?.batchesPerSecond.median
+        {
+            text += "  paced at \(format(load)) × the forwarder's capacity (\(format(load * capacity, 0)) batches/s offered): "
+            text += "p99 normd ÷ forwarder \(format(normd.p99Ms / forwarder.p99Ms)) (normd delivered \(format(normd.batchesPerSecond.median, 0)) batches/s)\n"
+            json.append(("paced_load", .double(load)))
+            json.append(("ratio_p99_paced", .double(normd.p99Ms / forwarder.p99Ms)))
         }
         return (text, JSONValue.object(json).serialized)
     }

@@ -23,6 +23,9 @@ public struct EndToEndBench: Sendable {
     /// With `keys` above it, adds rounds of a daemon with `max_keys` and `evict_lru` beside the
     /// one without a limit, so eviction's cost is read as a ratio from the same run.
     public var maxKeys = 0
+    /// Adds rounds of normd and the forwarder with the producer paced at this fraction of the
+    /// forwarder's measured capacity: latency below saturation ("normd paced", "forwarder paced").
+    public var pacedLoad: Double?
     public var executable = CommandLine.arguments[0]
     public init() {}
 
@@ -56,27 +59,42 @@ public struct EndToEndBench: Sendable {
                 rounds.append(try measureDriverAlone(buffer: buffer, header: header, label: "driver round \(round + 1)/\(self.rounds)"))
             }
             for target in ["normd"] + (maxKeys > 0 ? ["normd evicting"] : []) + (compareWithForwarder ? ["forwarder"] : []) {
-                let directory = try Self.roundDirectory(round: round, target: target)
-                defer { try? FileManager.default.removeItem(at: directory) }
-                let input = "ipc://\(directory.path)/in"
-                let output = "ipc://\(directory.path)/out"
-                let process = try start(target, directory: directory, input: input, output: output)
-                defer {
-                    process.terminate()
-                    process.waitUntilExit()
+                rounds.append(try measureProcess(target, round: round, buffer: buffer, header: header, rate: nil))
+            }
+        }
+        if let pacedLoad, compareWithForwarder {
+            let capacity = Sample(values: rounds.filter { $0.target == "forwarder" }.map(\.result.batchesPerSecond)).median
+            for round in 0..<self.rounds {
+                for target in ["normd", "forwarder"] {
+                    let measured = try measureProcess(target, round: round, buffer: buffer, header: header, rate: pacedLoad * capacity)
+                    rounds.append(Round(target: "\(target) paced", result: measured.result, residentSamples: [], peakResident: measured.peakResident))
                 }
-                var driver = LoadDriver(input: input, output: output, payload: buffer, header: header, inFlight: inFlight, hwm: hwm)
-                driver.keys = keys
-                let sampler = ResidentSampler(pid: process.processIdentifier)
-                sampler.start()
-                let result = try measure(driver, label: "\(target) round \(round + 1)/\(self.rounds)")
-                let samples = sampler.stop()
-                rounds.append(
-                    Round(target: target, result: result, residentSamples: samples, peakResident: ResidentSampler.peak(pid: process.processIdentifier)))
             }
         }
         endProgress()
         return rounds
+    }
+
+    /// One round of `target` in a process of its own, the producer paced at `rate` when given.
+    private func measureProcess(_ target: String, round: Int, buffer: ZMQBuffer, header: String, rate: Double?) throws -> Round {
+        let directory = try Self.roundDirectory(round: round, target: target)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let input = "ipc://\(directory.path)/in"
+        let output = "ipc://\(directory.path)/out"
+        let process = try start(target, directory: directory, input: input, output: output)
+        defer {
+            process.terminate()
+            process.waitUntilExit()
+        }
+        var driver = LoadDriver(input: input, output: output, payload: buffer, header: header, inFlight: inFlight, hwm: hwm)
+        driver.keys = keys
+        driver.rate = rate
+        let sampler = ResidentSampler(pid: process.processIdentifier)
+        sampler.start()
+        let label = "\(target)\(rate.map { " paced at \(Int($0)) batches/s" } ?? "") round \(round + 1)/\(self.rounds)"
+        let result = try measure(driver, label: label)
+        let samples = sampler.stop()
+        return Round(target: target, result: result, residentSamples: samples, peakResident: ResidentSampler.peak(pid: process.processIdentifier))
     }
 
     private static func roundDirectory(round: Int, target: String) throws -> URL {

@@ -20,6 +20,9 @@ public struct LoadDriver: Sendable {
     /// The producer and consumer joined directly: the consumer binds `output` and the producer
     /// connects there (no daemon, no forwarder), to measure the driver's own capacity.
     var direct = false
+    /// Batches a second the producer offers, on a fixed schedule (nil: as fast as the window
+    /// allows). A paced run measures latency below capacity, where queues do not dominate it.
+    var rate: Double?
 
     /// Send times and seqs are written as 10^18 + value: always 19 digits, a valid JSON integer.
     static let fixedWidthBase: UInt64 = 1_000_000_000_000_000_000
@@ -80,6 +83,7 @@ public struct LoadDriver: Sendable {
         let output = output
         let hwm = hwm
         let keyNames = keys <= 1 ? ["bench"] : (0..<keys).map { "k\($0)" }
+        let interval = rate.map { UInt64(1e9 / $0) }
 
         // Counted in the consumer's own variables (no lock per message), handed over at join.
         let consumer = BenchThread("bench consumer") { () throws -> [Double] in
@@ -117,7 +121,18 @@ public struct LoadDriver: Sendable {
                 let keyFrames = keyNames.map { Array($0.utf8) }
                 var header = template.bytes
                 var seq = 0
+                let began = DispatchTime.now().uptimeNanoseconds
                 while !stop.load(ordering: .relaxed) {
+                    if let interval {
+                        // Batch n leaves at began + n·interval; behind schedule it leaves at once.
+                        let due = began &+ UInt64(seq) &* interval
+                        let current = DispatchTime.now().uptimeNanoseconds
+                        if due > current + 20_000 {
+                            usleep(UInt32(min(100_000, (due - current) / 1000)))
+                            continue
+                        }
+                        while DispatchTime.now().uptimeNanoseconds < due {}
+                    }
                     guard credits.wait(timeout: .now() + .milliseconds(200)) == .success else { continue }
                     LoadDriver.writeDigits(UInt64(seq), into: &header, at: template.seq)
                     LoadDriver.writeDigits(DispatchTime.now().uptimeNanoseconds, into: &header, at: template.time)

@@ -33,6 +33,15 @@ struct Bench: AsyncParsableCommand {
     var jetstream: String?
     @Option(help: "With --jetstream: messages per round (default 3000).") var messages = 3000
 
+    @Option(help: "Also measure latency with the producer paced at this fraction of the forwarder's measured capacity (e.g. 0.8).")
+    var paced: Double?
+
+    @Flag(help: "Measure every batch size from 64 B to 32 MiB (normd, zmq_proxy and the driver alone at each) and print a Markdown table.")
+    var sweep = false
+    @Option(name: .customLong("sweep-json"), help: "With --sweep: also write the figures as JSON to this file (scripts/plot-sweep draws them).")
+    var sweepJSON: String?
+    @Option(name: .customLong("sweep-max"), help: "With --sweep: leave out sizes above this many bytes.") var sweepMax: Int?
+
     @Flag(help: "Soak the real daemon under load, reconnects, consumer stalls, SIGHUP and malformed messages, then check it.")
     var soak = false
     @Option(help: "Soak: valid batches a second (default: --load × the capacity measured first).") var rate: Double?
@@ -45,6 +54,7 @@ struct Bench: AsyncParsableCommand {
         if let rate, !(rate > 0 && rate.isFinite) { throw ValidationError("--rate must be a positive number of batches a second") }
         guard load > 0, load <= 1 else { throw ValidationError("--load must be in (0, 1]") }
         guard producers >= 1, (keys ?? 64) >= producers || !soak else { throw ValidationError("--keys must be at least --producers, which must be at least 1") }
+        if let paced, !(paced > 0 && paced <= 1) { throw ValidationError("--paced must be in (0, 1]") }
         if let duration, !(duration > 0 && duration.isFinite) { throw ValidationError("--duration must be a positive number of seconds") }
     }
 
@@ -72,6 +82,19 @@ struct Bench: AsyncParsableCommand {
             print(JetStreamBench.table(try bench.run(), bench: bench), terminator: "")
             return
         }
+        if sweep {
+            var sweep = SweepBench()
+            sweep.rounds = rounds
+            sweep.duration = duration ?? 2
+            sweep.keys = max(1, keys ?? 1)
+            sweep.kind = kind
+            sweep.executable = executable
+            if let sweepMax { sweep.maxBytes = sweepMax }
+            let report = sweep.report(try sweep.run())
+            print(report.text, terminator: "")
+            if let sweepJSON { try Data((report.json + "\n").utf8).write(to: URL(fileURLWithPath: sweepJSON)) }
+            return
+        }
         if soak {
             var soak = Soak()
             soak.duration = duration ?? 60
@@ -95,6 +118,7 @@ struct Bench: AsyncParsableCommand {
         bench.compareWithForwarder = !noForwarder
         bench.keys = max(1, keys ?? 1)
         bench.maxKeys = max(0, maxKeys)
+        bench.pacedLoad = paced
         bench.executable = executable
         if let input, let output { bench.endpoints = (input, output) }
         let report = BenchReport.summary(try bench.run(), bench: bench)

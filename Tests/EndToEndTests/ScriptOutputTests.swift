@@ -53,4 +53,45 @@ struct ScriptOutputTests {
             #expect(p50 > 0 && p50 < 10_000, "\(target) p50 \(p50) ms")
         }
     }
+
+    @Test("bench --sweep prints a Markdown row per size and writes the JSON that scripts/plot-sweep draws")
+    func sweep() throws {
+        let directory = DaemonProcess.makeDirectory()
+        let json = directory.appendingPathComponent("sweep.json").path
+        let result = try runNormd(["bench", "--sweep", "--sweep-max", "1024", "--rounds", "1", "--duration", "0.3", "--sweep-json", json])
+        #expect(result.status == 0, "\(result.stderr)")
+        let rows = result.stdout.split(separator: "\n").filter { $0.hasPrefix("| 64 B") || $0.hasPrefix("| 1 KiB") }
+        #expect(rows.count == 2, "\(result.stdout)")
+        let report = try JSONParser.parse(String(decoding: try Data(contentsOf: URL(fileURLWithPath: json)), as: UTF8.self))
+        let sizes = report["sizes"]?.arrayValue ?? []
+        #expect(sizes.compactMap { $0["bytes"]?.intValue } == [64, 1024])
+        for size in sizes {
+            for target in ["normd", "forwarder", "driver"] { #expect(size[target]?["batches_per_s"]?.doubleValue ?? 0 > 0, "\(target)") }
+            let ratio = size["ratio"]?.doubleValue ?? 0
+            #expect(ratio > 0 && ratio < 100)
+        }
+        // The plot is made from that JSON by the committed script.
+        let svg = directory.appendingPathComponent("sweep.svg").path
+        let plot = Process()
+        plot.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        plot.arguments = ["python3", ContribTests.root.appendingPathComponent("scripts/plot-sweep").path, json, svg]
+        try plot.run()
+        plot.waitUntilExit()
+        #expect(plot.terminationStatus == 0)
+        let drawn = (try? String(contentsOfFile: svg, encoding: .utf8)) ?? ""
+        #expect(drawn.hasPrefix("<svg") && drawn.contains("polyline"))
+    }
+
+    @Test("bench --paced measures normd and the forwarder at a fraction of the forwarder's capacity and compares their p99")
+    func paced() throws {
+        let result = try runNormd(["bench", "--json", "--rounds", "1", "--duration", "0.5", "--shape", "2,4,2", "--in-flight", "16", "--paced", "0.5"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let report = try JSONParser.parse(String(result.stdout.split(separator: "\n").first ?? ""))
+        let forwarder = report["forwarder"]?["batches_per_s"]?.doubleValue ?? 0
+        let paced = report["forwarder paced"]?["batches_per_s"]?.doubleValue ?? 0
+        // The forwarder keeps up with half its capacity, so it delivers about what was offered.
+        #expect(paced > 0.3 * forwarder && paced < 0.7 * forwarder, "paced \(paced) of \(forwarder)")
+        #expect(report["normd paced"]?["p99_ms"]?.doubleValue ?? 0 > 0)
+        #expect(report["ratio_p99_paced"]?.doubleValue ?? 0 > 0)
+    }
 }
