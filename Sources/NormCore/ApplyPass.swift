@@ -24,9 +24,11 @@ final class ApplyPass<In: StoredElement, Out: StoredElement, S: ComputeScalar> {
         self.checkFinite = checkFinite
         let count = coefficients.hi.count
         let constants = UnsafeMutableBufferPointer<S>.allocate(capacity: 4 * count)
-        let columns = [coefficients.hi, coefficients.lo, coefficients.scale, coefficients.beta]
-        for (column, values) in columns.enumerated() {
-            for (i, value) in values.enumerated() { constants[column * count + i] = S(value) }
+        for i in 0..<count {
+            constants[i] = S(coefficients.hi[i])
+            constants[count + i] = S(coefficients.lo[i])
+            constants[2 * count + i] = S(coefficients.scale[i])
+            constants[3 * count + i] = S(coefficients.beta[i])
         }
         func column(_ index: Int) -> UnsafeBufferPointer<S> {
             UnsafeBufferPointer(rebasing: constants[(index * count)..<((index + 1) * count)])

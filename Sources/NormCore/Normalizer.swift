@@ -61,7 +61,9 @@ public struct Normalizer: Sendable {
         // The batch's own statistics, all finite: both passes in one parallel run.
         if !useRunning {
             var updated = statistics, changed = false, failure: NormError?, measured: ChannelStatistics?
-            let call = TwoPassCall(input: input, output: output, plan: plan, runner: runner) { moments in
+            // A nested function used without escaping: what it sets stays on this stack (an
+            // escaping closure would box each variable, five allocations per batch).
+            func constants(_ moments: [Moments]) -> Coefficients? {
                 guard moments.allSatisfy(\.isFinite) else {
                     // Rejected at once; `pass` needs the finite values' statistics, made below.
                     if settings.nonFinite != .pass { failure = NormError(.nonfinite, "payload holds NaN or infinite values") }
@@ -77,7 +79,10 @@ public struct Normalizer: Sendable {
                     return nil
                 }
             }
-            if Self.specialized(descriptor.dtype, outputDType, call) {
+            let done = withoutActuallyEscaping(constants) { constants in
+                Self.specialized(descriptor.dtype, outputDType, TwoPassCall(input: input, output: output, plan: plan, runner: runner, coefficients: constants))
+            }
+            if done {
                 statistics = updated
                 return NormOutcome(batchesTracked: settings.hasRunningStatistics ? updated?.batchesTracked : nil,
                                    updatedStatistics: changed, passedNonFinite: false, batch: measured)

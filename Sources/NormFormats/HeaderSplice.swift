@@ -13,10 +13,11 @@ enum HeaderSplice {
 
     /// The output header from `header`'s bytes and its top-level `members` (as the decoder found
     /// them; none with an escaped key). `header` must be a JSON object the parser accepted.
-    static func outputHeader(_ header: [UInt8], members: [Member], dtype: DType, norm: [UInt8]) -> [UInt8] {
+    /// `norm` appends the norm object's JSON to the output.
+    static func outputHeader(_ header: [UInt8], members: [Member], dtype: DType, norm: (inout [UInt8]) -> Void) -> [UInt8] {
         header.withUnsafeBufferPointer { bytes -> [UInt8] in
             var out: [UInt8] = []
-            out.reserveCapacity(header.count + norm.count + 24)
+            out.reserveCapacity(header.count + 96)
             out.append(UInt8(ascii: "{"))
             var wroteDType = false
             var wroteNorm = false
@@ -32,7 +33,7 @@ enum HeaderSplice {
             func appendNorm() {
                 separate()
                 out.append(contentsOf: #""norm":"#.utf8)
-                out.append(contentsOf: norm)
+                norm(&out)
             }
             for member in members {
                 let key = bytes[(member.key.lowerBound + 1)..<(member.key.upperBound - 1)]

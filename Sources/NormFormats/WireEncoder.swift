@@ -22,20 +22,35 @@ public enum WireEncoder {
     /// The output header for `header`: spliced from its bytes (each member as it came), or
     /// serialized from its members when a top-level key is written with escapes.
     public static func outputHeader(_ header: InboundHeader, outputDType: DType, kind: String, mode: String, batches: Int64?) -> [UInt8] {
-        var norm = Array(#"{"kind":""#.utf8)
-        norm += kind.utf8
-        norm += #"","mode":""#.utf8
-        norm += mode.utf8
-        norm.append(UInt8(ascii: "\""))
-        if let batches {
-            norm += #","batches":"#.utf8
-            norm += String(batches).utf8
+        if let members = header.memberRanges {
+            return HeaderSplice.outputHeader(header.raw, members: members, dtype: outputDType) { out in
+                out.append(contentsOf: #"{"kind":""#.utf8)
+                out.append(contentsOf: kind.utf8)
+                out.append(contentsOf: #"","mode":""#.utf8)
+                out.append(contentsOf: mode.utf8)
+                out.append(UInt8(ascii: "\""))
+                if let batches {
+                    out.append(contentsOf: #","batches":"#.utf8)
+                    appendDecimal(batches, to: &out)
+                }
+                out.append(UInt8(ascii: "}"))
+            }
         }
-        norm.append(UInt8(ascii: "}"))
-        if let members = header.memberRanges { return HeaderSplice.outputHeader(header.raw, members: members, dtype: outputDType, norm: norm) }
         var members: [(String, JSONValue)] = [("kind", .string(kind)), ("mode", .string(mode))]
         if let batches { members.append(("batches", .int(batches))) }
         return Array(outputHeader(header.members, outputDType: outputDType, norm: members).utf8)
+    }
+
+    /// `value` in decimal, as `String(value)` writes it, without making the string.
+    static func appendDecimal(_ value: Int64, to out: inout [UInt8]) {
+        if value < 0 { out.append(UInt8(ascii: "-")) }
+        var magnitude = value.magnitude
+        let start = out.count
+        repeat {
+            out.append(UInt8(ascii: "0") + UInt8(magnitude % 10))
+            magnitude /= 10
+        } while magnitude > 0
+        out[start...].reverse()
     }
 
     public static func deadLetterHeader(_ rejection: Rejection) -> String {

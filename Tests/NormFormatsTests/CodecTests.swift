@@ -6,6 +6,15 @@ import Testing
 
 @Suite("JSON and safetensors codecs")
 struct CodecTests {
+    @Test("the norm object's batch count is written as String(value) writes it")
+    func decimal() {
+        for value: Int64 in [0, 7, 10, 99, 1_000_000_007, -1, -10, .max, .min] {
+            var out: [UInt8] = [UInt8(ascii: "x")]
+            WireEncoder.appendDecimal(value, to: &out)
+            #expect(String(decoding: out, as: UTF8.self) == "x" + String(value))
+        }
+    }
+
     @Test("integers pass through exactly; depth is limited; strings unescape")
     func json() throws {
         let value = try JSONParser.parse(#"{"a":18446744073709551615,"b":[1.5e-3,-0],"c":"\u00e9\n\ud83d\ude00"}"#)
