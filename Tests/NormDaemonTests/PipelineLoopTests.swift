@@ -15,9 +15,9 @@ struct PipelineLoopTests {
         let count = 200
         var received = 0
         for seq in 0..<count {
-            // [2, 4, 2] float32 is 64 bytes (inline); [64, 4, 32] float32 is 32 KiB (a lane).
+            // [2, 4, 2] float32 is 64 bytes (inline); [64, 4, 128] float32 is 128 KiB (a lane).
             let small = seq % 3 != 2
-            let shape = small ? [2, 4, 2] : [64, 4, 32]
+            let shape = small ? [2, 4, 2] : [64, 4, 128]
             let header = #"{"dtype":"float32","shape":\#(shape),"seq":\#(seq)}"#
             try push.sendTensor(key: "k", header: header, floats: seededFloats(shape.reduce(1, *), seed: UInt64(seq), mean: 1, std: 2))
             // Keep up to 32 batches outstanding, so large ones are still on their lane when small ones arrive.

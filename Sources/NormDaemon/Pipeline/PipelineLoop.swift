@@ -29,10 +29,11 @@ final class PipelineLoop {
     /// The three frames each output is sent in, refilled for every batch (libzmq empties them).
     let outgoing = [ZMQMessage(), ZMQMessage(), ZMQMessage()]
     /// A batch of at most this many payload bytes, arriving when nothing is in flight, is
-    /// normalized on this thread instead of a lane. Measured (normd bench, 64 in flight, release):
-    /// at 64 B and 8 KiB inline takes 1.3× the batches/s of the lanes, at 64 KiB the lanes are
-    /// as fast or faster (they overlap normalizing with receiving and sending).
-    static let inlineBytes = 16_384
+    /// normalized on this thread instead of a lane. Measured (normd bench, release): at 64 B and
+    /// 8 KiB inline takes 1.3× the batches/s of the lanes; once the loop stopped allocating per
+    /// frame, 64 KiB inline took 1.13–1.18× (64 in flight, 2 interleaved pairs) and 1 MiB was
+    /// even (0.98–1.00, 16 in flight), so the line sits at 64 KiB.
+    static let inlineBytes = 65_536
     /// At most this many messages are taken from the input per loop turn.
     static let drainLimit = 256
 
