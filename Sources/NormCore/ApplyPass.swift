@@ -22,8 +22,22 @@ final class ApplyPass<In: StoredElement, Out: StoredElement, S: ComputeScalar> {
         self.plan = plan
         self.pieces = pieces
         self.checkFinite = checkFinite
+        let constants = UnsafeMutableBufferPointer<S>.allocate(capacity: 4 * coefficients.hi.count)
+        self.constants = constants
+        table = Self.table(coefficients, in: constants)
+        elementAffine = Self.elementAffine(coefficients)
+        finite = .allocate(capacity: max(pieces, 1))
+        finite.initialize(repeating: true)
+    }
+
+    deinit {
+        constants.deallocate()
+        finite.deallocate()
+    }
+
+    /// The constants rounded to `S` in `constants` (4 × their count), as the apply sweeps read them.
+    static func table(_ coefficients: Coefficients, in constants: UnsafeMutableBufferPointer<S>) -> ApplyKernel.CoefficientTable<S> {
         let count = coefficients.hi.count
-        let constants = UnsafeMutableBufferPointer<S>.allocate(capacity: 4 * count)
         for i in 0..<count {
             constants[i] = S(coefficients.hi[i])
             constants[count + i] = S(coefficients.lo[i])
@@ -33,20 +47,19 @@ final class ApplyPass<In: StoredElement, Out: StoredElement, S: ComputeScalar> {
         func column(_ index: Int) -> UnsafeBufferPointer<S> {
             UnsafeBufferPointer(rebasing: constants[(index * count)..<((index + 1) * count)])
         }
-        self.constants = constants
-        table = ApplyKernel.CoefficientTable(hi: column(0), lo: column(1), scale: column(2), beta: column(3), perSample: coefficients.perSample)
-        if let weight = coefficients.elementWeight, let bias = coefficients.elementBias {
-            elementAffine = (weight.map { S($0) }, bias.map { S($0) })
-        } else {
-            elementAffine = nil
-        }
-        finite = .allocate(capacity: max(pieces, 1))
-        finite.initialize(repeating: true)
+        return ApplyKernel.CoefficientTable(hi: column(0), lo: column(1), scale: column(2), beta: column(3), perSample: coefficients.perSample)
     }
 
-    deinit {
-        constants.deallocate()
-        finite.deallocate()
+    static func elementAffine(_ coefficients: Coefficients) -> (weight: [S], bias: [S])? {
+        guard let weight = coefficients.elementWeight, let bias = coefficients.elementBias else { return nil }
+        return (weight.map { S($0) }, bias.map { S($0) })
+    }
+
+    /// The table (and per-element affine) in temporary memory, for a sweep run inside `body`.
+    static func withTable<R>(_ coefficients: Coefficients, _ body: (ApplyKernel.CoefficientTable<S>, (weight: [S], bias: [S])?) -> R) -> R {
+        withUnsafeTemporaryAllocation(of: S.self, capacity: 4 * coefficients.hi.count) { constants in
+            body(table(coefficients, in: constants), elementAffine(coefficients))
+        }
     }
 
     func sweep(_ piece: Int) {

@@ -7,8 +7,20 @@ enum TwoPassKernel {
         _: In.Type, _: Out.Type, _: S.Type, input: UnsafeRawPointer, output: UnsafeMutableRawPointer,
         plan: BatchPlan, runner: ParallelRunner, coefficients: ([Moments]) -> Coefficients?
     ) -> Bool {
-        let statistics = StatisticsPass(In.self, input, plan: plan, runner: runner, finiteOnly: false)
         let applyPieces = ApplyKernel.pieces(plan: plan, runner: runner)
+        if applyPieces == 1 && StatisticsKernel.pieces(plan: plan, runner: runner) == 1 {
+            return normalizeInOnePiece(In.self, Out.self, S.self, input: input, output: output, plan: plan, coefficients: coefficients)
+        }
+        return normalizeInPieces(In.self, Out.self, S.self, input: input, output: output, plan: plan, runner: runner, coefficients: coefficients)
+    }
+
+    /// Both passes cut into pieces that the runner's workers claim, in one parallel run.
+    static func normalizeInPieces<In: StoredElement, Out: StoredElement, S: ComputeScalar>(
+        _: In.Type, _: Out.Type, _: S.Type, input: UnsafeRawPointer, output: UnsafeMutableRawPointer,
+        plan: BatchPlan, runner: ParallelRunner, coefficients: ([Moments]) -> Coefficients?
+    ) -> Bool {
+        let applyPieces = ApplyKernel.pieces(plan: plan, runner: runner)
+        let statistics = StatisticsPass(In.self, input, plan: plan, runner: runner, finiteOnly: false)
         // Written once by `between`, read by the apply pieces after it (runPhases orders them).
         var apply: ApplyPass<In, Out, S>?
         return runner.runPhases(
@@ -22,5 +34,27 @@ enum TwoPassKernel {
                 return true
             },
             second: applyPieces, { apply!.sweep($0) })
+    }
+
+    /// A batch below one worker's grain is one piece of each pass: the same sweeps (piece 0 of 1,
+    /// nothing to merge) on this thread, with the moments and constants in temporary memory — no
+    /// pass objects and no phase machinery, which cost more than the arithmetic for small batches.
+    /// The bits are the pieces path's: the same calls in the same order.
+    static func normalizeInOnePiece<In: StoredElement, Out: StoredElement, S: ComputeScalar>(
+        _: In.Type, _: Out.Type, _: S.Type, input: UnsafeRawPointer, output: UnsafeMutableRawPointer,
+        plan: BatchPlan, coefficients: ([Moments]) -> Coefficients?
+    ) -> Bool {
+        let moments = withUnsafeTemporaryAllocation(of: Moments.self, capacity: plan.partitionCount) { local -> [Moments] in
+            local.initialize(repeating: Moments())
+            StatisticsKernel.sweep(In.self, input, plan: plan, piece: 0, of: 1, into: local, finiteOnly: false)
+            return Array(local)
+        }
+        guard let constants = coefficients(moments) else { return false }
+        ApplyPass<In, Out, S>.withTable(constants) { table, elementAffine in
+            // The statistics pass has seen every value, so the apply pass need not check them.
+            _ = ApplyKernel.sweep(In.self, Out.self, input, output, plan: plan, table: table, elementAffine: elementAffine,
+                                  piece: 0, of: 1, checkFinite: false)
+        }
+        return true
     }
 }
