@@ -9,14 +9,7 @@ import Testing
 /// layout and output dtype, with and without affine.
 @Suite("One-piece batches: the same bits as the pieces path")
 struct OnePieceTests {
-    struct Case: CustomTestStringConvertible, Sendable {
-        let kind: NormKind, dtype: DType, layout: TensorLayout
-        var testDescription: String { "\(kind) \(dtype) \(layout)" }
-    }
-
-    static let cases: [Case] = NormKind.allCases.flatMap { kind in
-        DType.allCases.flatMap { dtype in [TensorLayout.nchw, .nhwc].map { Case(kind: kind, dtype: dtype, layout: $0) } }
-    }
+    typealias Case = ThreadCountTests.Case
 
     /// Runs both paths on the same input; the constants come from the normalizer's own code.
     struct BothPaths: KernelCall {
@@ -36,7 +29,7 @@ struct OnePieceTests {
         var moments: [[Moments]] = []
     }
 
-    @Test("every kind × dtype × layout, two shapes, output in the same dtype and in float32, with and without affine", arguments: cases)
+    @Test("every kind × dtype × layout, two shapes, output in the same dtype and in float32, with and without affine", arguments: ThreadCountTests.cases)
     func samebits(_ c: Case) throws {
         for shape in [[3, 8, 5], [2, 4, 6, 6]] {
             for outDType in [c.dtype, .float32] {
