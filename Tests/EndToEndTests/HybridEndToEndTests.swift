@@ -26,10 +26,7 @@ struct HybridEndToEndTests {
                 [pipeline.input]
                 bind = ["ipc://{dir}/in"]
                 [pipeline.output]
-                socket = "jetstream"
-                url = "\(server.url)"
-                stream = "HY_OUT"
-                subject_prefix = "hy.out"
+                \(jetStream(server, stream: "HY_OUT", prefix: "hy.out"))
                 dtype = "float64"
                 """)
         let peers = TestPeers()
@@ -67,10 +64,7 @@ struct HybridEndToEndTests {
                 [[pipeline]]
                 name = "p"
                 [pipeline.input]
-                socket = "jetstream"
-                url = "\(server.url)"
-                stream = "HY_IN"
-                subject_prefix = "hy.in"
+                \(jetStream(server, stream: "HY_IN", prefix: "hy.in"))
                 partitions = 2
                 [pipeline.output]
                 bind = ["ipc://{dir}/out"]
