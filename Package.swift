@@ -85,13 +85,16 @@ let package = Package(
             ],
             path: "Tests/NormTestSupport", swiftSettings: strict),
         .testTarget(name: "NormCoreTests", dependencies: ["NormCore", "Locking", "NormTestSupport"], resources: [.copy("Fixtures")], swiftSettings: strict),
-        .testTarget(name: "NormDaemonTests", dependencies: ["NormDaemon", "NormFormats", "NormTestSupport", "ZeroMQ"], swiftSettings: strict),
+        // DriftTests read their fixtures through #filePath.
+        .testTarget(
+            name: "NormDaemonTests", dependencies: ["NormDaemon", "NormFormats", "NormTestSupport", "ZeroMQ"], exclude: ["Fixtures"], swiftSettings: strict),
         .testTarget(name: "NormFormatsTests", dependencies: ["NormFormats", "NormCore", "NormTestSupport"], swiftSettings: strict),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"], swiftSettings: strict),
         .testTarget(name: "NATSTests", dependencies: ["NATS", "NormTestSupport"], swiftSettings: strict),
         .testTarget(
             name: "NormClusterTests", dependencies: ["NormCluster", "NATS", "NormCore", "NormFormats", "NormTestSupport"], swiftSettings: strict),
         .testTarget(name: "LockingTests", dependencies: ["Locking"], swiftSettings: strict),
+        .testTarget(name: "NormBenchTests", dependencies: ["NormBench", "ZeroMQ", "NormFormats"], swiftSettings: strict),
         // The end-to-end tests read their fixtures through #filePath; they drive the built binary.
         .testTarget(
             name: "EndToEndTests", dependencies: ["NormDaemon", "NormFormats", "ZeroMQ", "NormTestSupport", "NATS", "NormCluster"], exclude: ["Fixtures"],

@@ -36,7 +36,10 @@ public enum BenchReport {
         public var driverCapacity: Double?
     }
 
-    static let targetOrder = ["driver", "normd", "normd evicting", "forwarder", "normd (running)", "normd paced", "forwarder paced"]
+    static let targetOrder = [
+        "driver", "normd", "normd evicting", "forwarder", PythonPeers.forwarderTarget, PythonPeers.normalizerTarget, "normd (running)", "normd paced",
+        "forwarder paced",
+    ]
 
     /// Each target's medians and spreads; figures near the driver's capacity are marked.
     public static func figures(_ rounds: [EndToEndBench.Round]) -> Figures {
@@ -106,6 +109,11 @@ public enum BenchReport {
         if let normd = medians["normd"], let forwarder = medians["forwarder"] {
             text += "  normd ÷ forwarder (medians): \(format(normd / forwarder))\n"
             json.append(("ratio_to_forwarder", .double(normd / forwarder)))
+        }
+        for (peer, key) in [(PythonPeers.forwarderTarget, "ratio_to_pyzmq_forwarder"), (PythonPeers.normalizerTarget, "ratio_to_pyzmq_numpy")] {
+            guard let normd = medians["normd"], let other = medians[peer] else { continue }
+            text += "  normd ÷ \(peer) (medians): \(format(normd / other))\n"
+            json.append((key, .double(normd / other)))
         }
         if let normd = figures.targets["normd paced"], let forwarder = figures.targets["forwarder paced"], let load = bench.pacedLoad,
             let capacity = figures.targets["forwarder"]?.batchesPerSecond.median

@@ -26,6 +26,8 @@ public struct EndToEndBench: Sendable {
     /// Adds rounds of normd and the forwarder with the producer paced at this fraction of the
     /// forwarder's measured capacity: latency below saturation ("normd paced", "forwarder paced").
     public var pacedLoad: Double?
+    /// Adds rounds of a pyzmq pass-through forwarder and a pyzmq + NumPy BatchNorm (PythonPeers).
+    public var compareWithPython = false
     public var executable = CommandLine.arguments[0]
     public init() {}
 
@@ -47,6 +49,7 @@ public struct EndToEndBench: Sendable {
         }
         let header = "{\"dtype\":\"float32\",\"shape\":[\(shape.map(String.init).joined(separator: ","))]"
         var rounds: [Round] = []
+        if compareWithPython { try PythonPeers.checkAvailable() }
         if let endpoints {
             if measureDriver { rounds.append(try measureDriverAlone(buffer: buffer, header: header, label: "driver")) }
             var driver = LoadDriver(input: endpoints.input, output: endpoints.output, payload: buffer, header: header, inFlight: inFlight, hwm: hwm)
@@ -58,7 +61,9 @@ public struct EndToEndBench: Sendable {
             if measureDriver {
                 rounds.append(try measureDriverAlone(buffer: buffer, header: header, label: "driver round \(round + 1)/\(self.rounds)"))
             }
-            for target in ["normd"] + (maxKeys > 0 ? ["normd evicting"] : []) + (compareWithForwarder ? ["forwarder"] : []) {
+            for target in ["normd"] + (maxKeys > 0 ? ["normd evicting"] : []) + (compareWithForwarder ? ["forwarder"] : [])
+                + (compareWithPython ? PythonPeers.targets : [])
+            {
                 rounds.append(try measureProcess(target, round: round, buffer: buffer, header: header, rate: nil))
             }
         }
@@ -122,11 +127,12 @@ public struct EndToEndBench: Sendable {
     }
 
     private func start(_ target: String, directory: URL, input: String, output: String) throws -> Process {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
+        let peer = PythonPeers.process(target, input: input, output: output, hwm: hwm, perKey: keys > 1)
+        let process = peer ?? Process()
+        if peer == nil { process.executableURL = URL(fileURLWithPath: executable) }
         if target == "forwarder" {
             process.arguments = ["bench", "--forwarder-process", "--input", input, "--output", output, "--hwm", "\(hwm)"]
-        } else {
+        } else if peer == nil {
             let config = directory.appendingPathComponent("bench.toml").path
             try """
             \(benchDaemonTable(directory))
@@ -152,7 +158,7 @@ public struct EndToEndBench: Sendable {
         }
         process.standardOutput = FileHandle.nullDevice
         try process.run()
-        let socket = target == "forwarder" ? nil : "\(directory.path)/ctl.sock"
+        let socket = target == "forwarder" || peer != nil ? nil : "\(directory.path)/ctl.sock"
         let started = waitUntilReady(process, seconds: 10) {
             if let socket { return (try? ControlClient.send(["stats"], socket: socket)) != nil }
             return FileManager.default.fileExists(atPath: "\(directory.path)/out")

@@ -24,6 +24,8 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "Input endpoint of an already running daemon (with --output): measure it instead of starting one.") var input: String?
     @Option(help: "Output endpoint of an already running daemon.") var output: String?
     @Flag(help: "Measure normd alone, without the forwarder rounds.") var noForwarder = false
+    @Flag(help: "Also measure a pyzmq pass-through forwarder and a pyzmq + NumPy BatchNorm (what a user would write instead), each in a python3 of its own.")
+    var python = false
     @Flag(help: "Print only one JSON line of results on stdout (the table goes to stderr).") var json = false
     @Flag(help: .hidden) var forwarderProcess = false
     @Option(
@@ -55,6 +57,7 @@ struct Bench: AsyncParsableCommand {
         guard load > 0, load <= 1 else { throw ValidationError("--load must be in (0, 1]") }
         guard producers >= 1, (keys ?? 64) >= producers || !soak else { throw ValidationError("--keys must be at least --producers, which must be at least 1") }
         if let paced, !(paced > 0 && paced <= 1) { throw ValidationError("--paced must be in (0, 1]") }
+        if python, kind != "batch" { throw ValidationError("--python's NumPy normalizer is BatchNorm: use it with --kind batch") }
         if let duration, !(duration > 0 && duration.isFinite) { throw ValidationError("--duration must be a positive number of seconds") }
     }
 
@@ -119,6 +122,7 @@ struct Bench: AsyncParsableCommand {
         bench.keys = max(1, keys ?? 1)
         bench.maxKeys = max(0, maxKeys)
         bench.pacedLoad = paced
+        bench.compareWithPython = python
         bench.executable = executable
         if let input, let output { bench.endpoints = (input, output) }
         let report = BenchReport.summary(try bench.run(), bench: bench)

@@ -94,4 +94,22 @@ struct ScriptOutputTests {
         #expect(report["normd paced"]?["p99_ms"]?.doubleValue ?? 0 > 0)
         #expect(report["ratio_p99_paced"]?.doubleValue ?? 0 > 0)
     }
+
+    @Test("bench --python measures a pyzmq forwarder and a pyzmq + NumPy BatchNorm beside normd, and --kind other than batch is refused")
+    func python() throws {
+        let result = try runNormd([
+            "bench", "--json", "--no-forwarder", "--python", "--rounds", "1", "--duration", "0.5", "--shape", "2,4,2", "--in-flight", "8",
+        ])
+        #expect(result.status == 0, "\(result.stderr)")
+        let report = try JSONParser.parse(String(result.stdout.split(separator: "\n").first ?? ""))
+        for target in ["pyzmq forwarder", "pyzmq+numpy"] {
+            #expect(report[target]?["batches_per_s"]?.doubleValue ?? 0 > 0, "\(target)")
+            let p50 = report[target]?["p50_ms"]?.doubleValue ?? .nan
+            #expect(p50 > 0 && p50 < 10_000, "\(target) p50 \(p50) ms")
+        }
+        #expect(report["ratio_to_pyzmq_forwarder"]?.doubleValue ?? 0 > 0)
+        #expect(report["ratio_to_pyzmq_numpy"]?.doubleValue ?? 0 > 0)
+        let refused = try runNormd(["bench", "--python", "--kind", "layer"])
+        #expect(refused.status != 0 && refused.stderr.contains("--kind batch"), "\(refused.stderr)")
+    }
 }
