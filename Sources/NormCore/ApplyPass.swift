@@ -22,7 +22,7 @@ final class ApplyPass<In: StoredElement, Out: StoredElement, S: ComputeScalar> {
         self.plan = plan
         self.pieces = pieces
         self.checkFinite = checkFinite
-        let constants = UnsafeMutableBufferPointer<S>.allocate(capacity: 4 * coefficients.hi.count)
+        let constants = UnsafeMutableBufferPointer<S>.allocate(capacity: 4 * coefficients.count)
         self.constants = constants
         table = Self.table(coefficients, in: constants)
         elementAffine = Self.elementAffine(coefficients)
@@ -37,12 +37,12 @@ final class ApplyPass<In: StoredElement, Out: StoredElement, S: ComputeScalar> {
 
     /// The constants rounded to `S` in `constants` (4 × their count), as the apply sweeps read them.
     static func table(_ coefficients: Coefficients, in constants: UnsafeMutableBufferPointer<S>) -> ApplyKernel.CoefficientTable<S> {
-        let count = coefficients.hi.count
+        let count = coefficients.count
         for i in 0..<count {
-            constants[i] = S(coefficients.hi[i])
-            constants[count + i] = S(coefficients.lo[i])
-            constants[2 * count + i] = S(coefficients.scale[i])
-            constants[3 * count + i] = S(coefficients.beta[i])
+            constants[i] = S(coefficients.hi(i))
+            constants[count + i] = S(coefficients.lo(i))
+            constants[2 * count + i] = S(coefficients.scale(i))
+            constants[3 * count + i] = S(coefficients.beta(i))
         }
         func column(_ index: Int) -> UnsafeBufferPointer<S> {
             UnsafeBufferPointer(rebasing: constants[(index * count)..<((index + 1) * count)])
@@ -57,7 +57,7 @@ final class ApplyPass<In: StoredElement, Out: StoredElement, S: ComputeScalar> {
 
     /// The table (and per-element affine) in temporary memory, for a sweep run inside `body`.
     static func withTable<R>(_ coefficients: Coefficients, _ body: (ApplyKernel.CoefficientTable<S>, (weight: [S], bias: [S])?) -> R) -> R {
-        withUnsafeTemporaryAllocation(of: S.self, capacity: 4 * coefficients.hi.count) { constants in
+        withUnsafeTemporaryAllocation(of: S.self, capacity: 4 * coefficients.count) { constants in
             body(table(coefficients, in: constants), elementAffine(coefficients))
         }
     }

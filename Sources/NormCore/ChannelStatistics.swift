@@ -11,7 +11,7 @@ public struct ChannelStatistics: Sendable, Equatable {
     }
 
     /// From the partitions' moments; nil for kinds that keep no running statistics.
-    init?(moments: [Moments], plan: BatchPlan, kind: NormKind) {
+    init?(moments: UnsafeBufferPointer<Moments>, plan: BatchPlan, kind: NormKind) {
         let channels = plan.channels
         var mean = [Double](repeating: 0, count: channels)
         var variance = [Double](repeating: 0, count: channels)

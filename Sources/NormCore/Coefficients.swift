@@ -3,30 +3,36 @@
 /// The mean is split into `hi + lo` so that a float32 apply pass keeps float64 accuracy of the
 /// mean: `x − hi` is exact when x is near the mean, which is where precision matters.
 struct Coefficients {
-    var hi: [Double] = []
-    var lo: [Double] = []
-    var scale: [Double] = []
-    var beta: [Double] = []
+    /// How many constants of each kind there are.
+    let count: Int
+    /// hi, lo, scale and beta, a column of `count` each, in one allocation.
+    private var columns: [Double]
+    private var filled = 0
     /// For layer with a full `[C, *S]` affine: γ and β per element, in the tensor's memory order.
     var elementWeight: [Double]? = nil
     var elementBias: [Double]? = nil
     /// Whether index (n, c) is `n·C + c` (true) or just `c`.
     var perSample: Bool
 
-    /// `capacity`: how many constants will be appended (one allocation per array, not one per doubling).
-    init(perSample: Bool, capacity: Int) {
+    /// `count`: how many constants will be appended.
+    init(perSample: Bool, count: Int) {
         self.perSample = perSample
-        hi.reserveCapacity(capacity)
-        lo.reserveCapacity(capacity)
-        scale.reserveCapacity(capacity)
-        beta.reserveCapacity(capacity)
+        self.count = count
+        columns = Array(repeating: 0, count: 4 * count)
     }
 
     mutating func append(mean: Double, invStd: Double, gamma: Double, beta b: Double, roundMeanTo: (Double) -> Double) {
+        precondition(filled < count, "more constants than the count they were made for")
         let high = roundMeanTo(mean)
-        hi.append(high)
-        lo.append(mean - high)
-        scale.append(gamma * invStd)
-        beta.append(b)
+        columns[filled] = high
+        columns[count + filled] = mean - high
+        columns[2 * count + filled] = gamma * invStd
+        columns[3 * count + filled] = b
+        filled += 1
     }
+
+    func hi(_ i: Int) -> Double { columns[i] }
+    func lo(_ i: Int) -> Double { columns[count + i] }
+    func scale(_ i: Int) -> Double { columns[2 * count + i] }
+    func beta(_ i: Int) -> Double { columns[3 * count + i] }
 }

@@ -55,9 +55,10 @@ struct ApplyCall: KernelCall {
 /// Statistics, constants and apply in one parallel run; returns false when `coefficients` did.
 struct TwoPassCall: KernelCall {
     let input: UnsafeRawPointer, output: UnsafeMutableRawPointer, plan: BatchPlan, runner: ParallelRunner
-    let coefficients: ([Moments]) -> Coefficients?
+    /// The caller's, for the length of the call.
+    let constants: UnsafeMutablePointer<BatchConstants>
     func callAsFunction<In: StoredElement, Out: StoredElement, S: ComputeScalar>(_: In.Type, _: Out.Type, _: S.Type) -> Bool {
-        TwoPassKernel.normalize(In.self, Out.self, S.self, input: input, output: output, plan: plan, runner: runner, coefficients: coefficients)
+        TwoPassKernel.normalize(In.self, Out.self, S.self, input: input, output: output, plan: plan, runner: runner, constants: &constants.pointee)
     }
 }
 

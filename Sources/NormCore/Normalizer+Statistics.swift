@@ -20,7 +20,7 @@ extension Normalizer {
 
     /// The apply pass's constants, from the batch's moments or from running statistics.
     func coefficients(
-        plan: BatchPlan, moments: [Moments], running: RunningStatistics?, affine: Affine?, doublePrecision: Bool
+        plan: BatchPlan, moments: UnsafeBufferPointer<Moments>, running: RunningStatistics?, affine: Affine?, doublePrecision: Bool
     ) throws(NormError) -> Coefficients {
         let channels = plan.channels
         let round: (Double) -> Double = doublePrecision ? { $0 } : { Double(Float($0)) }
@@ -30,21 +30,21 @@ extension Normalizer {
         func invStd(_ variance: Double) -> Double { 1 / (variance + settings.eps).squareRoot() }
 
         if let running {
-            var result = Coefficients(perSample: false, capacity: channels)
+            var result = Coefficients(perSample: false, count: channels)
             for c in 0..<channels {
                 result.append(mean: running.mean[c], invStd: invStd(running.variance[c]), gamma: gamma(c), beta: beta(c), roundMeanTo: round)
             }
             return result
         }
         if settings.kind == .batch {
-            var result = Coefficients(perSample: false, capacity: channels)
+            var result = Coefficients(perSample: false, count: channels)
             for c in 0..<channels {
                 result.append(mean: moments[c].mean, invStd: invStd(moments[c].variance(settings.variance)), gamma: gamma(c), beta: beta(c), roundMeanTo: round)
             }
             return result
         }
         if settings.kind == .layer, let affine, !perChannelAffine {
-            var result = Coefficients(perSample: true, capacity: plan.batch)
+            var result = Coefficients(perSample: true, count: plan.batch)
             for n in 0..<plan.batch {
                 result.append(mean: moments[n].mean, invStd: invStd(moments[n].variance(settings.variance)), gamma: 1, beta: 0, roundMeanTo: round)
             }
@@ -52,7 +52,7 @@ extension Normalizer {
             result.elementBias = Self.memoryOrder(affine.bias, plan: plan)
             return result
         }
-        var result = Coefficients(perSample: true, capacity: plan.batch * channels)
+        var result = Coefficients(perSample: true, count: plan.batch * channels)
         for n in 0..<plan.batch {
             for c in 0..<channels {
                 let m = moments[plan.partition(sample: n, channel: c)]

@@ -60,34 +60,17 @@ public struct Normalizer: Sendable {
 
         // The batch's own statistics, all finite: both passes in one parallel run.
         if !useRunning {
-            var updated = statistics, changed = false, failure: NormError?, measured: ChannelStatistics?
-            // A nested function used without escaping: what it sets stays on this stack (an
-            // escaping closure would box each variable, five allocations per batch).
-            func constants(_ moments: [Moments]) -> Coefficients? {
-                guard moments.allSatisfy(\.isFinite) else {
-                    // Rejected at once; `pass` needs the finite values' statistics, made below.
-                    if settings.nonFinite != .pass { failure = NormError(.nonfinite, "payload holds NaN or infinite values") }
-                    return nil
-                }
-                do throws(NormError) {
-                    let batch = settings.hasRunningStatistics ? ChannelStatistics(moments: moments, plan: plan, kind: settings.kind) : nil
-                    if measureBatch { measured = batch }
-                    changed = try advance(&updated, from: batch, mode: mode)
-                    return try coefficients(plan: plan, moments: moments, running: nil, affine: affine, doublePrecision: doublePrecision)
-                } catch {
-                    failure = error
-                    return nil
-                }
-            }
-            let done = withoutActuallyEscaping(constants) { constants in
-                Self.specialized(descriptor.dtype, outputDType, TwoPassCall(input: input, output: output, plan: plan, runner: runner, coefficients: constants))
+            var constants = BatchConstants(normalizer: self, plan: plan, mode: mode, affine: affine, doublePrecision: doublePrecision,
+                                           measureBatch: measureBatch, updated: statistics)
+            let done = withUnsafeMutablePointer(to: &constants) { constants in
+                Self.specialized(descriptor.dtype, outputDType, TwoPassCall(input: input, output: output, plan: plan, runner: runner, constants: constants))
             }
             if done {
-                statistics = updated
-                return NormOutcome(batchesTracked: settings.hasRunningStatistics ? updated?.batchesTracked : nil,
-                                   updatedStatistics: changed, passedNonFinite: false, batch: measured)
+                statistics = constants.updated
+                return NormOutcome(batchesTracked: settings.hasRunningStatistics ? constants.updated?.batchesTracked : nil,
+                                   updatedStatistics: constants.changed, passedNonFinite: false, batch: constants.measured)
             }
-            if let failure { throw failure }
+            if let failure = constants.failure { throw failure }
         }
 
         // Running statistics (eval), or — with `nonfinite = "pass"` — NaN and ±inf among the values,
@@ -100,8 +83,9 @@ public struct Normalizer: Sendable {
         }
 
         // Neither eval nor a batch passed with NaN or ±inf moves the running statistics.
-        let constants = try coefficients(plan: plan, moments: moments, running: useRunning ? statistics : nil, affine: affine,
-                                         doublePrecision: doublePrecision)
+        let constants = try moments.withUnsafeBufferPointer { moments throws(NormError) in
+            try coefficients(plan: plan, moments: moments, running: useRunning ? statistics : nil, affine: affine, doublePrecision: doublePrecision)
+        }
         let apply = ApplyCall(input: input, output: output, plan: plan, coefficients: constants, runner: runner, checkFinite: true)
         if !Self.specialized(descriptor.dtype, outputDType, apply) {
             if settings.nonFinite == .reject && !passedNonFinite {
@@ -114,19 +98,10 @@ public struct Normalizer: Sendable {
         var measured: ChannelStatistics?
         if measureBatch && useRunning && !passedNonFinite {
             let batchMoments = Self.specialized(descriptor.dtype, descriptor.dtype, MomentsCall(input: input, plan: plan, runner: runner, finiteOnly: false))
-            measured = ChannelStatistics(moments: batchMoments, plan: plan, kind: settings.kind)
+            measured = batchMoments.withUnsafeBufferPointer { ChannelStatistics(moments: $0, plan: plan, kind: settings.kind) }
         }
         return NormOutcome(batchesTracked: settings.hasRunningStatistics ? statistics?.batchesTracked : nil,
                            updatedStatistics: false, passedNonFinite: passedNonFinite, batch: measured)
-    }
-
-    /// Moves the running statistics one batch forward when training a kind that keeps them;
-    /// returns whether it did.
-    private func advance(_ statistics: inout RunningStatistics?, from batch: ChannelStatistics?, mode: NormMode) throws(NormError) -> Bool {
-        guard mode == .train, settings.hasRunningStatistics, var current = statistics, let batch else { return false }
-        try update(&current, from: batch)
-        statistics = current
-        return true
     }
 
     func usesRunningStatistics(_ mode: NormMode) -> Bool {

@@ -2,22 +2,22 @@
 /// `ParallelRunner.runPhases`): the constants are made from the merged moments by whichever
 /// worker finishes the last statistics piece, and the apply pieces follow without a second wake.
 enum TwoPassKernel {
-    /// Returns false, with the output untouched, when `coefficients` returns nil for the moments.
+    /// Returns false, with the output untouched, when `constants` makes none for the moments.
     static func normalize<In: StoredElement, Out: StoredElement, S: ComputeScalar>(
         _: In.Type, _: Out.Type, _: S.Type, input: UnsafeRawPointer, output: UnsafeMutableRawPointer,
-        plan: BatchPlan, runner: ParallelRunner, coefficients: ([Moments]) -> Coefficients?
+        plan: BatchPlan, runner: ParallelRunner, constants: inout BatchConstants
     ) -> Bool {
         let applyPieces = ApplyKernel.pieces(plan: plan, runner: runner)
         if applyPieces == 1 && StatisticsKernel.pieces(plan: plan, runner: runner) == 1 {
-            return normalizeInOnePiece(In.self, Out.self, S.self, input: input, output: output, plan: plan, coefficients: coefficients)
+            return normalizeInOnePiece(In.self, Out.self, S.self, input: input, output: output, plan: plan, constants: &constants)
         }
-        return normalizeInPieces(In.self, Out.self, S.self, input: input, output: output, plan: plan, runner: runner, coefficients: coefficients)
+        return normalizeInPieces(In.self, Out.self, S.self, input: input, output: output, plan: plan, runner: runner, constants: &constants)
     }
 
     /// Both passes cut into pieces that the runner's workers claim, in one parallel run.
     static func normalizeInPieces<In: StoredElement, Out: StoredElement, S: ComputeScalar>(
         _: In.Type, _: Out.Type, _: S.Type, input: UnsafeRawPointer, output: UnsafeMutableRawPointer,
-        plan: BatchPlan, runner: ParallelRunner, coefficients: ([Moments]) -> Coefficients?
+        plan: BatchPlan, runner: ParallelRunner, constants: inout BatchConstants
     ) -> Bool {
         let applyPieces = ApplyKernel.pieces(plan: plan, runner: runner)
         let statistics = StatisticsPass(In.self, input, plan: plan, runner: runner, finiteOnly: false)
@@ -27,10 +27,10 @@ enum TwoPassKernel {
             workers: runner.workers(forElements: plan.geometry.elementCount),
             first: statistics.pieces, { statistics.sweep($0) },
             between: {
-                guard let constants = coefficients(statistics.merged()) else { return false }
+                guard let coefficients = statistics.merged().withUnsafeBufferPointer({ constants.make($0) }) else { return false }
                 // The statistics pass has seen every value, so the apply pass need not check them.
                 apply = ApplyPass(In.self, Out.self, S.self, input: input, output: output, plan: plan,
-                                  coefficients: constants, pieces: applyPieces, checkFinite: false)
+                                  coefficients: coefficients, pieces: applyPieces, checkFinite: false)
                 return true
             },
             second: applyPieces, { apply!.sweep($0) })
@@ -42,15 +42,15 @@ enum TwoPassKernel {
     /// The bits are the pieces path's: the same calls in the same order.
     static func normalizeInOnePiece<In: StoredElement, Out: StoredElement, S: ComputeScalar>(
         _: In.Type, _: Out.Type, _: S.Type, input: UnsafeRawPointer, output: UnsafeMutableRawPointer,
-        plan: BatchPlan, coefficients: ([Moments]) -> Coefficients?
+        plan: BatchPlan, constants: inout BatchConstants
     ) -> Bool {
-        let moments = withUnsafeTemporaryAllocation(of: Moments.self, capacity: plan.partitionCount) { local -> [Moments] in
+        let made = withUnsafeTemporaryAllocation(of: Moments.self, capacity: plan.partitionCount) { local -> Coefficients? in
             local.initialize(repeating: Moments())
             StatisticsKernel.sweep(In.self, input, plan: plan, piece: 0, of: 1, into: local, finiteOnly: false)
-            return Array(local)
+            return constants.make(UnsafeBufferPointer(local))
         }
-        guard let constants = coefficients(moments) else { return false }
-        ApplyPass<In, Out, S>.withTable(constants) { table, elementAffine in
+        guard let coefficients = made else { return false }
+        ApplyPass<In, Out, S>.withTable(coefficients) { table, elementAffine in
             // The statistics pass has seen every value, so the apply pass need not check them.
             _ = ApplyKernel.sweep(In.self, Out.self, input, output, plan: plan, table: table, elementAffine: elementAffine,
                                   piece: 0, of: 1, checkFinite: false)

@@ -5,28 +5,29 @@ import Testing
 
 /// A batch below one worker's grain skips the pass objects and the phase machinery
 /// (`TwoPassKernel.normalizeInOnePiece`); it must give the bits the pieces path gives for the
-/// same batch — output and the moments the constants are made from — for every kind, dtype,
+/// same batch — output, the batch's channel statistics and the running statistics moved by
+/// them — for every kind, dtype,
 /// layout and output dtype, with and without affine.
 @Suite("One-piece batches: the same bits as the pieces path")
 struct OnePieceTests {
     typealias Case = ThreadCountTests.Case
 
-    /// Runs both paths on the same input; the constants come from the normalizer's own code.
+    /// Runs both paths on the same input, each with its own copy of `constants` (the
+    /// normalizer's own code), and returns both copies as the paths left them.
     struct BothPaths: KernelCall {
         let input: UnsafeRawPointer, onePiece: UnsafeMutableRawPointer, pieces: UnsafeMutableRawPointer
         let plan: BatchPlan, runner: ParallelRunner
-        let constants: ([Moments]) -> Coefficients?
-        func callAsFunction<In: StoredElement, Out: StoredElement, S: ComputeScalar>(_: In.Type, _: Out.Type, _: S.Type) -> (Bool, Bool) {
-            (
-                TwoPassKernel.normalizeInOnePiece(In.self, Out.self, S.self, input: input, output: onePiece, plan: plan, coefficients: constants),
-                TwoPassKernel.normalizeInPieces(In.self, Out.self, S.self, input: input, output: pieces, plan: plan, runner: runner, coefficients: constants)
-            )
+        let constants: BatchConstants
+        func callAsFunction<In: StoredElement, Out: StoredElement, S: ComputeScalar>(
+            _: In.Type, _: Out.Type, _: S.Type
+        ) -> [(done: Bool, constants: BatchConstants)] {
+            var one = constants
+            var many = constants
+            let oneDone = TwoPassKernel.normalizeInOnePiece(In.self, Out.self, S.self, input: input, output: onePiece, plan: plan, constants: &one)
+            let manyDone = TwoPassKernel.normalizeInPieces(
+                In.self, Out.self, S.self, input: input, output: pieces, plan: plan, runner: runner, constants: &many)
+            return [(oneDone, one), (manyDone, many)]
         }
-    }
-
-    final class Seen: @unchecked Sendable {
-        // Written by the constants closure, which each path calls once on the test's thread.
-        var moments: [[Moments]] = []
     }
 
     @Test("every kind × dtype × layout, two shapes, output in the same dtype and in float32, with and without affine", arguments: ThreadCountTests.cases)
@@ -47,7 +48,6 @@ struct OnePieceTests {
                     let input = ThreadCountTests().encode(seededFloats(count, seed: 11, mean: 2e2, std: 1.3), as: c.dtype)
                     var one = [UInt8](repeating: 0, count: count * outDType.itemSize)
                     var many = one
-                    let seen = Seen()
                     let doublePrecision = c.dtype == .float64 || outDType == .float64
                     let results = input.withUnsafeBytes { input in
                         one.withUnsafeMutableBytes { one in
@@ -56,17 +56,20 @@ struct OnePieceTests {
                                     c.dtype, outDType,
                                     BothPaths(
                                         input: input.baseAddress!, onePiece: one.baseAddress!, pieces: many.baseAddress!, plan: plan,
-                                        runner: normalizer.runner
-                                    ) { moments in
-                                        seen.moments.append(moments)
-                                        return try? normalizer.coefficients(
-                                            plan: plan, moments: moments, running: nil, affine: weights, doublePrecision: doublePrecision)
-                                    })
+                                        runner: normalizer.runner,
+                                        constants: BatchConstants(
+                                            normalizer: normalizer, plan: plan, mode: .train, affine: weights, doublePrecision: doublePrecision,
+                                            measureBatch: true, updated: .initial(channels: channels))))
                             }
                         }
                     }
-                    #expect(results.0 && results.1)
-                    #expect(seen.moments.count == 2 && seen.moments[0] == seen.moments[1], "\(shape) → \(outDType) affine \(affine)")
+                    #expect(results.allSatisfy { $0.done && $0.constants.failure == nil })
+                    let (oneState, manyState) = (results[0].constants, results[1].constants)
+                    #expect(oneState.measured == manyState.measured && oneState.updated == manyState.updated, "\(shape) → \(outDType) affine \(affine)")
+                    // Batch and instance keep running statistics: the batch moved them.
+                    let keeps = c.kind == .batch || c.kind == .instance
+                    #expect(oneState.changed == keeps && (oneState.measured != nil) == keeps)
+                    #expect((oneState.updated != RunningStatistics.initial(channels: channels)) == keeps)
                     #expect(one == many, "\(shape) → \(outDType) affine \(affine)")
                     #expect(one.contains { $0 != 0 })
                 }

@@ -1,0 +1,45 @@
+/// A batch normalized by its own statistics: makes the apply constants from its moments, once,
+/// between the statistics pass and the apply pass, and moves a copy of the running statistics
+/// forward. Held by the caller and passed `inout`, so nothing it sets needs a heap box (a
+/// capturing closure boxed each variable it set: several allocations per batch).
+struct BatchConstants {
+    let normalizer: Normalizer
+    let plan: BatchPlan
+    let mode: NormMode
+    let affine: Affine?
+    let doublePrecision: Bool
+    let measureBatch: Bool
+    /// The running statistics after this batch (the caller's until `make` succeeds).
+    var updated: RunningStatistics?
+    /// Whether `make` moved them.
+    var changed = false
+    /// Why the batch cannot be normalized, when `make` returned nil for a reason other than
+    /// non-finite values under `nonfinite = "pass"` (which takes the separate passes).
+    var failure: NormError?
+    /// The batch's channel statistics, when asked for (drift).
+    var measured: ChannelStatistics?
+
+    /// The constants for these moments, or nil (with `failure` set, unless the values are to be
+    /// passed) when a moment is not finite or the running statistics cannot move.
+    mutating func make(_ moments: UnsafeBufferPointer<Moments>) -> Coefficients? {
+        let settings = normalizer.settings
+        guard moments.allSatisfy(\.isFinite) else {
+            // Rejected at once; `pass` needs the finite values' statistics, made by the caller.
+            if settings.nonFinite != .pass { failure = NormError(.nonfinite, "payload holds NaN or infinite values") }
+            return nil
+        }
+        do throws(NormError) {
+            let batch = settings.hasRunningStatistics ? ChannelStatistics(moments: moments, plan: plan, kind: settings.kind) : nil
+            if measureBatch { measured = batch }
+            if mode == .train, settings.hasRunningStatistics, var current = updated, let batch {
+                try normalizer.update(&current, from: batch)
+                updated = current
+                changed = true
+            }
+            return try normalizer.coefficients(plan: plan, moments: moments, running: nil, affine: affine, doublePrecision: doublePrecision)
+        } catch {
+            failure = error
+            return nil
+        }
+    }
+}
