@@ -29,12 +29,15 @@ struct BatchConstants {
             return nil
         }
         do throws(NormError) {
-            let batch = settings.hasRunningStatistics ? ChannelStatistics(moments: moments, plan: plan, kind: settings.kind) : nil
-            if measureBatch { measured = batch }
-            if mode == .train, settings.hasRunningStatistics, var current = updated, let batch {
-                try normalizer.update(&current, from: batch)
-                updated = current
-                changed = true
+            if settings.hasRunningStatistics && (measureBatch || mode == .train) {
+                _ = try ChannelStatistics.withValues(moments: moments, plan: plan, kind: settings.kind) { mean, variance throws(NormError) in
+                    if measureBatch { measured = ChannelStatistics(mean: Array(mean), variance: Array(variance)) }
+                    if mode == .train, var current = updated {
+                        try normalizer.update(&current, mean: mean, variance: variance)
+                        updated = current
+                        changed = true
+                    }
+                }
             }
             return try normalizer.coefficients(plan: plan, moments: moments, running: nil, affine: affine, doublePrecision: doublePrecision)
         } catch {

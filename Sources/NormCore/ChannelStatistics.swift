@@ -12,32 +12,44 @@ public struct ChannelStatistics: Sendable, Equatable {
 
     /// From the partitions' moments; nil for kinds that keep no running statistics.
     init?(moments: UnsafeBufferPointer<Moments>, plan: BatchPlan, kind: NormKind) {
+        guard let made = Self.withValues(moments: moments, plan: plan, kind: kind, { Self(mean: Array($0), variance: Array($1)) }) else { return nil }
+        self = made
+    }
+
+    /// The per-channel mean and variance made from the partitions' moments, in temporary memory
+    /// for the length of `body` (no arrays for a batch whose statistics are only folded into the
+    /// running ones); nil for kinds that keep no running statistics.
+    static func withValues<R, E: Error>(
+        moments: UnsafeBufferPointer<Moments>, plan: BatchPlan, kind: NormKind,
+        _ body: (UnsafeBufferPointer<Double>, UnsafeBufferPointer<Double>) throws(E) -> R
+    ) throws(E) -> R? {
+        guard kind == .batch || kind == .instance else { return nil }
         let channels = plan.channels
-        var mean = [Double](repeating: 0, count: channels)
-        var variance = [Double](repeating: 0, count: channels)
-        switch kind {
-        case .batch:
-            for c in 0..<channels {
-                mean[c] = moments[c].mean
-                variance[c] = moments[c].m2 / (moments[c].count - 1)
-            }
-        case .instance:
-            let spatial = Double(plan.spatial)
-            for n in 0..<plan.batch {
+        return try withUnsafeTemporaryAllocation(of: Double.self, capacity: 2 * channels) { values throws(E) -> R in
+            values.initialize(repeating: 0)
+            let mean = UnsafeMutableBufferPointer(rebasing: values[0..<channels])
+            let variance = UnsafeMutableBufferPointer(rebasing: values[channels..<(2 * channels)])
+            if kind == .batch {
                 for c in 0..<channels {
-                    let m = moments[n * channels + c]
-                    mean[c] += m.mean
-                    variance[c] += m.biasedVariance * spatial / (spatial - 1)
+                    mean[c] = moments[c].mean
+                    variance[c] = moments[c].m2 / (moments[c].count - 1)
+                }
+            } else {
+                let spatial = Double(plan.spatial)
+                for n in 0..<plan.batch {
+                    for c in 0..<channels {
+                        let m = moments[n * channels + c]
+                        mean[c] += m.mean
+                        variance[c] += m.biasedVariance * spatial / (spatial - 1)
+                    }
+                }
+                let samples = Double(plan.batch)
+                for c in 0..<channels {
+                    mean[c] /= samples
+                    variance[c] /= samples
                 }
             }
-            let samples = Double(plan.batch)
-            for c in 0..<channels {
-                mean[c] /= samples
-                variance[c] /= samples
-            }
-        case .group, .layer:
-            return nil
+            return try body(UnsafeBufferPointer(mean), UnsafeBufferPointer(variance))
         }
-        self.init(mean: mean, variance: variance)
     }
 }

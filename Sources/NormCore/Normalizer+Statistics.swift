@@ -1,9 +1,8 @@
 extension Normalizer {
     /// Moves running statistics one batch forward from the batch's channel statistics, as torch.nn
     /// does after a training step.
-    func update(_ statistics: inout RunningStatistics, from batch: ChannelStatistics) throws(NormError) {
-        let channels = batch.mean.count
-        let batchMean = batch.mean, batchVariance = batch.variance
+    func update(_ statistics: inout RunningStatistics, mean batchMean: UnsafeBufferPointer<Double>, variance batchVariance: UnsafeBufferPointer<Double>) throws(NormError) {
+        let channels = batchMean.count
         let tracked = statistics.batchesTracked + 1
         let m = settings.momentum.factor(afterIncrement: tracked)
         var next = statistics
