@@ -104,6 +104,14 @@ public struct Normalizer: Sendable {
                            updatedStatistics: false, passedNonFinite: passedNonFinite, batch: measured)
     }
 
+    /// Whether `normalize` may be given the same memory as input and output: every path reads an
+    /// element before it writes the element at the same place and never reads another's after,
+    /// except two that read the input after the apply pass — `nonfinite = "pass"` restoring NaN
+    /// and ±inf from it, and eval measuring the batch for drift — and a different output dtype.
+    public func canNormalizeInPlace(dtype: DType, outputDType: DType, mode: NormMode, measureBatch: Bool) -> Bool {
+        dtype == outputDType && settings.nonFinite != .pass && !(measureBatch && usesRunningStatistics(mode))
+    }
+
     func usesRunningStatistics(_ mode: NormMode) -> Bool {
         mode == .eval && settings.hasRunningStatistics
     }

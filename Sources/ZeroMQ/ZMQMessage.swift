@@ -84,6 +84,24 @@ public final class ZMQMessage {
         }
     }
 
+    /// Replaces what this message holds with what `other` held, leaving `other` empty
+    /// (zmq_msg_move, no copy): to send a received frame on from a reused message.
+    public func refill(taking other: ZMQMessage) {
+        zmq_msg_close(pointer)
+        zmq_msg_init(pointer)
+        // Fails only for an invalid message, which neither is: both are initialized.
+        _ = zmq_msg_move(pointer, other.pointer)
+    }
+
+    /// The bytes of a received message, to change in place before it is sent on. The caller must
+    /// know the memory is the message's alone: a frame received over tcp:// or ipc:// is libzmq's
+    /// own copy, but one from an inproc:// peer may be that peer's zero-copy buffer.
+    public func withUnsafeMutableBytes<R, E: Error>(_ body: (UnsafeMutableRawBufferPointer) throws(E) -> R) throws(E) -> R {
+        try withExtendedLifetime(self) { () throws(E) -> R in
+            try body(UnsafeMutableRawBufferPointer(start: zmq_msg_data(pointer), count: zmq_msg_size(pointer)))
+        }
+    }
+
     /// A message holding what `other` held; `other` is left empty (zmq_msg_move, no copy).
     public init(taking other: ZMQMessage) {
         pointer = .allocate(capacity: 1)

@@ -15,7 +15,34 @@ struct GoldenTests {
         }
     }
 
-    func run(_ golden: GoldenFixture.Case, fixture: GoldenFixture, threads: Int) throws {
+    /// The cases whose batches may be normalized in their own memory (same dtype out, no
+    /// `nonfinite = "pass"`): the daemon does that with frames received over tcp:// and ipc://.
+    static let inPlaceCaseNames = GoldenFixture.shared.cases.filter { golden in
+        let dtype = DType(rawValue: golden.dtype)!
+        let normalizer = Normalizer(settings: golden.settings, threads: 1)
+        return golden.steps.allSatisfy { step in
+            normalizer.canNormalizeInPlace(
+                dtype: dtype, outputDType: DType(rawValue: golden.out_dtype)!, mode: NormMode(rawValue: step.mode)!, measureBatch: false)
+        }
+    }.map(\.name)
+
+    @Test("the in-place cases cover every kind and every dtype")
+    func inPlaceCoversTheKinds() {
+        let cases = GoldenFixture.shared.cases.filter { Self.inPlaceCaseNames.contains($0.name) }
+        #expect(Set(cases.map(\.settings.kind)) == Set(NormKind.allCases))
+        #expect(Set(cases.map(\.dtype)) == Set(DType.allCases.map(\.rawValue)))
+    }
+
+    @Test("normalized in place, input and output the same memory: every such case matches, at 1, 2 and 7 threads", arguments: inPlaceCaseNames)
+    func inPlaceMatchesReference(name: String) throws {
+        let fixture = GoldenFixture.shared
+        let golden = fixture.cases.first { $0.name == name }!
+        for threads in [1, 2, 7] {
+            try run(golden, fixture: fixture, threads: threads, inPlace: true)
+        }
+    }
+
+    func run(_ golden: GoldenFixture.Case, fixture: GoldenFixture, threads: Int, inPlace: Bool = false) throws {
         let normalizer = Normalizer(settings: golden.settings, threads: threads, minimumElementsPerWorker: 7)
         let dtype = DType(rawValue: golden.dtype)!
         let outDType = DType(rawValue: golden.out_dtype)!
@@ -26,14 +53,21 @@ struct GoldenTests {
         for (index, step) in golden.steps.enumerated() {
             let input = fixture.bytes(step.input)
             let expected = fixture.doubles(step.expected)
-            var output = [UInt8](repeating: 0, count: expected.count * outDType.itemSize)
-            let outcome = try input.withUnsafeBytes { input in
-                try output.withUnsafeMutableBytes { output in
+            var output = inPlace ? input : [UInt8](repeating: 0, count: expected.count * outDType.itemSize)
+            let outcome =
+                inPlace
+                ? try output.withUnsafeMutableBytes { bytes in
                     try normalizer.normalize(
-                        input, as: descriptor, into: output, outputDType: outDType,
+                        UnsafeRawBufferPointer(bytes), as: descriptor, into: bytes, outputDType: outDType,
                         mode: NormMode(rawValue: step.mode)!, affine: golden.affine, statistics: &statistics)
                 }
-            }
+                : try input.withUnsafeBytes { input in
+                    try output.withUnsafeMutableBytes { output in
+                        try normalizer.normalize(
+                            input, as: descriptor, into: output, outputDType: outDType,
+                            mode: NormMode(rawValue: step.mode)!, affine: golden.affine, statistics: &statistics)
+                    }
+                }
             let actual = decodeValues(output, outDType)
             var worst = 0.0
             var worstIndex = 0
@@ -45,7 +79,8 @@ struct GoldenTests {
                 }
             }
             #expect(
-                worst <= 1, "\(golden.name) step \(index) threads \(threads): element \(worstIndex) is \(actual[worstIndex]), reference \(expected[worstIndex])"
+                worst <= 1,
+                "\(golden.name) step \(index) threads \(threads)\(inPlace ? " in place" : ""): element \(worstIndex) is \(actual[worstIndex]), reference \(expected[worstIndex])"
             )
             if let mean = step.running_mean, let variance = step.running_var, let stats = statistics {
                 #expect(outcome.batchesTracked == step.batches)

@@ -4,16 +4,20 @@ import ZeroMQ
 extension PipelineLoop {
     /// Sends one normalized batch. A full output blocks (in short timed waits, so shutdown and the
     /// watchdog still see the loop turn) or drops, as `when_full` says.
-    func publish(topic: String, header: [UInt8], payload: ZMQBuffer, receivedAt: UInt64) {
+    func publish(topic: String, header: [UInt8], payload: BatchProcessor.Payload, receivedAt: UInt64) {
         guard let output else {
             publishToJetStream(key: topic, header: header, payload: payload, receivedAt: receivedAt)
             return
         }
         let frames = outgoing
+        let payloadBytes = payload.count
         do {
             try frames[0].refill(copying: topic)
             try frames[1].refill(copying: header)
-            try frames[2].refill(sending: payload)
+            switch payload {
+            case .buffer(let buffer): try frames[2].refill(sending: buffer)
+            case .inPlace(let message): frames[2].refill(taking: message.value)
+            }
         } catch {
             logger.error("cannot build output message: \(error)")
             counters.dropped("error")
@@ -25,7 +29,7 @@ extension PipelineLoop {
             do {
                 if try output.send(multipart: frames, dontWait: !blocking) {
                     let latency = Double(MonotonicClock.nanoseconds() - receivedAt) / 1e6
-                    counters.published(bytes: payload.count + header.count + topic.utf8.count, latencyMs: latency)
+                    counters.published(bytes: payloadBytes + header.count + topic.utf8.count, latencyMs: latency)
                     return
                 }
             } catch {
@@ -46,14 +50,18 @@ extension PipelineLoop {
 
     /// A ZeroMQ-fed pipeline's output on JetStream: on "<subject_prefix>.<key>", acknowledged by
     /// the stream, with no message id (its input has no stream sequence to name it by).
-    private func publishToJetStream(key: String, header: [UInt8], payload: ZMQBuffer, receivedAt: UInt64) {
+    private func publishToJetStream(key: String, header: [UInt8], payload: BatchProcessor.Payload, receivedAt: UInt64) {
         guard let sink = jetStreamOutput else { return }
         guard ClusterSettings.isToken(key) else {
             counters.rejected(.key)
             rejectionLog.warning("rejected", metadata: ["key": "\(key)", "reason": "key", "detail": "not a subject token"], what: "rejections")
             return
         }
-        let bytes = Array(UnsafeRawBufferPointer(payload.buffer))
+        let bytes: [UInt8]
+        switch payload {
+        case .buffer(let buffer): bytes = Array(UnsafeRawBufferPointer(buffer.buffer))
+        case .inPlace(let message): bytes = message.value.bytes
+        }
         do {
             try sink.publish(key: key, header: header, payload: bytes)
             let latency = Double(MonotonicClock.nanoseconds() - receivedAt) / 1e6

@@ -82,7 +82,8 @@ final class PipelineLoop {
         let processor = BatchProcessor(
             state: state, normalizer: Normalizer(settings: config.norm.settings, threads: threads),
             outputDType: config.output.dtype, outputTopic: config.output.topic, sharedStatistics: config.norm.stats == .shared,
-            pool: ZMQBufferPool(limit: 8), drift: config.norm.driftSettings,
+            pool: ZMQBufferPool(limit: 8),
+            inPlaceAllowed: !(config.input.bind + config.input.connect).contains { $0.hasPrefix("inproc://") }, drift: config.norm.driftSettings,
             driftLog: RateLimitedLog(logger: logger, perInterval: 10, intervalSeconds: 60))
         let laneCount = config.norm.stats == .shared ? 1 : max(1, threads)
         let lanes = (0..<laneCount).map { DispatchQueue(label: "normd.\(config.name).lane\($0)", qos: .userInitiated) }
@@ -171,7 +172,7 @@ final class PipelineLoop {
         if inFlight == 1 && header.descriptor.byteCount <= Self.inlineBytes {
             // Nothing else is in flight, so no lane holds an earlier batch of this key: done here,
             // the batch keeps its place and saves the hand-off to a lane and back.
-            let result = frames[2].withUnsafeBytes { processor.process(key: header.key, header: header, payload: $0) }
+            let result = processor.process(key: header.key, header: header, payload: frames[2])
             finish(.init(result: result, streamKey: header.key, seq: seq, key: keyBytes, header: headerBytes, receivedAt: receivedAt))
             return
         }
@@ -180,7 +181,7 @@ final class PipelineLoop {
         let completions = completions
         let lane = lanes.count == 1 ? 0 : Int(Self.stableHash(header.key) % UInt64(lanes.count))
         lanes[lane].async {
-            let result = payload.value.withUnsafeBytes { processor.process(key: header.key, header: header, payload: $0) }
+            let result = processor.process(key: header.key, header: header, payload: payload.value)
             completions.push(.init(result: result, streamKey: header.key, seq: seq, key: keyBytes, header: headerBytes, receivedAt: receivedAt))
         }
     }
