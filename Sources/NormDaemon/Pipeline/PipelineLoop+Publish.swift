@@ -2,14 +2,14 @@ import NormCluster
 import ZeroMQ
 
 extension PipelineLoop {
-    /// Sends one normalized batch. A full output blocks (in short timed waits, so shutdown and the
-    /// watchdog still see the loop turn) or drops, as `when_full` says.
+    /// Stages one normalized batch for the output (JetStream publishes at once); a full stage is
+    /// sent at once.
     func publish(topic: String, header: [UInt8], payload: BatchProcessor.Payload, receivedAt: UInt64) {
-        guard let output else {
+        guard output != nil else {
             publishToJetStream(key: topic, header: header, payload: payload, receivedAt: receivedAt)
             return
         }
-        let frames = outgoing
+        let frames = staged[stagedSends.count]
         let payloadBytes = payload.count
         do {
             try frames[0].refill(copying: topic)
@@ -23,27 +23,39 @@ extension PipelineLoop {
             counters.dropped("error")
             return
         }
+        stagedSends.append(StagedSend(bytes: payloadBytes + header.count + topic.utf8.count, receivedAt: receivedAt))
+        if stagedSends.count == Self.stageLimit { sendStaged() }
+    }
+
+    /// Sends every staged output in the order staged. A full output blocks (in short timed
+    /// waits, so shutdown and the watchdog still see the loop turn) or drops, as `when_full` says.
+    func sendStaged() {
+        guard let output, !stagedSends.isEmpty else { return }
+        defer { stagedSends.removeAll(keepingCapacity: true) }
         let blocking = blocksWhenFull
-        while true {
-            pipeline.lastTurn.store(MonotonicClock.nanoseconds(), ordering: .relaxed)
-            do {
-                if try output.send(multipart: frames, dontWait: !blocking) {
-                    let latency = Double(MonotonicClock.nanoseconds() - receivedAt) / 1e6
-                    counters.published(bytes: payloadBytes + header.count + topic.utf8.count, latencyMs: latency)
-                    return
+        for (index, send) in stagedSends.enumerated() {
+            let frames = staged[index]
+            sending: while true {
+                pipeline.lastTurn.store(MonotonicClock.nanoseconds(), ordering: .relaxed)
+                do {
+                    if try output.send(multipart: frames, dontWait: !blocking) {
+                        let latency = Double(MonotonicClock.nanoseconds() - send.receivedAt) / 1e6
+                        counters.published(bytes: send.bytes, latencyMs: latency)
+                        break sending
+                    }
+                } catch {
+                    logger.error("send failed: \(error)")
+                    counters.dropped("error")
+                    break sending
                 }
-            } catch {
-                logger.error("send failed: \(error)")
-                counters.dropped("error")
-                return
-            }
-            if !blocking {
-                counters.dropped("when_full")
-                return
-            }
-            if pipeline.isStopping && pipeline.deadlinePassed {
-                counters.dropped("shutdown")
-                return
+                if !blocking {
+                    counters.dropped("when_full")
+                    break sending
+                }
+                if pipeline.isStopping && pipeline.deadlinePassed {
+                    counters.dropped("shutdown")
+                    break sending
+                }
             }
         }
     }
@@ -74,4 +86,10 @@ extension PipelineLoop {
             counters.dropped("error")
         }
     }
+}
+
+/// One staged output's share of the counters: its bytes and when its batch arrived.
+struct StagedSend {
+    let bytes: Int
+    let receivedAt: UInt64
 }
