@@ -1,5 +1,6 @@
 import Foundation
 import NormCore
+import NormFormats
 
 /// `normd bench --kernel`: every kind against the read-twice-write-once bound, interleaved
 /// (bound, kinds, bound, kinds, …) so both see the same machine conditions.
@@ -114,6 +115,20 @@ public struct KernelBench: Sendable {
             elapsed = now() - start
         } while elapsed < secondsPerMeasurement
         return elapsed / Double(calls)
+    }
+
+    /// The rows as one JSON line: `{"kernel": [{"shape", "kind", "threads", "gbps_median", "gbps_min",
+    /// "gbps_max", "bound_gbps_median", "ratio_median", "ratio_min", "ratio_max"}, …]}`.
+    public static func json(_ rows: [Row]) -> String {
+        let entries: [JSONValue] = rows.map { r in
+            .object([
+                ("shape", .array(r.shape.map { .int($0) })), ("kind", .string(r.kind)), ("threads", .int(r.threads)),
+                ("gbps_median", .double(r.gbps.median)), ("gbps_min", .double(r.gbps.min)), ("gbps_max", .double(r.gbps.max)),
+                ("bound_gbps_median", .double(r.boundGBps.median)), ("ratio_median", .double(r.ratio.median)),
+                ("ratio_min", .double(r.ratio.min)), ("ratio_max", .double(r.ratio.max)),
+            ])
+        }
+        return JSONValue.object([("kernel", .array(entries))]).serialized
     }
 
     public static func table(_ rows: [Row]) -> String {

@@ -16,9 +16,10 @@ struct Bench: AsyncParsableCommand {
     var drift = false
 
     @Option(help: "Norm kind of the benchmarked pipeline.") var kind = "batch"
-    @Option(help: "Batch shape, comma-separated.") var shape = "32,64,32,32"
+    @Option(help: "Batch shape, comma-separated (default 32,64,32,32; with --kernel, both kernel shapes).") var shape: String?
     @Option(name: .customLong("in-flight"), help: "Batches outstanding between producer and consumer.") var inFlight = 4
-    @Option(help: "Measured seconds per round (default 5), or of the whole soak (default 60).") var duration: Double?
+    @Option(help: "Measured seconds per round (default 5), of the whole soak (default 60), or of each kernel measurement (default 0.3).")
+    var duration: Double?
     @Option(help: "Rounds of each measurement, interleaved.") var rounds = 5
     @Option(help: "High-water mark of every socket, in messages.") var hwm: Int32 = 4
     @Option(help: "Input endpoint of an already running daemon (with --output): measure it instead of starting one.") var input: String?
@@ -53,6 +54,7 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "Soak: producer threads.") var producers = 4
 
     func validate() throws {
+        if let shape { _ = try shapeValues(shape) }
         if let rate, !(rate > 0 && rate.isFinite) { throw ValidationError("--rate must be a positive number of batches a second") }
         guard load > 0, load <= 1 else { throw ValidationError("--load must be in (0, 1]") }
         guard producers >= 1, (keys ?? 64) >= producers || !soak else { throw ValidationError("--keys must be at least --producers, which must be at least 1") }
@@ -70,7 +72,15 @@ struct Bench: AsyncParsableCommand {
             bench.rounds = rounds
             bench.withUnbiased = unbiased
             bench.withDrift = drift
-            print(KernelBench.table(try bench.run()), terminator: "")
+            if let shape { bench.shapes = [try shapeValues(shape)] }
+            if let duration { bench.secondsPerMeasurement = duration }
+            let rows = try bench.run()
+            if json {
+                FileHandle.standardError.write(Data(KernelBench.table(rows).utf8))
+                print(KernelBench.json(rows))
+            } else {
+                print(KernelBench.table(rows), terminator: "")
+            }
             return
         }
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
@@ -81,7 +91,7 @@ struct Bench: AsyncParsableCommand {
             bench.rounds = rounds
             bench.messages = messages
             bench.keys = max(1, keys ?? 12)
-            if shape != "32,64,32,32" { bench.shape = shape.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
+            if let shape { bench.shape = try shapeValues(shape) }
             print(JetStreamBench.table(try bench.run(), bench: bench), terminator: "")
             return
         }
@@ -113,7 +123,7 @@ struct Bench: AsyncParsableCommand {
         }
         var bench = EndToEndBench()
         bench.kind = kind
-        bench.shape = shape.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        bench.shape = try shapeValues(shape ?? "32,64,32,32")
         bench.inFlight = inFlight
         bench.duration = duration ?? 5
         bench.rounds = rounds
@@ -131,6 +141,16 @@ struct Bench: AsyncParsableCommand {
             print(report.json)
         } else {
             print(report.text, terminator: "")
+        }
+    }
+
+    /// `--shape`'s dimensions; a part that is not a positive whole number is an error, not skipped.
+    func shapeValues(_ text: String) throws -> [Int] {
+        try text.split(separator: ",", omittingEmptySubsequences: false).map { part in
+            guard let value = Int(part.trimmingCharacters(in: .whitespaces)), value > 0 else {
+                throw ValidationError("--shape must be positive whole numbers separated by commas, not '\(text)'")
+            }
+            return value
         }
     }
 }

@@ -54,6 +54,27 @@ struct ScriptOutputTests {
         }
     }
 
+    @Test("bench --kernel --json prints every kind at 1 and 2 threads for the shape asked, and a bad shape is refused")
+    func kernelJSON() throws {
+        let result = try runNormd(["bench", "--kernel", "--json", "--shape", "2,4,8,8", "--rounds", "1", "--duration", "0.01"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n")
+        #expect(lines.count == 1)
+        guard let rows = try JSONParser.parse(String(lines.first ?? ""))["kernel"]?.arrayValue else {
+            Issue.record("no kernel rows: \(result.stdout)")
+            return
+        }
+        let kinds = Set(rows.compactMap { $0["kind"]?.stringValue })
+        #expect(kinds == ["batch train", "batch eval", "group (G=32)", "layer", "instance"])
+        #expect(rows.count == 10 && Set(rows.compactMap { $0["threads"]?.doubleValue }) == [1, 2])
+        for row in rows {
+            #expect(row["shape"] == .array([.int(2), .int(4), .int(8), .int(8)]))
+            #expect(row["gbps_median"]?.doubleValue ?? 0 > 0 && row["ratio_median"]?.doubleValue ?? 0 > 0, "\(row)")
+        }
+        let refused = try runNormd(["bench", "--kernel", "--shape", "2,x"])
+        #expect(refused.status == 64 && refused.stderr.contains("--shape must be positive whole numbers"), "\(refused)")
+    }
+
     @Test("bench --sweep prints a Markdown row per size and writes the JSON that scripts/plot-sweep draws")
     func sweep() throws {
         let directory = DaemonProcess.makeDirectory()
