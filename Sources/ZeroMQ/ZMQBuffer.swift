@@ -1,17 +1,21 @@
 import Locking
 import Synchronization
 
-/// A 64-byte aligned byte buffer for zero-copy sends. When the last reference goes (after
-/// libzmq has sent it), it returns to the pool it came from, so steady traffic reuses pages
-/// instead of faulting in fresh ones for every batch.
+/// A 64-byte aligned byte buffer for zero-copy sends. When libzmq is done with it and nothing
+/// else holds it, it goes back to the pool it came from whole — object and bytes — so steady
+/// traffic neither faults in fresh pages for every batch nor makes and frees an object per
+/// message on two threads. A buffer let go any other way returns only its bytes.
 ///
 /// `@unchecked Sendable`: its bytes are written by one owner before it is handed to libzmq,
-/// and only read afterwards; the pool it returns to is behind a Mutex.
+/// and only read afterwards; `count` and `pool` change only while the pool holds the buffer
+/// alone, under the pool's Mutex.
 public final class ZMQBuffer: @unchecked Sendable {
     public let bytes: UnsafeMutableRawPointer
-    public let count: Int
+    public fileprivate(set) var count: Int
     let capacity: Int
-    let pool: ZMQBufferPool?
+    /// The pool it returns to; nil while it is parked in that pool (a parked buffer holding its
+    /// pool would keep the pool alive forever) and for a standalone buffer.
+    fileprivate(set) var pool: ZMQBufferPool?
 
     init(bytes: UnsafeMutableRawPointer?, capacity: Int, count: Int, pool: ZMQBufferPool?) {
         self.capacity = capacity
@@ -27,39 +31,90 @@ public final class ZMQBuffer: @unchecked Sendable {
 
     public var buffer: UnsafeMutableRawBufferPointer { UnsafeMutableRawBufferPointer(start: bytes, count: count) }
 
+    /// libzmq lets go of the buffer whose retained reference `hint` is (on its I/O thread,
+    /// after the send): back to the pool whole when that was the last reference.
+    static func released(_ hint: UnsafeMutableRawPointer) {
+        var buffer = Unmanaged<ZMQBuffer>.fromOpaque(hint).takeRetainedValue()
+        guard isKnownUniquelyReferenced(&buffer), let pool = buffer.pool else { return }
+        pool.park(buffer)
+    }
+
     deinit {
         if let pool, pool.adopt(bytes: bytes, capacity: capacity) { return }
         bytes.deallocate()
     }
 }
 
-/// Keeps a few freed buffers for reuse, bounded in count so memory stays flat.
+/// Keeps a few freed buffers for reuse, bounded in count so memory stays flat: whole buffers
+/// that libzmq released, and the bytes of buffers let go otherwise.
 public final class ZMQBufferPool: Sendable {
-    private let free = ObservedMutex<[(bytes: UncheckedPointer, capacity: Int)]>([])
+    private struct Parked {
+        var buffers: [ZMQBuffer] = []
+        var bytes: [(bytes: UncheckedPointer, capacity: Int)] = []
+        var count: Int { buffers.count + bytes.count }
+    }
+
+    private let free = ObservedMutex(Parked())
+    /// At most this many parked buffers of any size…
     public let limit: Int
+    /// …and up to `smallLimit` in all when the one parked is at most `smallBytes`: small batches
+    /// leave in bursts of many, which a pool of `limit` would mostly make and free anew.
+    public let smallLimit: Int
+    public let smallBytes: Int
 
-    public init(limit: Int = 8) { self.limit = limit }
+    public init(limit: Int = 8, smallLimit: Int = 64, smallBytes: Int = 65_536) {
+        self.limit = limit
+        self.smallLimit = max(limit, smallLimit)
+        self.smallBytes = smallBytes
+    }
 
-    /// A buffer of `count` bytes, reused when a freed one is large enough.
+    private func hasRoom(_ parked: Parked, capacity: Int) -> Bool {
+        parked.count < limit || (capacity <= smallBytes && parked.count < smallLimit)
+    }
+
+    /// What is parked for reuse (for tests): whole buffers, and bytes of buffers let go otherwise.
+    public var parked: (whole: Int, bytesOnly: Int) { free.withLock { ($0.buffers.count, $0.bytes.count) } }
+
+    /// A buffer of `count` bytes, reused when a freed one is large enough (and not more than
+    /// twice as large).
     public func buffer(count: Int) -> ZMQBuffer {
-        let reused: (bytes: UncheckedPointer, capacity: Int)? = free.withLock { list in
-            guard let index = list.firstIndex(where: { $0.capacity >= count && $0.capacity <= count * 2 }) else { return nil }
-            return list.remove(at: index)
+        let fits = { (capacity: Int) in capacity >= count && capacity <= count * 2 }
+        let (whole, bytes): (ZMQBuffer?, (bytes: UncheckedPointer, capacity: Int)?) = free.withLock { parked in
+            // The most recently parked first: its bytes are the likeliest to be in cache.
+            if let index = parked.buffers.lastIndex(where: { fits($0.capacity) }) {
+                let buffer = parked.buffers.remove(at: index)
+                buffer.count = count
+                buffer.pool = self
+                return (buffer, nil)
+            }
+            guard let index = parked.bytes.lastIndex(where: { fits($0.capacity) }) else { return (nil, nil) }
+            return (nil, parked.bytes.remove(at: index))
         }
-        return ZMQBuffer(bytes: reused?.bytes.pointer, capacity: reused?.capacity ?? count, count: count, pool: self)
+        if let whole { return whole }
+        return ZMQBuffer(bytes: bytes?.bytes.pointer, capacity: bytes?.capacity ?? count, count: count, pool: self)
+    }
+
+    /// Parks a buffer nothing else holds; when the pool is full it is let go (and freed).
+    fileprivate func park(_ buffer: ZMQBuffer) {
+        free.withLock { parked in
+            guard hasRoom(parked, capacity: buffer.capacity) else { return }
+            buffer.pool = nil
+            parked.buffers.append(buffer)
+        }
     }
 
     fileprivate func adopt(bytes: UnsafeMutableRawPointer, capacity: Int) -> Bool {
-        free.withLock { list in
-            guard list.count < limit else { return false }
-            list.append((UncheckedPointer(pointer: bytes), capacity))
+        free.withLock { parked in
+            guard hasRoom(parked, capacity: capacity) else { return false }
+            parked.bytes.append((UncheckedPointer(pointer: bytes), capacity))
             return true
         }
     }
 
     deinit {
-        free.withLock { list in
-            for parked in list { parked.bytes.pointer.deallocate() }
+        free.withLock { parked in
+            for entry in parked.bytes { entry.bytes.pointer.deallocate() }
+            parked.buffers.removeAll()
         }
     }
 }

@@ -157,5 +157,5 @@ public final class ZMQMessage {
 /// Runs on a libzmq I/O thread when a zero-copy message is done with its buffer.
 private func releaseBuffer(_ data: UnsafeMutableRawPointer?, _ hint: UnsafeMutableRawPointer?) {
     guard let hint else { return }
-    Unmanaged<ZMQBuffer>.fromOpaque(hint).release()
+    ZMQBuffer.released(hint)
 }

@@ -138,6 +138,37 @@ struct ZMQSocketTests {
         #expect(!ZMQCurve.isValidKey("short") && ZMQCurve.decode("not z85 at all, forty characters long!!") == nil)
     }
 
+    @Test("a pooled buffer libzmq lets go of returns to its pool whole; one still held elsewhere returns only its bytes, later")
+    func bufferRecycled() throws {
+        try withPair { push, pull in
+            let pool = ZMQBufferPool(limit: 2)
+            var sent: ZMQBuffer? = pool.buffer(count: 256)
+            let identity = ObjectIdentifier(sent!)
+            sent!.bytes.initializeMemory(as: UInt8.self, repeating: 5, count: 256)
+            #expect(try push.send(multipart: [try ZMQMessage(string: "k"), try ZMQMessage(sending: sent!)]))
+            sent = nil
+            do {
+                let received = try #require(try pull.receiveMultipart(maxFrames: 2, dontWait: false))
+                #expect(received.frames[1].bytes == [UInt8](repeating: 5, count: 256))
+                #expect(pool.parked.whole == 0, "an inproc receiver still reads the sender's bytes")
+            }
+            #expect(pool.parked.whole == 1)
+            let reused = pool.buffer(count: 200)
+            #expect(ObjectIdentifier(reused) == identity && reused.count == 200 && pool.parked.whole == 0)
+
+            // Still held by the caller when libzmq lets go: not parked then; its bytes come back when the caller lets go.
+            var held: ZMQBuffer? = reused
+            let address = reused.bytes
+            #expect(try push.send(multipart: [try ZMQMessage(string: "k"), try ZMQMessage(sending: held!)]))
+            #expect(try pull.receiveMultipart(maxFrames: 2, dontWait: false)?.frameCount == 2)
+            #expect(pool.parked.whole == 0)
+            held = nil
+            _ = consume reused
+            let again = pool.buffer(count: 256)
+            #expect(again.bytes == address && again.count == 256)
+        }
+    }
+
     @Test("pooled buffers come back for reuse, at most `limit` of them")
     func bufferPool() throws {
         let pool = ZMQBufferPool(limit: 1)
@@ -147,5 +178,16 @@ struct ZMQSocketTests {
         let second = pool.buffer(count: 512)
         #expect(second.bytes == address, "a freed buffer large enough is reused")
         #expect(second.count == 512)
+    }
+
+    @Test("a pool parks at most `limit` buffers, and up to `smallLimit` when they are small")
+    func bufferPoolBounds() throws {
+        let pool = ZMQBufferPool(limit: 1, smallLimit: 3, smallBytes: 100)
+        var large: [ZMQBuffer] = (0..<3).map { _ in pool.buffer(count: 200) }
+        large.removeAll()
+        #expect(pool.parked.bytesOnly == 1)
+        var small: [ZMQBuffer] = (0..<5).map { _ in pool.buffer(count: 50) }
+        small.removeAll()
+        #expect(pool.parked.bytesOnly == 3, "two more small ones, then full")
     }
 }
