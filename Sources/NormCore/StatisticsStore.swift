@@ -85,13 +85,13 @@ public final class StatisticsStore: Sendable {
             state.revision &+= 1
             let clock = state.clock
             let key = ExactString(checkout.key)
-            if var entry = state.entries[key] {
-                if entry.generation == checkout.generation {
-                    entry.statistics = checkout.statistics
-                    entry.drift = checkout.drift
+            // A known key is updated where it lies: one lookup, and no copy of its entry.
+            if let index = state.entries.index(forKey: key) {
+                if state.entries.values[index].generation == checkout.generation {
+                    state.entries.values[index].statistics = checkout.statistics
+                    state.entries.values[index].drift = checkout.drift
                 }
-                entry.lastUsed = clock
-                state.entries[key] = entry
+                state.entries.values[index].lastUsed = clock
                 return .success(())
             }
             if maxKeys > 0 && state.entries.count >= maxKeys {
