@@ -16,6 +16,15 @@ public final class StatisticsStore: Sendable {
         public var lastUsed: UInt64
         /// With drift scored: how far the key's recent batches sit from its running statistics.
         public var drift: DriftState?
+
+        /// A batch's results, unless a reset since its checkout made them stale; used either way.
+        mutating func commit(_ checkout: Checkout, at clock: UInt64) {
+            if generation == checkout.generation {
+                statistics = checkout.statistics
+                drift = checkout.drift
+            }
+            lastUsed = clock
+        }
     }
 
     public struct Checkout: Sendable {
@@ -87,11 +96,7 @@ public final class StatisticsStore: Sendable {
             let key = ExactString(checkout.key)
             // A known key is updated where it lies: one lookup, and no copy of its entry.
             if let index = state.entries.index(forKey: key) {
-                if state.entries.values[index].generation == checkout.generation {
-                    state.entries.values[index].statistics = checkout.statistics
-                    state.entries.values[index].drift = checkout.drift
-                }
-                state.entries.values[index].lastUsed = clock
+                state.entries.values[index].commit(checkout, at: clock)
                 return .success(())
             }
             if maxKeys > 0 && state.entries.count >= maxKeys {
