@@ -5,12 +5,16 @@ extension Normalizer {
         let channels = batchMean.count
         let tracked = statistics.batchesTracked + 1
         let m = settings.momentum.factor(afterIncrement: tracked)
-        var next = statistics
-        for c in 0..<channels {
-            next.mean[c] = (1 - m) * statistics.mean[c] + m * batchMean[c]
-            next.variance[c] = (1 - m) * statistics.variance[c] + m * batchVariance[c]
+        // New arrays written once (a copy of the old ones, then written over, copied them first:
+        // the store still holds them).
+        func moved(_ running: [Double], _ batch: UnsafeBufferPointer<Double>) -> [Double] {
+            [Double](unsafeUninitializedCapacity: channels) { values, count in
+                for c in 0..<channels { values.initializeElement(at: c, to: (1 - m) * running[c] + m * batch[c]) }
+                count = channels
+            }
         }
-        next.batchesTracked = tracked
+        let next = RunningStatistics(
+            mean: moved(statistics.mean, batchMean), variance: moved(statistics.variance, batchVariance), batchesTracked: tracked)
         guard next.mean.allSatisfy(\.isFinite), next.variance.allSatisfy(\.isFinite) else {
             throw NormError(.nonfinite, "running statistics would become non-finite")
         }

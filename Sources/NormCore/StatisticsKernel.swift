@@ -56,20 +56,21 @@ enum StatisticsKernel {
             return
         }
         let one = unfoldableOne(elements.count)
-        let sums = UnsafeMutableBufferPointer<ShiftedSums>.allocate(capacity: local.count)
-        sums.initialize(repeating: ShiftedSums())
-        defer { sums.deallocate() }
-        while position < elements.upperBound {
-            let end = min((run + 1) * runLength, elements.upperBound)
-            if sums[partition].count == 0 { sums[partition].shift = E.loadDouble(base, position) }
-            let (sum, squares) = shiftedSums(E.self, base, position..<end, shift: sums[partition].shift, one: one)
-            sums[partition].sum += sum
-            sums[partition].squares += squares
-            sums[partition].count += end - position
-            (position, run, partition) = (end, run + 1, wraps && partition + 1 == channels ? 0 : partition + 1)
-        }
-        for p in sums.indices where sums[p].count > 0 {
-            local[p].merge(Moments(count: Double(sums[p].count), shift: sums[p].shift, sum: sums[p].sum, sumOfSquares: sums[p].squares))
+        // Temporary memory: on the stack for the few partitions of a small batch.
+        withUnsafeTemporaryAllocation(of: ShiftedSums.self, capacity: local.count) { sums in
+            sums.initialize(repeating: ShiftedSums())
+            while position < elements.upperBound {
+                let end = min((run + 1) * runLength, elements.upperBound)
+                if sums[partition].count == 0 { sums[partition].shift = E.loadDouble(base, position) }
+                let (sum, squares) = shiftedSums(E.self, base, position..<end, shift: sums[partition].shift, one: one)
+                sums[partition].sum += sum
+                sums[partition].squares += squares
+                sums[partition].count += end - position
+                (position, run, partition) = (end, run + 1, wraps && partition + 1 == channels ? 0 : partition + 1)
+            }
+            for p in sums.indices where sums[p].count > 0 {
+                local[p].merge(Moments(count: Double(sums[p].count), shift: sums[p].shift, sum: sums[p].sum, sumOfSquares: sums[p].squares))
+            }
         }
     }
 
