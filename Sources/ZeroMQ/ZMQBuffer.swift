@@ -7,21 +7,31 @@ import Synchronization
 /// message on two threads. A buffer let go any other way returns only its bytes.
 ///
 /// `@unchecked Sendable`: its bytes are written by one owner before it is handed to libzmq,
-/// and only read afterwards; `count` and `pool` change only while the pool holds the buffer
-/// alone, under the pool's Mutex.
+/// and only read afterwards; `count` changes only while the pool holds the buffer alone, under
+/// the pool's Mutex.
 public final class ZMQBuffer: @unchecked Sendable {
     public let bytes: UnsafeMutableRawPointer
     public fileprivate(set) var count: Int
     let capacity: Int
     /// The pool it returns to; nil while it is parked in that pool (a parked buffer holding its
-    /// pool would keep the pool alive forever) and for a standalone buffer.
-    fileprivate(set) var pool: ZMQBufferPool?
+    /// pool would keep the pool alive forever) and for a standalone buffer. Behind a lock of its
+    /// own: libzmq's I/O thread reads it when it lets go of the buffer, and the hand-off from the
+    /// thread that filled the buffer runs through libzmq's queues, which the thread sanitizer
+    /// cannot see; this lock is what orders that thread's writes before the I/O thread's reads.
+    private let home: Mutex<ZMQBufferPool?>
 
     init(bytes: UnsafeMutableRawPointer?, capacity: Int, count: Int, pool: ZMQBufferPool?) {
         self.capacity = capacity
         self.count = count
         self.bytes = bytes ?? .allocate(byteCount: max(capacity, 1), alignment: 64)
+        home = Mutex(nil)
+        // Set under the lock, after every other field: whoever reads it under the lock sees them.
         self.pool = pool
+    }
+
+    fileprivate(set) var pool: ZMQBufferPool? {
+        get { home.withLock { $0 } }
+        set { home.withLock { $0 = newValue } }
     }
 
     /// A standalone buffer that is freed, not pooled.

@@ -118,6 +118,11 @@ final class DaemonProcess {
             process.waitUntilExit()
             return -1
         }
+        // A sanitizer's report is in the daemon's log, which the test's failure does not show.
+        let log = log
+        if let report = log.range(of: "==================\nWARNING: ThreadSanitizer") ?? log.range(of: "ERROR: AddressSanitizer") {
+            FileHandle.standardError.write(Data("normd exited with \(process.terminationStatus):\n\(log[report.lowerBound...])\n".utf8))
+        }
         return process.terminationStatus
     }
 
