@@ -7,8 +7,6 @@ import NormCore
 /// this accepts is exactly what the parser accepts, with the same fields (the header fuzzer
 /// and `HeaderScanTests` hold the two paths to that).
 struct HeaderScan {
-    /// Every top-level member, in order, for the output header's splice.
-    var members: [HeaderSplice.Member] = []
     var seq: UInt64?
     var dtype: DType
     var shape: [Int]
@@ -17,28 +15,15 @@ struct HeaderScan {
     /// nil when the header is not the common case (see the type's doc).
     static func scan(_ bytes: UnsafeRawBufferPointer, maxDepth: Int) -> HeaderScan? {
         var reader = Reader(bytes: bytes, maxDepth: maxDepth)
-        guard let members = reader.topLevelMembers() else { return nil }
-        // The last of a duplicated member counts, as the parser's lookup has it.
-        var seq: Range<Int>?
-        var dtype: Range<Int>?
-        var shape: Range<Int>?
-        var layout: Range<Int>?
-        for member in members {
-            switch reader.field(member) {
-            case .seq: seq = member.value
-            case .dtype: dtype = member.value
-            case .shape: shape = member.value
-            case .layout: layout = member.value
-            case .other: break
-            }
-        }
-        guard let dtype, let type = reader.dtype(dtype), let shape, let dimensions = reader.shape(shape) else { return nil }
-        var result = HeaderScan(members: members, dtype: type, shape: dimensions, layout: .nchw)
-        if let seq {
+        guard reader.readObject() else { return nil }
+        guard let dtype = reader.dtypeValue, let type = reader.dtype(dtype), let shape = reader.shapeValue, let dimensions = reader.shape(shape)
+        else { return nil }
+        var result = HeaderScan(dtype: type, shape: dimensions, layout: .nchw)
+        if let seq = reader.seqValue {
             guard let value = reader.unsigned(seq, limit: .max) else { return nil }
             result.seq = value
         }
-        if let layout {
+        if let layout = reader.layoutValue {
             guard let parsed = reader.layout(layout) else { return nil }
             result.layout = parsed
         }
@@ -51,15 +36,29 @@ struct HeaderScan {
         let bytes: UnsafeRawBufferPointer
         let maxDepth: Int
         var index = 0
+        /// The values of the four fields read here, as the top-level members are read; the last
+        /// of a duplicated member counts, as the parser's lookup has it.
+        var seqValue: Range<Int>?
+        var dtypeValue: Range<Int>?
+        var shapeValue: Range<Int>?
+        var layoutValue: Range<Int>?
 
-        mutating func topLevelMembers() -> [HeaderSplice.Member]? {
+        /// Reads the whole header as one object; false if it is not the common case.
+        mutating func readObject() -> Bool {
             skipSpace()
-            guard index < bytes.count, bytes[index] == UInt8(ascii: "{") else { return nil }
-            var members: [HeaderSplice.Member] = []
-            members.reserveCapacity(8)
-            guard object(depth: 1, members: &members) else { return nil }
+            guard index < bytes.count, bytes[index] == UInt8(ascii: "{"), object(depth: 1) else { return false }
             skipSpace()
-            return index == bytes.count ? members : nil
+            return index == bytes.count
+        }
+
+        mutating func record(_ member: HeaderSplice.Member) {
+            switch field(member) {
+            case .seq: seqValue = member.value
+            case .dtype: dtypeValue = member.value
+            case .shape: shapeValue = member.value
+            case .layout: layoutValue = member.value
+            case .other: break
+            }
         }
 
         enum Field { case seq, dtype, shape, layout, other }
@@ -135,8 +134,8 @@ struct HeaderScan {
             while index < bytes.count, Self.isSpace(bytes[index]) { index += 1 }
         }
 
-        /// At `{`; records the members when `members` is the top level's.
-        mutating func object(depth: Int, members: inout [HeaderSplice.Member]) -> Bool {
+        /// At `{`; records the top level's members.
+        mutating func object(depth: Int) -> Bool {
             guard depth <= maxDepth else { return false }
             index += 1
             skipSpace()
@@ -155,7 +154,7 @@ struct HeaderScan {
                 skipSpace()
                 let valueStart = index
                 guard value(depth: depth) else { return false }
-                if depth == 1 { members.append(HeaderSplice.Member(key: keyStart..<keyEnd, value: valueStart..<index)) }
+                if depth == 1 { record(HeaderSplice.Member(key: keyStart..<keyEnd, value: valueStart..<index)) }
                 skipSpace()
                 guard index < bytes.count else { return false }
                 if bytes[index] == UInt8(ascii: ",") {
@@ -194,9 +193,7 @@ struct HeaderScan {
         mutating func value(depth: Int) -> Bool {
             guard index < bytes.count else { return false }
             switch bytes[index] {
-            case UInt8(ascii: "{"):
-                var nested: [HeaderSplice.Member] = []
-                return object(depth: depth + 1, members: &nested)
+            case UInt8(ascii: "{"): return object(depth: depth + 1)
             case UInt8(ascii: "["): return array(depth: depth + 1)
             case UInt8(ascii: "\""): return string()
             case UInt8(ascii: "t"): return literal("true")

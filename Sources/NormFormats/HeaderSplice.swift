@@ -11,84 +11,83 @@ enum HeaderSplice {
         var value: Range<Int>
     }
 
-    /// The output header from `header`'s bytes and its top-level `members` (as the decoder found
-    /// them; none with an escaped key). `header` must be a JSON object the parser accepted.
-    /// `norm` appends the norm object's JSON to the output.
-    static func outputHeader(_ header: [UInt8], members: [Member], dtype: DType, norm: (inout [UInt8]) -> Void) -> [UInt8] {
-        header.withUnsafeBufferPointer { bytes -> [UInt8] in
-            var out: [UInt8] = []
-            out.reserveCapacity(header.count + 96)
-            out.append(UInt8(ascii: "{"))
-            var wroteDType = false
-            var wroteNorm = false
-            func separate() {
-                if out.count > 1 { out.append(UInt8(ascii: ",")) }
-            }
-            func appendDType() {
-                separate()
-                out.append(contentsOf: #""dtype":""#.utf8)
-                out.append(contentsOf: dtype.rawValue.utf8)
-                out.append(UInt8(ascii: "\""))
-            }
-            func appendNorm() {
-                separate()
-                out.append(contentsOf: #""norm":"#.utf8)
-                norm(&out)
-            }
-            for member in members {
-                let key = bytes[(member.key.lowerBound + 1)..<(member.key.upperBound - 1)]
-                if key.elementsEqual("dtype".utf8) {
-                    if !wroteDType { appendDType() }
-                    wroteDType = true
-                } else if key.elementsEqual("norm".utf8) {
-                    if !wroteNorm { appendNorm() }
-                    wroteNorm = true
-                } else {
-                    separate()
-                    out.append(contentsOf: bytes[member.key.lowerBound..<member.value.upperBound])
-                }
-            }
-            if !wroteDType { appendDType() }
-            if !wroteNorm { appendNorm() }
-            out.append(UInt8(ascii: "}"))
-            return out
+    /// Writes the output header from `header`'s bytes to `out`; `header` must be a JSON object
+    /// the parser accepted whose top-level keys hold no escape (`forEachMember` says so). `norm`
+    /// writes the norm object's JSON.
+    static func write<S: ByteSink>(_ header: UnsafeRawBufferPointer, dtype: DType, to out: inout S, norm: (inout S) -> Void) {
+        out.put(UInt8(ascii: "{"))
+        var first = true
+        var wroteDType = false
+        var wroteNorm = false
+        func separate(_ out: inout S) {
+            if !first { out.put(UInt8(ascii: ",")) }
+            first = false
         }
+        func putDType(_ out: inout S) {
+            separate(&out)
+            out.put(#""dtype":""#)
+            out.put(dtype.rawValue)
+            out.put(UInt8(ascii: "\""))
+        }
+        func putNorm(_ out: inout S) {
+            separate(&out)
+            out.put(#""norm":"#)
+            norm(&out)
+        }
+        let complete = forEachMember(header) { member in
+            let key = UnsafeRawBufferPointer(rebasing: header[(member.key.lowerBound + 1)..<(member.key.upperBound - 1)])
+            if key.elementsEqual("dtype".utf8) {
+                if !wroteDType { putDType(&out) }
+                wroteDType = true
+            } else if key.elementsEqual("norm".utf8) {
+                if !wroteNorm { putNorm(&out) }
+                wroteNorm = true
+            } else {
+                separate(&out)
+                out.put(UnsafeRawBufferPointer(rebasing: header[member.key.lowerBound..<member.value.upperBound]))
+            }
+        }
+        precondition(complete, "a header the splice cannot take")
+        if !wroteDType { putDType(&out) }
+        if !wroteNorm { putNorm(&out) }
+        out.put(UInt8(ascii: "}"))
     }
 
-    /// The members of a valid JSON object, in order; nil if a key holds a backslash.
-    static func topLevelMembers(_ bytes: UnsafeBufferPointer<UInt8>) -> [Member]? {
+    /// Calls `body` with each top-level member of a valid JSON object, in order, without
+    /// allocating; false (after the members before it) where a key holds a backslash.
+    @discardableResult
+    static func forEachMember(_ bytes: UnsafeRawBufferPointer, _ body: (Member) -> Void) -> Bool {
         var i = skipSpace(bytes, 0)
-        guard i < bytes.count, bytes[i] == UInt8(ascii: "{") else { return nil }
+        guard i < bytes.count, bytes[i] == UInt8(ascii: "{") else { return false }
         i = skipSpace(bytes, i + 1)
-        var members: [Member] = []
-        if i < bytes.count, bytes[i] == UInt8(ascii: "}") { return members }
+        if i < bytes.count, bytes[i] == UInt8(ascii: "}") { return true }
         while i < bytes.count {
-            guard bytes[i] == UInt8(ascii: "\"") else { return nil }
+            guard bytes[i] == UInt8(ascii: "\"") else { return false }
             let keyEnd = skipString(bytes, i)
-            guard keyEnd - i >= 2, bytes[keyEnd - 1] == UInt8(ascii: "\""), !bytes[i..<keyEnd].contains(UInt8(ascii: "\\")) else { return nil }
+            guard keyEnd - i >= 2, bytes[keyEnd - 1] == UInt8(ascii: "\""), !bytes[i..<keyEnd].contains(UInt8(ascii: "\\")) else { return false }
             let key = i..<keyEnd
             i = skipSpace(bytes, keyEnd)
-            guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { return nil }
+            guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { return false }
             let valueStart = skipSpace(bytes, i + 1)
             let valueEnd = skipValue(bytes, valueStart)
-            members.append(Member(key: key, value: valueStart..<valueEnd))
+            body(Member(key: key, value: valueStart..<valueEnd))
             i = skipSpace(bytes, valueEnd)
-            guard i < bytes.count else { return nil }
-            if bytes[i] == UInt8(ascii: "}") { return members }
-            guard bytes[i] == UInt8(ascii: ",") else { return nil }
+            guard i < bytes.count else { return false }
+            if bytes[i] == UInt8(ascii: "}") { return true }
+            guard bytes[i] == UInt8(ascii: ",") else { return false }
             i = skipSpace(bytes, i + 1)
         }
-        return nil
+        return false
     }
 
-    private static func skipSpace(_ bytes: UnsafeBufferPointer<UInt8>, _ start: Int) -> Int {
+    private static func skipSpace(_ bytes: UnsafeRawBufferPointer, _ start: Int) -> Int {
         var i = start
         while i < bytes.count, bytes[i] == 0x20 || bytes[i] == 0x09 || bytes[i] == 0x0A || bytes[i] == 0x0D { i += 1 }
         return i
     }
 
     /// From an opening quote to just past its closing quote.
-    private static func skipString(_ bytes: UnsafeBufferPointer<UInt8>, _ start: Int) -> Int {
+    private static func skipString(_ bytes: UnsafeRawBufferPointer, _ start: Int) -> Int {
         var i = start + 1
         while i < bytes.count {
             switch bytes[i] {
@@ -102,7 +101,7 @@ enum HeaderSplice {
 
     /// Just past one value: a string, an object or array (nesting counted, strings skipped), or
     /// a number or literal (up to the next delimiter).
-    private static func skipValue(_ bytes: UnsafeBufferPointer<UInt8>, _ start: Int) -> Int {
+    private static func skipValue(_ bytes: UnsafeRawBufferPointer, _ start: Int) -> Int {
         guard start < bytes.count else { return start }
         switch bytes[start] {
         case UInt8(ascii: "\""):

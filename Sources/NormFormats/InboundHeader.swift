@@ -6,9 +6,9 @@ public struct InboundHeader: Sendable {
     public let descriptor: TensorDescriptor
     /// The header frame's bytes, which the output header is spliced from.
     public let raw: [UInt8]
-    /// Where each top-level member lies in `raw`, for the splice; nil when a key is written with
-    /// escapes (the bytes then do not say which key it is).
-    let memberRanges: [HeaderSplice.Member]?
+    /// Whether the output header can be spliced from `raw`: false when a top-level key is written
+    /// with escapes (the bytes then do not say which key it is).
+    let splices: Bool
     /// The `seq` field, checked to be an unsigned 64-bit integer.
     public let seq: UInt64?
 

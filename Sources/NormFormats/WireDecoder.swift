@@ -30,7 +30,7 @@ public struct WireDecoder: Sendable {
         let key = try checkKey(keyFrame)
         if let scan = HeaderScan.scan(headerFrame, maxDepth: Self.maxHeaderDepth) {
             return try describe(
-                key: key, dtype: scan.dtype, shape: scan.shape, layout: { scan.layout }, raw: Array(headerFrame), members: scan.members,
+                key: key, dtype: scan.dtype, shape: scan.shape, layout: { scan.layout }, raw: Array(headerFrame), splices: true,
                 seq: scan.seq)
         }
         return try parse(key: key, headerFrame: headerFrame)
@@ -89,14 +89,14 @@ public struct WireDecoder: Sendable {
         }
         return try describe(
             key: key, dtype: dtype, shape: shape, layout: layout, raw: raw,
-            members: raw.withUnsafeBufferPointer { HeaderSplice.topLevelMembers($0) }, seq: seq)
+            splices: raw.withUnsafeBytes { HeaderSplice.forEachMember($0) { _ in } }, seq: seq)
     }
 
     /// The checks both ways share, after dtype and shape are read: size, the layout (read only
     /// here, as the contract orders it), channels and groups.
     private func describe(
         key: String, dtype: DType, shape: [Int], layout: () throws(Rejection) -> TensorLayout, raw: [UInt8],
-        members: [HeaderSplice.Member]?, seq: UInt64?
+        splices: Bool, seq: UInt64?
     ) throws(Rejection) -> InboundHeader {
         let geometry: TensorGeometry
         do {
@@ -116,6 +116,6 @@ public struct WireDecoder: Sendable {
             throw Rejection(.channels, "groups \(groups) do not divide channels \(geometry.channels)")
         }
         return InboundHeader(
-            key: key, descriptor: TensorDescriptor(dtype: dtype, layout: layout, geometry: geometry), raw: raw, memberRanges: members, seq: seq)
+            key: key, descriptor: TensorDescriptor(dtype: dtype, layout: layout, geometry: geometry), raw: raw, splices: splices, seq: seq)
     }
 }

@@ -6,25 +6,16 @@ import ZeroMQ
 
 /// A batch received over ipc:// (or tcp://) is libzmq's own copy, so the pipeline normalizes it in
 /// place and sends the received frame on; over inproc:// the frame may be the peer's memory, so
-/// it goes to a pooled buffer. Both must give the same bytes.
+/// it goes elsewhere (here, one batch at a time, into the output frame; on a lane, into a pooled
+/// buffer: `BatchProcessorTests` compares all three). Both must give the same bytes.
 @Suite("Pipelines: batches normalized in place")
 struct InPlaceTests {
     /// `[4, 8, 64]` in `dtype`, little-endian, from seeded values.
     static func payload(_ dtype: DType, seed: UInt64) -> [UInt8] {
-        let values = seededFloats(4 * 8 * 64, seed: seed, mean: 3, std: 2)
-        var bytes: [UInt8] = []
-        for value in values {
-            switch dtype {
-            case .float32: withUnsafeBytes(of: value.bitPattern.littleEndian) { bytes += $0 }
-            case .float64: withUnsafeBytes(of: Double(value).bitPattern.littleEndian) { bytes += $0 }
-            case .float16: withUnsafeBytes(of: Float16(value).bitPattern.littleEndian) { bytes += $0 }
-            case .bfloat16: withUnsafeBytes(of: UInt16(truncatingIfNeeded: value.bitPattern >> 16).littleEndian) { bytes += $0 }
-            }
-        }
-        return bytes
+        payloadBytes(seededFloats(4 * 8 * 64, seed: seed, mean: 3, std: 2), dtype)
     }
 
-    @Test("every kind, dtype and layout, train then eval: the in-place pipeline's output is the pooled pipeline's, byte for byte")
+    @Test("every kind, dtype and layout, train then eval: the in-place pipeline's output is the inproc:// pipeline's, byte for byte")
     func sameBytes() async throws {
         // Short, for ipc:// paths' 107-byte limit.
         let directory = URL(fileURLWithPath: "/tmp/normd-ip-\(UUID().uuidString.prefix(8))")
@@ -32,7 +23,7 @@ struct InPlaceTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         var tables = ""
         for kind in NormKind.allCases {
-            // `{dir}` endpoints become inproc:// (pooled); the literal ipc:// ones stay (in place).
+            // `{dir}` endpoints become inproc:// (not in place); the literal ipc:// ones stay (in place).
             for (name, prefix) in [("ipc_\(kind)", "ipc://\(directory.path)/"), ("inproc_\(kind)", "ipc://{dir}/")] {
                 tables += """
                     [[pipeline]]

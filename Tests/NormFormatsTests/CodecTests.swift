@@ -10,8 +10,11 @@ struct CodecTests {
     func decimal() {
         for value: Int64 in [0, 7, 10, 99, 1_000_000_007, -1, -10, .max, .min] {
             var out: [UInt8] = [UInt8(ascii: "x")]
-            WireEncoder.appendDecimal(value, to: &out)
+            out.putDecimal(value)
             #expect(String(decoding: out, as: UTF8.self) == "x" + String(value))
+            var counter = ByteCounter()
+            counter.putDecimal(value)
+            #expect(counter.count == out.count - 1)
         }
     }
 

@@ -1,29 +1,32 @@
 import NormCluster
+import NormFormats
 import ZeroMQ
 
 extension PipelineLoop {
     /// Stages one normalized batch for the output (JetStream publishes at once); a full stage is
     /// sent at once.
-    func publish(topic: String, header: [UInt8], payload: BatchProcessor.Payload, receivedAt: UInt64) {
+    func publish(topic: String, header: OutputHeader, payload: BatchProcessor.Payload, receivedAt: UInt64) {
         guard output != nil else {
             publishToJetStream(key: topic, header: header, payload: payload, receivedAt: receivedAt)
             return
         }
         let frames = staged[stagedSends.count]
         let payloadBytes = payload.count
+        let headerBytes = header.count
         do {
             try frames[0].refill(copying: topic)
-            try frames[1].refill(copying: header)
+            try frames[1].refill(count: headerBytes) { header.write(into: $0) }
             switch payload {
             case .buffer(let buffer): try frames[2].refill(sending: buffer)
             case .inPlace(let message): frames[2].refill(taking: message.value)
+            case .frame: break  // already there: `process` wrote it into this frame
             }
         } catch {
             logger.error("cannot build output message: \(error)")
             counters.dropped("error")
             return
         }
-        stagedSends.append(StagedSend(bytes: payloadBytes + header.count + topic.utf8.count, receivedAt: receivedAt))
+        stagedSends.append(StagedSend(bytes: payloadBytes + headerBytes + topic.utf8.count, receivedAt: receivedAt))
         if stagedSends.count == Self.stageLimit { sendStaged() }
     }
 
@@ -62,17 +65,19 @@ extension PipelineLoop {
 
     /// A ZeroMQ-fed pipeline's output on JetStream: on "<subject_prefix>.<key>", acknowledged by
     /// the stream, with no message id (its input has no stream sequence to name it by).
-    private func publishToJetStream(key: String, header: [UInt8], payload: BatchProcessor.Payload, receivedAt: UInt64) {
+    private func publishToJetStream(key: String, header outputHeader: OutputHeader, payload: BatchProcessor.Payload, receivedAt: UInt64) {
         guard let sink = jetStreamOutput else { return }
         guard ClusterSettings.isToken(key) else {
             counters.rejected(.key)
             rejectionLog.warning("rejected", metadata: ["key": "\(key)", "reason": "key", "detail": "not a subject token"], what: "rejections")
             return
         }
+        let header = outputHeader.bytes
         let bytes: [UInt8]
         switch payload {
         case .buffer(let buffer): bytes = Array(UnsafeRawBufferPointer(buffer.buffer))
         case .inPlace(let message): bytes = message.value.bytes
+        case .frame: bytes = staged[stagedSends.count][2].bytes  // where `process` wrote it
         }
         do {
             try sink.publish(key: key, header: header, payload: bytes)

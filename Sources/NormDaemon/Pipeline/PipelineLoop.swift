@@ -180,7 +180,9 @@ final class PipelineLoop {
         if inFlight == 1 && header.descriptor.byteCount <= Self.inlineBytes {
             // Nothing else is in flight, so no lane holds an earlier batch of this key: done here,
             // the batch keeps its place and saves the hand-off to a lane and back.
-            let result = processor.process(key: header.key, header: header, payload: frames[2])
+            // Written straight into the payload frame of the output it will be staged as (a
+            // JetStream output copies it out of that frame).
+            let result = processor.process(key: header.key, header: header, payload: frames[2], into: staged[stagedSends.count][2])
             finish(.init(result: result, streamKey: header.key, seq: seq, key: keyBytes, header: headerBytes, receivedAt: receivedAt))
             return
         }
