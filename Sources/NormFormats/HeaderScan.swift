@@ -66,10 +66,10 @@ struct HeaderScan {
         /// Which of the four fields read here the member's key names (it holds no escape).
         func field(_ member: HeaderSplice.Member) -> Field {
             let name = UnsafeRawBufferPointer(rebasing: bytes[(member.key.lowerBound + 1)..<(member.key.upperBound - 1)])
-            if name.elementsEqual("seq".utf8) { return .seq }
-            if name.elementsEqual("dtype".utf8) { return .dtype }
-            if name.elementsEqual("shape".utf8) { return .shape }
-            if name.elementsEqual("layout".utf8) { return .layout }
+            if name.holds("seq") { return .seq }
+            if name.holds("dtype") { return .dtype }
+            if name.holds("shape") { return .shape }
+            if name.holds("layout") { return .layout }
             return .other
         }
 

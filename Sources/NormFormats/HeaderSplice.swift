@@ -11,46 +11,46 @@ enum HeaderSplice {
         var value: Range<Int>
     }
 
-    /// Writes the output header from `header`'s bytes to `out`; `header` must be a JSON object
+    /// Appends the output header from `header`'s bytes to `out`; `header` must be a JSON object
     /// the parser accepted whose top-level keys hold no escape (`forEachMember` says so). `norm`
     /// writes the norm object's JSON.
-    static func write<S: ByteSink>(_ header: UnsafeRawBufferPointer, dtype: DType, to out: inout S, norm: (inout S) -> Void) {
-        out.put(UInt8(ascii: "{"))
+    static func write(_ header: UnsafeRawBufferPointer, dtype: DType, to out: inout [UInt8], norm: (inout [UInt8]) -> Void) {
+        out.append(UInt8(ascii: "{"))
         var first = true
         var wroteDType = false
         var wroteNorm = false
-        func separate(_ out: inout S) {
-            if !first { out.put(UInt8(ascii: ",")) }
+        func separate(_ out: inout [UInt8]) {
+            if !first { out.append(UInt8(ascii: ",")) }
             first = false
         }
-        func putDType(_ out: inout S) {
+        func putDType(_ out: inout [UInt8]) {
             separate(&out)
-            out.put(#""dtype":""#)
-            out.put(dtype.rawValue)
-            out.put(UInt8(ascii: "\""))
+            out.append(literal: #""dtype":""#)
+            out.append(utf8: dtype.rawValue)
+            out.append(UInt8(ascii: "\""))
         }
-        func putNorm(_ out: inout S) {
+        func putNorm(_ out: inout [UInt8]) {
             separate(&out)
-            out.put(#""norm":"#)
+            out.append(literal: #""norm":"#)
             norm(&out)
         }
         let complete = forEachMember(header) { member in
             let key = UnsafeRawBufferPointer(rebasing: header[(member.key.lowerBound + 1)..<(member.key.upperBound - 1)])
-            if key.elementsEqual("dtype".utf8) {
+            if key.holds("dtype") {
                 if !wroteDType { putDType(&out) }
                 wroteDType = true
-            } else if key.elementsEqual("norm".utf8) {
+            } else if key.holds("norm") {
                 if !wroteNorm { putNorm(&out) }
                 wroteNorm = true
             } else {
                 separate(&out)
-                out.put(UnsafeRawBufferPointer(rebasing: header[member.key.lowerBound..<member.value.upperBound]))
+                out.append(contentsOf: UnsafeRawBufferPointer(rebasing: header[member.key.lowerBound..<member.value.upperBound]))
             }
         }
         precondition(complete, "a header the splice cannot take")
         if !wroteDType { putDType(&out) }
         if !wroteNorm { putNorm(&out) }
-        out.put(UInt8(ascii: "}"))
+        out.append(UInt8(ascii: "}"))
     }
 
     /// Calls `body` with each top-level member of a valid JSON object, in order, without

@@ -1,9 +1,9 @@
 import NormCore
 
 /// A normalized batch's header before it is written: the input header with `dtype` set to the
-/// output's and the `norm` object added. Its size is counted first and its bytes written straight
-/// into the output frame (`count`, then `write(into:)`), spliced from the input header's bytes;
-/// a header whose top-level key is written with escapes is serialized from its parsed tree.
+/// output's and the `norm` object added, spliced from the input header's bytes when it is
+/// written (by the pipeline, into one array it reuses for every message); a header whose
+/// top-level key is written with escapes is serialized from its parsed tree.
 public struct OutputHeader: Sendable {
     let header: InboundHeader
     let dtype: DType
@@ -28,45 +28,32 @@ public struct OutputHeader: Sendable {
         }
     }
 
-    /// The header's size in bytes.
-    public var count: Int {
-        var counter = ByteCounter()
-        write(to: &counter)
-        return counter.count
-    }
-
-    /// Writes the header into `buffer`, which must be `count` bytes.
-    public func write(into buffer: UnsafeMutableRawBufferPointer) {
-        var writer = ByteWriter(buffer)
-        write(to: &writer)
-        precondition(writer.written == buffer.count, "header smaller than counted")
-    }
-
     /// The header's bytes in an array of their own.
     public var bytes: [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(header.raw.count + 96)
-        write(to: &out)
+        append(to: &out)
         return out
     }
 
-    func write<S: ByteSink>(to out: inout S) {
+    /// Appends the header's bytes to `out` (the pipeline reuses one array for every message).
+    public func append(to out: inout [UInt8]) {
         if let serialized {
-            serialized.withUnsafeBytes { out.put($0) }
+            out.append(contentsOf: serialized)
             return
         }
         header.raw.withUnsafeBytes { raw in
             HeaderSplice.write(raw, dtype: dtype, to: &out) { out in
-                out.put(#"{"kind":""#)
-                out.put(kind)
-                out.put(#"","mode":""#)
-                out.put(mode)
-                out.put(UInt8(ascii: "\""))
+                out.append(literal: #"{"kind":""#)
+                out.append(utf8: kind)
+                out.append(literal: #"","mode":""#)
+                out.append(utf8: mode)
+                out.append(UInt8(ascii: "\""))
                 if let batches {
-                    out.put(#","batches":"#)
-                    out.putDecimal(batches)
+                    out.append(literal: #","batches":"#)
+                    out.appendDecimal(batches)
                 }
-                out.put(UInt8(ascii: "}"))
+                out.append(UInt8(ascii: "}"))
             }
         }
     }

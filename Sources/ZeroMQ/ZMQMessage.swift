@@ -63,13 +63,6 @@ public final class ZMQMessage {
         text.withUTF8 { fill(from: UnsafeRawBufferPointer($0)) }
     }
 
-    /// Replaces what this message holds with `count` bytes that `write` fills (it is given
-    /// exactly `count` bytes): a frame made in place, without building its bytes first.
-    public func refill(count: Int, writing write: (UnsafeMutableRawBufferPointer) -> Void) throws(ZMQError) {
-        try refill(size: count)
-        write(UnsafeMutableRawBufferPointer(start: count > 0 ? zmq_msg_data(pointer) : nil, count: count))
-    }
-
     private func refill(size: Int) throws(ZMQError) {
         zmq_msg_close(pointer)
         do {

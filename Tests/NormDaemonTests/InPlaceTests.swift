@@ -6,8 +6,8 @@ import ZeroMQ
 
 /// A batch received over ipc:// (or tcp://) is libzmq's own copy, so the pipeline normalizes it in
 /// place and sends the received frame on; over inproc:// the frame may be the peer's memory, so
-/// it goes elsewhere (here, one batch at a time, into the output frame; on a lane, into a pooled
-/// buffer: `BatchProcessorTests` compares all three). Both must give the same bytes.
+/// it goes to a pooled buffer. Both must give the same bytes (`BatchProcessorTests` compares the
+/// two where the batch is processed, with float32 out too).
 @Suite("Pipelines: batches normalized in place")
 struct InPlaceTests {
     /// `[4, 8, 64]` in `dtype`, little-endian, from seeded values.
@@ -15,7 +15,7 @@ struct InPlaceTests {
         payloadBytes(seededFloats(4 * 8 * 64, seed: seed, mean: 3, std: 2), dtype)
     }
 
-    @Test("every kind, dtype and layout, train then eval: the in-place pipeline's output is the inproc:// pipeline's, byte for byte")
+    @Test("every kind, dtype and layout, train then eval: the in-place pipeline's output is the pooled pipeline's, byte for byte")
     func sameBytes() async throws {
         // Short, for ipc:// paths' 107-byte limit.
         let directory = URL(fileURLWithPath: "/tmp/normd-ip-\(UUID().uuidString.prefix(8))")
@@ -23,7 +23,7 @@ struct InPlaceTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         var tables = ""
         for kind in NormKind.allCases {
-            // `{dir}` endpoints become inproc:// (not in place); the literal ipc:// ones stay (in place).
+            // `{dir}` endpoints become inproc:// (pooled); the literal ipc:// ones stay (in place).
             for (name, prefix) in [("ipc_\(kind)", "ipc://\(directory.path)/"), ("inproc_\(kind)", "ipc://{dir}/")] {
                 tables += """
                     [[pipeline]]

@@ -46,7 +46,7 @@ final class BatchProcessor: Sendable {
     }
 
     enum Result: Sendable {
-        /// The header is written into the output frame by the loop (no array of its own).
+        /// The header is spliced by the loop into one array it reuses (none per message).
         case publish(topic: String, header: OutputHeader, payload: Payload)
         case reject(Rejection)
     }
@@ -58,24 +58,22 @@ final class BatchProcessor: Sendable {
         /// The received message itself, normalized in place, to be sent on. Unchecked: the
         /// message belongs to one thread at a time — the loop, the lane, the loop again.
         case inPlace(UncheckedTransfer<ZMQMessage>)
-        /// Written straight into the output frame the caller passed to `process` (this many bytes).
-        case frame(Int)
 
         var count: Int {
             switch self {
             case .buffer(let buffer): buffer.count
             case .inPlace(let message): message.value.count
-            case .frame(let count): count
             }
         }
     }
 
     /// Normalizes the batch in `payload` (the received frame) in place when it may (same dtype
     /// out, no inproc:// input, and a path that reads no input after writing output: see
-    /// `Normalizer.canNormalizeInPlace`); else into `frame` when the caller gives one (a batch
-    /// done on the loop: the output frame itself, with no pooled buffer, zero-copy hand-off or
-    /// release callback to pay for), else into a pooled buffer.
-    func process(key: String, header: InboundHeader, payload: ZMQMessage, into frame: ZMQMessage? = nil) -> Result {
+    /// `Normalizer.canNormalizeInPlace`), else into a pooled buffer. (Written into a frame of
+    /// libzmq's own instead, a small batch was slower: 0.86× the batches/s at 64 B, 8 interleaved
+    /// pairs, 0.73–1.05 — libzmq frees that frame on its I/O thread, and malloc then takes its
+    /// slow path on this one for every message; the pool hands the same buffers round.)
+    func process(key: String, header: InboundHeader, payload: ZMQMessage) -> Result {
         let descriptor = header.descriptor
         let storeKey = sharedStatistics ? "" : key
         var checkout: StatisticsStore.Checkout
@@ -93,37 +91,20 @@ final class BatchProcessor: Sendable {
         let inPlace =
             inPlaceAllowed && payloadBytes >= Self.inPlaceMinimumBytes
             && normalizer.canNormalizeInPlace(dtype: descriptor.dtype, outputDType: outDType, mode: mode, measureBatch: drift != nil)
-        let outputBytes = descriptor.geometry.byteCount(outDType)!
-        let output: Payload
-        if inPlace {
-            output = .inPlace(UncheckedTransfer(payload))
-        } else if let frame {
-            do {
-                try frame.refill(count: outputBytes) { _ in }
-            } catch {
-                return .reject(Rejection(.tooLarge, "no memory for a \(outputBytes)-byte output frame: \(error)"))
-            }
-            output = .frame(outputBytes)
-        } else {
-            output = .buffer(pool.buffer(count: outputBytes))
-        }
+        let output: Payload = inPlace ? .inPlace(UncheckedTransfer(payload)) : .buffer(pool.buffer(count: descriptor.geometry.byteCount(outDType)!))
         let outcome: NormOutcome
         // Drift compares the batch with the running statistics it met, before its own update.
         let running = drift == nil ? nil : checkout.statistics
         do {
             outcome = try payload.withUnsafeMutableBytes { bytes throws(NormError) in
-                // The output frame's bytes, when it is one (the payload's own otherwise, unused).
-                try (frame ?? payload).withUnsafeMutableBytes { frameBytes throws(NormError) in
-                    let into: UnsafeMutableRawBufferPointer =
-                        switch output {
-                        case .buffer(let buffer): buffer.buffer
-                        case .inPlace: bytes
-                        case .frame: frameBytes
-                        }
-                    return try normalizer.normalize(
-                        UnsafeRawBufferPointer(bytes), as: descriptor, into: into, outputDType: outDType,
-                        mode: mode, affine: state.affine, statistics: &checkout.statistics, measureBatch: drift != nil)
-                }
+                let into: UnsafeMutableRawBufferPointer =
+                    switch output {
+                    case .buffer(let buffer): buffer.buffer
+                    case .inPlace: bytes
+                    }
+                return try normalizer.normalize(
+                    UnsafeRawBufferPointer(bytes), as: descriptor, into: into, outputDType: outDType,
+                    mode: mode, affine: state.affine, statistics: &checkout.statistics, measureBatch: drift != nil)
             }
         } catch {
             return .reject(Rejection(RejectReason(error.code), error.message))

@@ -12,21 +12,21 @@ extension PipelineLoop {
         }
         let frames = staged[stagedSends.count]
         let payloadBytes = payload.count
-        let headerBytes = header.count
+        outputHeaderBytes.removeAll(keepingCapacity: true)
+        header.append(to: &outputHeaderBytes)
         do {
             try frames[0].refill(copying: topic)
-            try frames[1].refill(count: headerBytes) { header.write(into: $0) }
+            try frames[1].refill(copying: outputHeaderBytes)
             switch payload {
             case .buffer(let buffer): try frames[2].refill(sending: buffer)
             case .inPlace(let message): frames[2].refill(taking: message.value)
-            case .frame: break  // already there: `process` wrote it into this frame
             }
         } catch {
             logger.error("cannot build output message: \(error)")
             counters.dropped("error")
             return
         }
-        stagedSends.append(StagedSend(bytes: payloadBytes + headerBytes + topic.utf8.count, receivedAt: receivedAt))
+        stagedSends.append(StagedSend(bytes: payloadBytes + outputHeaderBytes.count + topic.utf8.count, receivedAt: receivedAt))
         if stagedSends.count == Self.stageLimit { sendStaged() }
     }
 
@@ -77,7 +77,6 @@ extension PipelineLoop {
         switch payload {
         case .buffer(let buffer): bytes = Array(UnsafeRawBufferPointer(buffer.buffer))
         case .inPlace(let message): bytes = message.value.bytes
-        case .frame: bytes = staged[stagedSends.count][2].bytes  // where `process` wrote it
         }
         do {
             try sink.publish(key: key, header: header, payload: bytes)

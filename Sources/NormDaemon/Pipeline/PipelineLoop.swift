@@ -31,6 +31,10 @@ final class PipelineLoop {
     /// one by one as they were made, each send found libzmq's I/O thread asleep and paid a
     /// wake-up on both threads; a burst pays one.
     let staged: [[ZMQMessage]] = (0..<PipelineLoop.stageLimit).map { _ in [ZMQMessage(), ZMQMessage(), ZMQMessage()] }
+    /// The output header being made, reused from one message to the next (the header is then
+    /// copied into its frame: one walk over the input header and no allocation, where counting
+    /// it first to write it into the frame walked it twice).
+    var outputHeaderBytes: [UInt8] = []
     /// What each staged output counts for when it is sent, in staging order.
     var stagedSends: [StagedSend] = []
     static let stageLimit = 16
@@ -180,9 +184,7 @@ final class PipelineLoop {
         if inFlight == 1 && header.descriptor.byteCount <= Self.inlineBytes {
             // Nothing else is in flight, so no lane holds an earlier batch of this key: done here,
             // the batch keeps its place and saves the hand-off to a lane and back.
-            // Written straight into the payload frame of the output it will be staged as (a
-            // JetStream output copies it out of that frame).
-            let result = processor.process(key: header.key, header: header, payload: frames[2], into: staged[stagedSends.count][2])
+            let result = processor.process(key: header.key, header: header, payload: frames[2])
             finish(.init(result: result, streamKey: header.key, seq: seq, key: keyBytes, header: headerBytes, receivedAt: receivedAt))
             return
         }
