@@ -17,14 +17,15 @@ public final class ZMQBuffer: @unchecked Sendable {
     /// pool would keep the pool alive forever) and for a standalone buffer. Behind a lock of its
     /// own: libzmq's I/O thread reads it when it lets go of the buffer, and the hand-off from the
     /// thread that filled the buffer runs through libzmq's queues, which the thread sanitizer
-    /// cannot see; this lock is what orders that thread's writes before the I/O thread's reads.
-    private let home: Mutex<ZMQBufferPool?>
+    /// cannot see; this lock is what orders that thread's writes before the I/O thread's reads
+    /// (an `ObservedMutex`, so the order holds for the sanitizer when the lock is contended too).
+    private let home: ObservedMutex<ZMQBufferPool?>
 
     init(bytes: UnsafeMutableRawPointer?, capacity: Int, count: Int, pool: ZMQBufferPool?) {
         self.capacity = capacity
         self.count = count
         self.bytes = bytes ?? .allocate(byteCount: max(capacity, 1), alignment: 64)
-        home = Mutex(nil)
+        home = ObservedMutex(nil)
         // Set under the lock, after every other field: whoever reads it under the lock sees them.
         self.pool = pool
     }

@@ -36,14 +36,17 @@ extension PipelineLoop {
         guard let output, !stagedSends.isEmpty else { return }
         defer { stagedSends.removeAll(keepingCapacity: true) }
         let blocking = blocksWhenFull
+        // One clock read per send: it times the batch, stamps its second and the loop's turn.
+        var now = MonotonicClock.nanoseconds()
         for (index, send) in stagedSends.enumerated() {
             let frames = staged[index]
             sending: while true {
-                pipeline.lastTurn.store(MonotonicClock.nanoseconds(), ordering: .relaxed)
+                pipeline.lastTurn.store(now, ordering: .relaxed)
                 do {
-                    if try output.send(multipart: frames, dontWait: !blocking) {
-                        let latency = Double(MonotonicClock.nanoseconds() - send.receivedAt) / 1e6
-                        counters.published(bytes: send.bytes, latencyMs: latency)
+                    let sent = try output.send(multipart: frames, dontWait: !blocking)
+                    now = MonotonicClock.nanoseconds()
+                    if sent {
+                        counters.published(bytes: send.bytes, latencyMs: Double(now - send.receivedAt) / 1e6, now: now)
                         break sending
                     }
                 } catch {
