@@ -1,6 +1,6 @@
 /// A batch normalized by its own statistics: makes the apply constants from its moments, once,
-/// between the statistics pass and the apply pass, and moves a copy of the running statistics
-/// forward. Held by the caller and passed `inout`, so nothing it sets needs a heap box (a
+/// between the statistics pass and the apply pass, and moves the running statistics forward
+/// (the caller's, moved in and handed back). Held by the caller and passed `inout`, so nothing it sets needs a heap box (a
 /// capturing closure boxed each variable it set: several allocations per batch).
 struct BatchConstants {
     let normalizer: Normalizer
@@ -9,7 +9,8 @@ struct BatchConstants {
     let affine: Affine?
     let doublePrecision: Bool
     let measureBatch: Bool
-    /// The running statistics after this batch (the caller's until `make` succeeds).
+    /// The running statistics: the caller's, moved here so that updating them in place writes
+    /// arrays nothing else holds; after `make`, the batch's update is in them.
     var updated: RunningStatistics?
     /// Whether `make` moved them.
     var changed = false
@@ -29,17 +30,19 @@ struct BatchConstants {
             return nil
         }
         do throws(NormError) {
+            // First, so that a batch refused here has moved nothing.
+            let coefficients = try normalizer.coefficients(plan: plan, moments: moments, running: nil, affine: affine, doublePrecision: doublePrecision)
             if settings.hasRunningStatistics && (measureBatch || mode == .train) {
                 _ = try ChannelStatistics.withValues(moments: moments, plan: plan, kind: settings.kind) { mean, variance throws(NormError) in
                     if measureBatch { measured = ChannelStatistics(mean: Array(mean), variance: Array(variance)) }
-                    if mode == .train, var current = updated {
-                        try normalizer.update(&current, mean: mean, variance: variance)
-                        updated = current
+                    if mode == .train, updated != nil {
+                        // In place: a copy in a local would share the arrays and copy them on write.
+                        try normalizer.update(&updated!, mean: mean, variance: variance)
                         changed = true
                     }
                 }
             }
-            return try normalizer.coefficients(plan: plan, moments: moments, running: nil, affine: affine, doublePrecision: doublePrecision)
+            return coefficients
         } catch {
             failure = error
             return nil

@@ -5,20 +5,20 @@ extension Normalizer {
         let channels = batchMean.count
         let tracked = statistics.batchesTracked + 1
         let m = settings.momentum.factor(afterIncrement: tracked)
-        // New arrays written once (a copy of the old ones, then written over, copied them first:
-        // the store still holds them).
-        func moved(_ running: [Double], _ batch: UnsafeBufferPointer<Double>) -> [Double] {
-            [Double](unsafeUninitializedCapacity: channels) { values, count in
-                for c in 0..<channels { values.initializeElement(at: c, to: (1 - m) * running[c] + m * batch[c]) }
-                count = channels
-            }
-        }
-        let next = RunningStatistics(
-            mean: moved(statistics.mean, batchMean), variance: moved(statistics.variance, batchVariance), batchesTracked: tracked)
-        guard next.mean.allSatisfy(\.isFinite), next.variance.allSatisfy(\.isFinite) else {
+        func moved(_ running: Double, _ batch: Double) -> Double { (1 - m) * running + m * batch }
+        // Checked before anything is written, so a refused batch leaves the statistics as they were.
+        for c in 0..<channels where !moved(statistics.mean[c], batchMean[c]).isFinite || !moved(statistics.variance[c], batchVariance[c]).isFinite {
             throw NormError(.nonfinite, "running statistics would become non-finite")
         }
-        statistics = next
+        // Written where they are: in place when nothing else holds the arrays (the store checks
+        // them out into arrays of their own), copied first otherwise.
+        statistics.mean.withUnsafeMutableBufferPointer { mean in
+            for c in 0..<channels { mean[c] = moved(mean[c], batchMean[c]) }
+        }
+        statistics.variance.withUnsafeMutableBufferPointer { variance in
+            for c in 0..<channels { variance[c] = moved(variance[c], batchVariance[c]) }
+        }
+        statistics.batchesTracked = tracked
     }
 
     /// The apply pass's constants, from the batch's moments or from running statistics.

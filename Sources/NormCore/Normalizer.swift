@@ -61,13 +61,14 @@ public struct Normalizer: Sendable {
         // The batch's own statistics, all finite: both passes in one parallel run.
         if !useRunning {
             var constants = BatchConstants(normalizer: self, plan: plan, mode: mode, affine: affine, doublePrecision: doublePrecision,
-                                           measureBatch: measureBatch, updated: statistics)
+                                           measureBatch: measureBatch, updated: statistics.take())
             let done = withUnsafeMutablePointer(to: &constants) { constants in
                 Self.specialized(descriptor.dtype, outputDType, TwoPassCall(input: input, output: output, plan: plan, runner: runner, constants: constants))
             }
+            // Back to the caller, updated or (when the update was refused) as they were.
+            statistics = constants.updated.take()
             if done {
-                statistics = constants.updated
-                return NormOutcome(batchesTracked: settings.hasRunningStatistics ? constants.updated?.batchesTracked : nil,
+                return NormOutcome(batchesTracked: settings.hasRunningStatistics ? statistics?.batchesTracked : nil,
                                    updatedStatistics: constants.changed, passedNonFinite: false, batch: constants.measured)
             }
             if let failure = constants.failure { throw failure }

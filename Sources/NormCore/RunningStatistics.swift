@@ -17,6 +17,15 @@ public struct RunningStatistics: Sendable, Equatable {
 
     public var channels: Int { mean.count }
 
+    /// `other`'s values written into these arrays (of `other`'s channel count): no allocation
+    /// when nothing else holds them.
+    mutating func assign(_ other: RunningStatistics) {
+        precondition(other.channels == channels, "statistics of another channel count")
+        mean.withUnsafeMutableBufferPointer { to in other.mean.withUnsafeBufferPointer { _ = to.update(fromContentsOf: $0) } }
+        variance.withUnsafeMutableBufferPointer { to in other.variance.withUnsafeBufferPointer { _ = to.update(fromContentsOf: $0) } }
+        batchesTracked = other.batchesTracked
+    }
+
     /// Why these values cannot be running statistics (a non-finite mean or variance, a negative
     /// variance or count), naming the tensor; nil when they can. A NaN here would make every
     /// later batch look non-finite, blaming the producer for a bad file.

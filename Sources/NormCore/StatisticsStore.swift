@@ -18,12 +18,15 @@ public final class StatisticsStore: Sendable {
         public var drift: DriftState?
 
         /// A batch's results, unless a reset since its checkout made them stale; used either way.
-        mutating func commit(_ checkout: Checkout, at clock: UInt64) {
-            if generation == checkout.generation {
+        /// Returns the statistics they replaced.
+        mutating func commit(_ checkout: Checkout, at clock: UInt64) -> RunningStatistics? {
+            lastUsed = clock
+            guard generation == checkout.generation else { return nil }
+            defer {
                 statistics = checkout.statistics
                 drift = checkout.drift
             }
-            lastUsed = clock
+            return statistics
         }
     }
 
@@ -53,6 +56,10 @@ public final class StatisticsStore: Sendable {
         var clock: UInt64 = 0
         /// Counts every change to what a checkpoint writes.
         var revision: UInt64 = 0
+        /// Statistics a commit replaced, whose arrays the next checkout writes its copy into: a
+        /// batch's update then writes arrays nothing else holds, in place, where it made two new
+        /// arrays for every batch (two mallocs, and a generic metadata lookup for each, per message).
+        var spare: RunningStatistics?
     }
     private let state = ObservedMutex(State())
 
@@ -71,9 +78,21 @@ public final class StatisticsStore: Sendable {
 
     /// The statistics a batch of `channels` channels under `key` starts from.
     public func checkout(key: String, channels: Int) throws(StoreError) -> Checkout {
-        if let entry = state.withLock({ $0.entries[ExactString(key)] }) {
-            guard entry.channels == channels else { throw .channels(expected: entry.channels, got: channels) }
-            return Checkout(key: key, channels: channels, statistics: entry.statistics, drift: entry.drift, generation: entry.generation, returning: false)
+        let found = state.withLock { state -> (entry: Entry, spare: RunningStatistics?)? in
+            guard let entry = state.entries[ExactString(key)] else { return nil }
+            return (entry, entry.statistics?.channels == state.spare?.channels ? state.spare.take() : nil)
+        }
+        if var found {
+            guard found.entry.channels == channels else { throw .channels(expected: found.entry.channels, got: channels) }
+            var statistics = found.entry.statistics.take()
+            // A copy in the spare's arrays, which nothing else holds; without one, the stored
+            // arrays themselves (the update then copies them before it writes).
+            if let stored = statistics, var spare = found.spare.take() {
+                statistics = nil
+                spare.assign(stored)
+                statistics = spare
+            }
+            return Checkout(key: key, channels: channels, statistics: statistics, drift: found.entry.drift, generation: found.entry.generation, returning: false)
         }
         if configuredChannels != 0 && configuredChannels != channels {
             throw .channels(expected: configuredChannels, got: channels)
@@ -96,7 +115,8 @@ public final class StatisticsStore: Sendable {
             let key = ExactString(checkout.key)
             // A known key is updated where it lies: one lookup, and no copy of its entry.
             if let index = state.entries.index(forKey: key) {
-                state.entries.values[index].commit(checkout, at: clock)
+                let replaced = state.entries.values[index].commit(checkout, at: clock)
+                if state.spare == nil { state.spare = replaced }
                 return .success(())
             }
             if maxKeys > 0 && state.entries.count >= maxKeys {

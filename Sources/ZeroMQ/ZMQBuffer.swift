@@ -62,25 +62,31 @@ public final class ZMQBufferPool: Sendable {
     private struct Parked {
         var buffers: [ZMQBuffer] = []
         var bytes: [(bytes: UncheckedPointer, capacity: Int)] = []
+        /// The capacity of everything parked.
+        var total = 0
         var count: Int { buffers.count + bytes.count }
     }
 
     private let free = ObservedMutex(Parked())
     /// At most this many parked buffers of any size…
     public let limit: Int
-    /// …and up to `smallLimit` in all when the one parked is at most `smallBytes`: small batches
-    /// leave in bursts of many, which a pool of `limit` would mostly make and free anew.
+    /// …and up to `smallLimit` in all, of at most `smallTotal` bytes, when the one parked is at
+    /// most `smallBytes`: small batches leave in bursts of many, which a pool of `limit` would
+    /// mostly make and free anew (with 128 batches of 64 B in flight, a pool of 64 still made a
+    /// new buffer for one message in three).
     public let smallLimit: Int
     public let smallBytes: Int
+    public let smallTotal: Int
 
-    public init(limit: Int = 8, smallLimit: Int = 64, smallBytes: Int = 65_536) {
+    public init(limit: Int = 8, smallLimit: Int = 256, smallBytes: Int = 65_536, smallTotal: Int = 4 << 20) {
         self.limit = limit
         self.smallLimit = max(limit, smallLimit)
         self.smallBytes = smallBytes
+        self.smallTotal = smallTotal
     }
 
     private func hasRoom(_ parked: Parked, capacity: Int) -> Bool {
-        parked.count < limit || (capacity <= smallBytes && parked.count < smallLimit)
+        parked.count < limit || (capacity <= smallBytes && parked.count < smallLimit && parked.total + capacity <= smallTotal)
     }
 
     /// What is parked for reuse (for tests): whole buffers, and bytes of buffers let go otherwise.
@@ -94,11 +100,13 @@ public final class ZMQBufferPool: Sendable {
             // The most recently parked first: its bytes are the likeliest to be in cache.
             if let index = parked.buffers.lastIndex(where: { fits($0.capacity) }) {
                 let buffer = parked.buffers.remove(at: index)
+                parked.total -= buffer.capacity
                 buffer.count = count
                 buffer.pool = self
                 return (buffer, nil)
             }
             guard let index = parked.bytes.lastIndex(where: { fits($0.capacity) }) else { return (nil, nil) }
+            parked.total -= parked.bytes[index].capacity
             return (nil, parked.bytes.remove(at: index))
         }
         if let whole { return whole }
@@ -110,6 +118,7 @@ public final class ZMQBufferPool: Sendable {
         free.withLock { parked in
             guard hasRoom(parked, capacity: buffer.capacity) else { return }
             buffer.pool = nil
+            parked.total += buffer.capacity
             parked.buffers.append(buffer)
         }
     }
@@ -117,6 +126,7 @@ public final class ZMQBufferPool: Sendable {
     fileprivate func adopt(bytes: UnsafeMutableRawPointer, capacity: Int) -> Bool {
         free.withLock { parked in
             guard hasRoom(parked, capacity: capacity) else { return false }
+            parked.total += capacity
             parked.bytes.append((UncheckedPointer(pointer: bytes), capacity))
             return true
         }

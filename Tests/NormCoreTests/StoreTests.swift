@@ -29,6 +29,33 @@ struct StoreTests {
         #expect(archive.keys == ["b"], "the least recently used key went to the archive")
     }
 
+    @Test("a checkout's statistics are a copy: written in place they change nothing stored until committed, across keys sharing the recycled arrays")
+    func checkoutIsolation() throws {
+        let store = StatisticsStore(configuredChannels: 0, keepsStatistics: true)
+        for key in ["a", "b"] {
+            var first = try store.checkout(key: key, channels: 2)
+            first.statistics!.mean = [1, 2]
+            try store.commit(first)
+        }
+        for round in 1...4 {
+            for key in ["a", "b"] {
+                let stored = try #require(store.entry(key)?.statistics)
+                var checkout = try store.checkout(key: key, channels: 2)
+                #expect(checkout.statistics == stored, "the checkout starts from what is stored")
+                checkout.statistics!.mean.withUnsafeMutableBufferPointer { $0[0] += 10 }
+                checkout.statistics!.variance.withUnsafeMutableBufferPointer { $0[1] = Double(round) }
+                checkout.statistics!.batchesTracked += 1
+                #expect(store.entry(key)?.statistics == stored, "round \(round) \(key): written before its commit")
+                let snapshot = store.snapshot()
+                try store.commit(checkout)
+                #expect(store.entry(key)?.statistics == checkout.statistics)
+                #expect(snapshot.first { $0.key == key }?.entry.statistics == stored, "a snapshot keeps what it saw")
+            }
+        }
+        #expect(store.entry("a")?.statistics == RunningStatistics(mean: [41, 2], variance: [1, 4], batchesTracked: 4))
+        #expect(store.entry("b")?.statistics == RunningStatistics(mean: [41, 2], variance: [1, 4], batchesTracked: 4))
+    }
+
     @Test("eviction keeps the leaving key in memory and refuses the new one when the archive cannot write; a returning key leaves the archive")
     func evictionFailure() throws {
         let archive = MemoryArchive()

@@ -180,7 +180,7 @@ struct ZMQSocketTests {
         #expect(second.count == 512)
     }
 
-    @Test("a pool parks at most `limit` buffers, and up to `smallLimit` when they are small")
+    @Test("a pool parks at most `limit` buffers, and up to `smallLimit` of at most `smallTotal` bytes when they are small")
     func bufferPoolBounds() throws {
         let pool = ZMQBufferPool(limit: 1, smallLimit: 3, smallBytes: 100)
         var large: [ZMQBuffer] = (0..<3).map { _ in pool.buffer(count: 200) }
@@ -189,5 +189,13 @@ struct ZMQSocketTests {
         var small: [ZMQBuffer] = (0..<5).map { _ in pool.buffer(count: 50) }
         small.removeAll()
         #expect(pool.parked.bytesOnly == 3, "two more small ones, then full")
+        let bounded = ZMQBufferPool(limit: 1, smallLimit: 10, smallBytes: 100, smallTotal: 250)
+        var some: [ZMQBuffer] = (0..<6).map { _ in bounded.buffer(count: 80) }
+        some.removeAll()
+        #expect(bounded.parked.bytesOnly == 3, "the first is within the limit of any size; then small ones up to 250 bytes in all")
+        var kept: [ZMQBuffer] = (0..<2).map { _ in bounded.buffer(count: 80) }
+        #expect(bounded.parked.bytesOnly == 1)
+        kept.removeAll()
+        #expect(bounded.parked.bytesOnly == 3, "buffers taken out leave room for as many")
     }
 }
