@@ -19,6 +19,20 @@ struct ZMQSocketTests {
         try body(push, pull)
     }
 
+    @Test("terminating within a bound: true once every socket is closed; false, on time, while one is still open")
+    func boundedTermination() throws {
+        let finished = try ZMQContext()
+        try ZMQSocket(finished, .push).close(lingerMilliseconds: 0)
+        #expect(finished.terminate(within: 30))
+        let stuck = try ZMQContext()
+        let held = try ZMQSocket(stuck, .pull)
+        let start = ContinuousClock.now
+        #expect(!stuck.terminate(within: 0.2))
+        #expect(ContinuousClock.now - start < .seconds(10), "returned at its bound, not when libzmq let go")
+        // Lets libzmq's termination, still waiting on its own thread, finish.
+        held.close(lingerMilliseconds: 0)
+    }
+
     @Test("a multipart message arrives whole; frames beyond maxFrames are counted and released")
     func multipart() throws {
         try withPair { push, pull in

@@ -30,7 +30,9 @@ enum ConfigurationSchema {
                     "control_group", \.controlGroup, example: "\"normd-ctl\"",
                     "a group allowed on the control socket besides root and normd's own user (\"\" = none); it must exist",
                     check: { $0.isEmpty || getgrnam($0) != nil ? nil : "group \"\($0)\" does not exist (create it, e.g. groupadd --system \($0))" }),
-                .double("shutdown_timeout_s", \.shutdownTimeoutS, range: 0...3600, exclusiveLower: true, "bound on the graceful drain at SIGTERM"),
+                .double(
+                    "shutdown_timeout_s", \.shutdownTimeoutS, range: 0...3600, exclusiveLower: true,
+                    "bound on the graceful drain at SIGTERM, and again on ZeroMQ's teardown after it"),
                 .string(
                     "metrics_listen", \.metricsListen, "HOST:PORT (e.g. \"127.0.0.1:9464\") to serve GET /metrics over HTTP; \"\" = off",
                     check: { $0.isEmpty || HostPort($0) != nil ? nil : "\"\($0)\" is not HOST:PORT" }),

@@ -114,8 +114,12 @@ public final class Daemon: Service, Sendable {
         } onGracefulShutdown: { [notifier] in
             notifier.stopping()
         }
-        // Every ZeroMQ socket is closed now, so the context can end.
-        context.terminate()
+        // Every ZeroMQ socket is closed now, so the context can end — within the shutdown bound:
+        // the state is already written, and a daemon that hangs at SIGTERM is killed by systemd.
+        let bound = configuration.daemon.shutdownTimeoutS
+        if !context.terminate(within: bound) {
+            logger.warning("ZeroMQ did not release its sockets within \(bound) s of the pipelines closing them; exiting without waiting")
+        }
     }
 
     /// The Prometheus text, rendered at most once a second however many ask: concurrent scrapes
