@@ -16,41 +16,42 @@ enum HeaderSplice {
     /// writes the norm object's JSON.
     static func write(_ header: UnsafeRawBufferPointer, dtype: DType, to out: inout [UInt8], norm: (inout [UInt8]) -> Void) {
         out.append(UInt8(ascii: "{"))
-        var first = true
+        // A member after the first is preceded by a comma: the object holds one when more than
+        // its brace was written. (No nested functions: their captured flags were boxed and each
+        // access checked for exclusivity at run time, per member.)
+        let open = out.count
         var wroteDType = false
         var wroteNorm = false
-        func separate(_ out: inout [UInt8]) {
-            if !first { out.append(UInt8(ascii: ",")) }
-            first = false
-        }
-        func putDType(_ out: inout [UInt8]) {
-            separate(&out)
-            out.append(literal: #""dtype":""#)
-            out.append(utf8: dtype.rawValue)
-            out.append(UInt8(ascii: "\""))
-        }
-        func putNorm(_ out: inout [UInt8]) {
-            separate(&out)
-            out.append(literal: #""norm":"#)
-            norm(&out)
-        }
         let complete = forEachMember(header) { member in
             let key = UnsafeRawBufferPointer(rebasing: header[(member.key.lowerBound + 1)..<(member.key.upperBound - 1)])
             if key.holds("dtype") {
-                if !wroteDType { putDType(&out) }
+                if !wroteDType { putDType(dtype, to: &out, open: open) }
                 wroteDType = true
             } else if key.holds("norm") {
-                if !wroteNorm { putNorm(&out) }
+                if !wroteNorm { putNorm(norm, to: &out, open: open) }
                 wroteNorm = true
             } else {
-                separate(&out)
+                if out.count > open { out.append(UInt8(ascii: ",")) }
                 out.append(contentsOf: UnsafeRawBufferPointer(rebasing: header[member.key.lowerBound..<member.value.upperBound]))
             }
         }
         precondition(complete, "a header the splice cannot take")
-        if !wroteDType { putDType(&out) }
-        if !wroteNorm { putNorm(&out) }
+        if !wroteDType { putDType(dtype, to: &out, open: open) }
+        if !wroteNorm { putNorm(norm, to: &out, open: open) }
         out.append(UInt8(ascii: "}"))
+    }
+
+    private static func putDType(_ dtype: DType, to out: inout [UInt8], open: Int) {
+        if out.count > open { out.append(UInt8(ascii: ",")) }
+        out.append(literal: #""dtype":""#)
+        out.append(utf8: dtype.rawValue)
+        out.append(UInt8(ascii: "\""))
+    }
+
+    private static func putNorm(_ norm: (inout [UInt8]) -> Void, to out: inout [UInt8], open: Int) {
+        if out.count > open { out.append(UInt8(ascii: ",")) }
+        out.append(literal: #""norm":"#)
+        norm(&out)
     }
 
     /// Calls `body` with each top-level member of a valid JSON object, in order, without

@@ -44,6 +44,11 @@ public struct WireDecoder: Sendable {
 
     private func checkKey(_ keyFrame: UnsafeRawBufferPointer) throws(Rejection) -> String {
         guard keyFrame.count <= Self.maxKeyBytes else { throw Rejection(.key, "key is \(keyFrame.count) bytes, at most \(Self.maxKeyBytes)") }
+        // ASCII, the usual key, needs no decoding; `String(validating:)` is generic over the
+        // sequence and looked its types up at run time for every message.
+        if !keyFrame.contains(where: { $0 >= 0x80 }) {
+            return keyFrame.withMemoryRebound(to: UInt8.self) { String(decoding: $0, as: UTF8.self) }
+        }
         guard let key = String(validating: keyFrame, as: UTF8.self) else { throw Rejection(.key, "key is not UTF-8") }
         return key
     }

@@ -42,6 +42,20 @@ struct WireDecoderTests {
         #expect(reason([0xff, 0xfe], Array(ok.utf8)) == .key)
     }
 
+    @Test("key: ASCII and multi-byte UTF-8 keys come through byte for byte; broken sequences are refused")
+    func keyBytes() throws {
+        let ok = Array(#"{"dtype":"float32","shape":[2,3]}"#.utf8)
+        for key in ["cam-0/left", "", "ñ", "n\u{303}", "カメラ", "a\u{0}b", "🎥:" + String(repeating: "x", count: 200)] {
+            let bytes = Array(key.utf8)
+            let decoded = try bytes.withUnsafeBytes { k in try ok.withUnsafeBytes { h in try Self.decoder.decode(keyFrame: k, headerFrame: h) } }
+            #expect(Array(decoded.key.utf8) == bytes)
+        }
+        // ASCII then a lone continuation byte, a truncated sequence, an overlong encoding, a surrogate.
+        for key: [UInt8] in [[0x61, 0x80], [0x61, 0xe3, 0x82], [0xc0, 0xaf], [0xed, 0xa0, 0x80]] {
+            #expect(reason(key, ok) == .key)
+        }
+    }
+
     @Test("header: UTF-8, JSON, an object, seq a u64, nesting bounded")
     func header() {
         #expect(reason([UInt8(ascii: "k")], [0xc3, 0x28]) == .header)
