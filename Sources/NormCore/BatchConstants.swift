@@ -23,29 +23,49 @@ struct BatchConstants {
     /// The constants for these moments, or nil (with `failure` set, unless the values are to be
     /// passed) when a moment is not finite or the running statistics cannot move.
     mutating func make(_ moments: UnsafeBufferPointer<Moments>) -> Coefficients? {
-        let settings = normalizer.settings
+        guard allFinite(moments) else { return nil }
+        // The statistics move last; `update` checks every new value before it writes, so a
+        // batch refused there has moved nothing.
+        let coefficients = normalizer.coefficients(plan: plan, moments: moments, running: nil, affine: affine, doublePrecision: doublePrecision)
+        return moveStatistics(moments) ? coefficients : nil
+    }
+
+    /// `make` for a batch applied in one piece: the constants go straight into `table`'s memory
+    /// (temporary, of the compute precision) instead of an array of their own. False when `make`
+    /// would return nil. Only for a layout without a per-element affine.
+    mutating func make<S: ComputeScalar>(_ moments: UnsafeBufferPointer<Moments>, into table: inout ApplyTableWriter<S>) -> Bool {
+        guard allFinite(moments) else { return false }
+        normalizer.writeCoefficients(into: &table, plan: plan, moments: moments, running: nil, affine: affine, doublePrecision: doublePrecision)
+        return moveStatistics(moments)
+    }
+
+    private mutating func allFinite(_ moments: UnsafeBufferPointer<Moments>) -> Bool {
         guard moments.allSatisfy(\.isFinite) else {
             // Rejected at once; `pass` needs the finite values' statistics, made by the caller.
-            if settings.nonFinite != .pass { failure = NormError(.nonfinite, "payload holds NaN or infinite values") }
-            return nil
+            if normalizer.settings.nonFinite != .pass { failure = NormError(.nonfinite, "payload holds NaN or infinite values") }
+            return false
         }
+        return true
+    }
+
+    /// Moves the running statistics by the batch (training) and measures it (drift); false, with
+    /// `failure` set and nothing moved, when the statistics would become non-finite.
+    private mutating func moveStatistics(_ moments: UnsafeBufferPointer<Moments>) -> Bool {
+        let settings = normalizer.settings
+        guard settings.hasRunningStatistics && (measureBatch || mode == .train) else { return true }
         do throws(NormError) {
-            // First, so that a batch refused here has moved nothing.
-            let coefficients = try normalizer.coefficients(plan: plan, moments: moments, running: nil, affine: affine, doublePrecision: doublePrecision)
-            if settings.hasRunningStatistics && (measureBatch || mode == .train) {
-                _ = try ChannelStatistics.withValues(moments: moments, plan: plan, kind: settings.kind) { mean, variance throws(NormError) in
-                    if measureBatch { measured = ChannelStatistics(mean: Array(mean), variance: Array(variance)) }
-                    if mode == .train, updated != nil {
-                        // In place: a copy in a local would share the arrays and copy them on write.
-                        try normalizer.update(&updated!, mean: mean, variance: variance)
-                        changed = true
-                    }
+            _ = try ChannelStatistics.withValues(moments: moments, plan: plan, kind: settings.kind) { mean, variance throws(NormError) in
+                if measureBatch { measured = ChannelStatistics(mean: Array(mean), variance: Array(variance)) }
+                if mode == .train, updated != nil {
+                    // In place: a copy in a local would share the arrays and copy them on write.
+                    try normalizer.update(&updated!, mean: mean, variance: variance)
+                    changed = true
                 }
             }
-            return coefficients
+            return true
         } catch {
             failure = error
-            return nil
+            return false
         }
     }
 }

@@ -2,7 +2,7 @@
 ///
 /// The mean is split into `hi + lo` so that a float32 apply pass keeps float64 accuracy of the
 /// mean: `x − hi` is exact when x is near the mean, which is where precision matters.
-struct Coefficients {
+struct Coefficients: CoefficientSink {
     /// How many constants of each kind there are.
     let count: Int
     /// hi, lo, scale and beta, a column of `count` each, in one allocation.
@@ -21,12 +21,11 @@ struct Coefficients {
         columns = Array(repeating: 0, count: 4 * count)
     }
 
-    mutating func append(mean: Double, invStd: Double, gamma: Double, beta b: Double, roundMeanTo: (Double) -> Double) {
+    mutating func append(hi: Double, lo: Double, scale: Double, beta b: Double) {
         precondition(filled < count, "more constants than the count they were made for")
-        let high = roundMeanTo(mean)
-        columns[filled] = high
-        columns[count + filled] = mean - high
-        columns[2 * count + filled] = gamma * invStd
+        columns[filled] = hi
+        columns[count + filled] = lo
+        columns[2 * count + filled] = scale
         columns[3 * count + filled] = b
         filled += 1
     }

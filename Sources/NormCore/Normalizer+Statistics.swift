@@ -24,45 +24,57 @@ extension Normalizer {
     /// The apply pass's constants, from the batch's moments or from running statistics.
     func coefficients(
         plan: BatchPlan, moments: UnsafeBufferPointer<Moments>, running: RunningStatistics?, affine: Affine?, doublePrecision: Bool
-    ) throws(NormError) -> Coefficients {
+    ) -> Coefficients {
+        let layout = coefficientLayout(plan: plan, fromRunning: running != nil, affine: affine)
+        var result = Coefficients(perSample: layout.perSample, count: layout.count)
+        writeCoefficients(into: &result, plan: plan, moments: moments, running: running, affine: affine, doublePrecision: doublePrecision)
+        if layout.elementAffine, let affine {
+            result.elementWeight = Self.memoryOrder(affine.weight, plan: plan)
+            result.elementBias = Self.memoryOrder(affine.bias, plan: plan)
+        }
+        return result
+    }
+
+    /// How many constants `writeCoefficients` writes, indexed by what.
+    func coefficientLayout(plan: BatchPlan, fromRunning: Bool, affine: Affine?) -> CoefficientLayout {
+        if fromRunning || settings.kind == .batch { return CoefficientLayout(perSample: false, count: plan.channels, elementAffine: false) }
+        if settings.kind == .layer, let affine, affine.weight.count != plan.channels {
+            return CoefficientLayout(perSample: true, count: plan.batch, elementAffine: true)
+        }
+        return CoefficientLayout(perSample: true, count: plan.batch * plan.channels, elementAffine: false)
+    }
+
+    /// Writes the constants `coefficientLayout` describes into `sink`, in index order: the mean
+    /// split into `hi + lo` (hi rounded to the compute precision), the scale γ/σ and β.
+    func writeCoefficients<Sink: CoefficientSink>(
+        into sink: inout Sink, plan: BatchPlan, moments: UnsafeBufferPointer<Moments>, running: RunningStatistics?, affine: Affine?,
+        doublePrecision: Bool
+    ) {
         let channels = plan.channels
-        let round: (Double) -> Double = doublePrecision ? { $0 } : { Double(Float($0)) }
         let perChannelAffine = affine.map { $0.weight.count == channels } ?? true
         func gamma(_ c: Int) -> Double { perChannelAffine ? affine.map { Double($0.weight[c]) } ?? 1 : 1 }
         func beta(_ c: Int) -> Double { perChannelAffine ? affine.map { Double($0.bias[c]) } ?? 0 : 0 }
-        func invStd(_ variance: Double) -> Double { 1 / (variance + settings.eps).squareRoot() }
+        func put(mean: Double, variance: Double, gamma: Double, beta: Double) {
+            let high = doublePrecision ? mean : Double(Float(mean))
+            let invStd = 1 / (variance + settings.eps).squareRoot()
+            sink.append(hi: high, lo: mean - high, scale: gamma * invStd, beta: beta)
+        }
 
+        let layout = coefficientLayout(plan: plan, fromRunning: running != nil, affine: affine)
         if let running {
-            var result = Coefficients(perSample: false, count: channels)
-            for c in 0..<channels {
-                result.append(mean: running.mean[c], invStd: invStd(running.variance[c]), gamma: gamma(c), beta: beta(c), roundMeanTo: round)
-            }
-            return result
-        }
-        if settings.kind == .batch {
-            var result = Coefficients(perSample: false, count: channels)
-            for c in 0..<channels {
-                result.append(mean: moments[c].mean, invStd: invStd(moments[c].variance(settings.variance)), gamma: gamma(c), beta: beta(c), roundMeanTo: round)
-            }
-            return result
-        }
-        if settings.kind == .layer, let affine, !perChannelAffine {
-            var result = Coefficients(perSample: true, count: plan.batch)
+            for c in 0..<channels { put(mean: running.mean[c], variance: running.variance[c], gamma: gamma(c), beta: beta(c)) }
+        } else if settings.kind == .batch {
+            for c in 0..<channels { put(mean: moments[c].mean, variance: moments[c].variance(settings.variance), gamma: gamma(c), beta: beta(c)) }
+        } else if layout.elementAffine {
+            for n in 0..<plan.batch { put(mean: moments[n].mean, variance: moments[n].variance(settings.variance), gamma: 1, beta: 0) }
+        } else {
             for n in 0..<plan.batch {
-                result.append(mean: moments[n].mean, invStd: invStd(moments[n].variance(settings.variance)), gamma: 1, beta: 0, roundMeanTo: round)
-            }
-            result.elementWeight = Self.memoryOrder(affine.weight, plan: plan)
-            result.elementBias = Self.memoryOrder(affine.bias, plan: plan)
-            return result
-        }
-        var result = Coefficients(perSample: true, count: plan.batch * channels)
-        for n in 0..<plan.batch {
-            for c in 0..<channels {
-                let m = moments[plan.partition(sample: n, channel: c)]
-                result.append(mean: m.mean, invStd: invStd(m.variance(settings.variance)), gamma: gamma(c), beta: beta(c), roundMeanTo: round)
+                for c in 0..<channels {
+                    let m = moments[plan.partition(sample: n, channel: c)]
+                    put(mean: m.mean, variance: m.variance(settings.variance), gamma: gamma(c), beta: beta(c))
+                }
             }
         }
-        return result
     }
 
     /// A `[C, *S]` tensor rearranged to the order one sample's elements have in memory.

@@ -84,8 +84,8 @@ public struct Normalizer: Sendable {
         }
 
         // Neither eval nor a batch passed with NaN or ±inf moves the running statistics.
-        let constants = try moments.withUnsafeBufferPointer { moments throws(NormError) in
-            try coefficients(plan: plan, moments: moments, running: useRunning ? statistics : nil, affine: affine, doublePrecision: doublePrecision)
+        let constants = moments.withUnsafeBufferPointer { moments in
+            coefficients(plan: plan, moments: moments, running: useRunning ? statistics : nil, affine: affine, doublePrecision: doublePrecision)
         }
         let apply = ApplyCall(input: input, output: output, plan: plan, coefficients: constants, runner: runner, checkFinite: true)
         if !Self.specialized(descriptor.dtype, outputDType, apply) {

@@ -37,24 +37,35 @@ enum TwoPassKernel {
     }
 
     /// A batch below one worker's grain is one piece of each pass: the same sweeps (piece 0 of 1,
-    /// nothing to merge) on this thread, with the moments and constants in temporary memory — no
-    /// pass objects and no phase machinery, which cost more than the arithmetic for small batches.
-    /// The bits are the pieces path's: the same calls in the same order.
+    /// nothing to merge) on this thread, with the moments and the apply table in temporary
+    /// memory — no pass objects, no phase machinery and no constants array, which cost more than
+    /// the arithmetic for small batches. The bits are the pieces path's: the same calls in the
+    /// same order, the same constants rounded the same way.
     static func normalizeInOnePiece<In: StoredElement, Out: StoredElement, S: ComputeScalar>(
         _: In.Type, _: Out.Type, _: S.Type, input: UnsafeRawPointer, output: UnsafeMutableRawPointer,
         plan: BatchPlan, constants: inout BatchConstants
     ) -> Bool {
-        let made = withUnsafeTemporaryAllocation(of: Moments.self, capacity: plan.partitionCount) { local -> Coefficients? in
+        let layout = constants.normalizer.coefficientLayout(plan: plan, fromRunning: false, affine: constants.affine)
+        return withUnsafeTemporaryAllocation(of: Moments.self, capacity: plan.partitionCount) { local -> Bool in
             local.initialize(repeating: Moments())
             StatisticsKernel.sweep(In.self, input, plan: plan, piece: 0, of: 1, into: local, finiteOnly: false)
-            return constants.make(UnsafeBufferPointer(local))
+            let moments = UnsafeBufferPointer(local)
+            if layout.elementAffine {
+                guard let coefficients = constants.make(moments) else { return false }
+                ApplyPass<In, Out, S>.withTable(coefficients) { table, elementAffine in
+                    // The statistics pass has seen every value, so the apply pass need not check them.
+                    _ = ApplyKernel.sweep(In.self, Out.self, input, output, plan: plan, table: table, elementAffine: elementAffine,
+                                          piece: 0, of: 1, checkFinite: false)
+                }
+                return true
+            }
+            return withUnsafeTemporaryAllocation(of: S.self, capacity: 4 * layout.count) { memory -> Bool in
+                var writer = ApplyTableWriter(memory, count: layout.count)
+                guard constants.make(moments, into: &writer) else { return false }
+                _ = ApplyKernel.sweep(In.self, Out.self, input, output, plan: plan, table: writer.table(perSample: layout.perSample),
+                                      elementAffine: nil, piece: 0, of: 1, checkFinite: false)
+                return true
+            }
         }
-        guard let coefficients = made else { return false }
-        ApplyPass<In, Out, S>.withTable(coefficients) { table, elementAffine in
-            // The statistics pass has seen every value, so the apply pass need not check them.
-            _ = ApplyKernel.sweep(In.self, Out.self, input, output, plan: plan, table: table, elementAffine: elementAffine,
-                                  piece: 0, of: 1, checkFinite: false)
-        }
-        return true
     }
 }

@@ -30,11 +30,14 @@ struct OnePieceTests {
         }
     }
 
-    @Test("every kind × dtype × layout, two shapes, output in the same dtype and in float32, with and without affine", arguments: ThreadCountTests.cases)
+    @Test(
+        "every kind × dtype × layout, two shapes, output in the same dtype and in float32, with and without affine (per channel, and per element for layer)",
+        arguments: ThreadCountTests.cases)
     func samebits(_ c: Case) throws {
         for shape in [[3, 8, 5], [2, 4, 6, 6]] {
             for outDType in [c.dtype, .float32] {
-                for affine in [false, true] {
+                // 0: none, 1: per channel, 2: per element (layer's `[C, *S]` affine: the constants-array path).
+                for affine in c.kind == .layer ? [0, 1, 2] : [0, 1] {
                     let settings = NormSettings(kind: c.kind, groups: 4, trackRunningStats: true)
                     let normalizer = Normalizer(settings: settings, threads: 2)
                     let geometry = try TensorGeometry(shape: shape)
@@ -42,9 +45,11 @@ struct OnePieceTests {
                     #expect(
                         StatisticsKernel.pieces(plan: plan, runner: normalizer.runner) == 1 && ApplyKernel.pieces(plan: plan, runner: normalizer.runner) == 1)
                     let channels = shape[1]
-                    let weights =
-                        affine ? Affine(weight: (0..<channels).map { 0.5 + Float($0) / 7 }, bias: (0..<channels).map { Float($0) / 3 - 1 }) : nil
                     let count = geometry.elementCount
+                    let affineCount = affine == 2 ? count / shape[0] : channels
+                    let weights =
+                        affine > 0
+                        ? Affine(weight: (0..<affineCount).map { 0.5 + Float($0) / 7 }, bias: (0..<affineCount).map { Float($0) / 3 - 1 }) : nil
                     let input = ThreadCountTests().encode(seededFloats(count, seed: 11, mean: 2e2, std: 1.3), as: c.dtype)
                     var one = [UInt8](repeating: 0, count: count * outDType.itemSize)
                     var many = one
