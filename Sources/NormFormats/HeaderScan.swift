@@ -12,11 +12,12 @@ struct HeaderScan {
     var shape: [Int]
     var layout: TensorLayout
 
-    /// nil when the header is not the common case (see the type's doc).
-    static func scan(_ bytes: UnsafeRawBufferPointer, maxDepth: Int) -> HeaderScan? {
+    /// nil when the header is not the common case (see the type's doc). The shape is written
+    /// into `shape`'s storage when nothing else holds it (the caller keeps one array for it).
+    static func scan(_ bytes: UnsafeRawBufferPointer, maxDepth: Int, shape dimensions: inout [Int]) -> HeaderScan? {
         var reader = Reader(bytes: bytes, maxDepth: maxDepth)
         guard reader.readObject() else { return nil }
-        guard let dtype = reader.dtypeValue, let type = reader.dtype(dtype), let shape = reader.shapeValue, let dimensions = reader.shape(shape)
+        guard let dtype = reader.dtypeValue, let type = reader.dtype(dtype), let shape = reader.shapeValue, reader.shape(shape, into: &dimensions)
         else { return nil }
         var result = HeaderScan(dtype: type, shape: dimensions, layout: .nchw)
         if let seq = reader.seqValue {
@@ -104,10 +105,10 @@ struct HeaderScan {
             return value
         }
 
-        /// An array of 2 to 5 positive integers, each at most Int.max.
-        func shape(_ range: Range<Int>) -> [Int]? {
-            guard bytes[range.lowerBound] == UInt8(ascii: "[") else { return nil }
-            var dimensions: [Int] = []
+        /// An array of 2 to 5 positive integers, each at most Int.max, read into `dimensions`.
+        func shape(_ range: Range<Int>, into dimensions: inout [Int]) -> Bool {
+            guard bytes[range.lowerBound] == UInt8(ascii: "[") else { return false }
+            dimensions.removeAll(keepingCapacity: true)
             dimensions.reserveCapacity(5)
             var i = range.lowerBound + 1
             let end = range.upperBound - 1  // the closing bracket
@@ -115,14 +116,14 @@ struct HeaderScan {
                 while i < end, Self.isSpace(bytes[i]) { i += 1 }
                 var j = i
                 while j < end, bytes[j] >= UInt8(ascii: "0"), bytes[j] <= UInt8(ascii: "9") { j += 1 }
-                guard let value = unsigned(i..<j, limit: UInt64(Int.max)), value > 0, dimensions.count < 5 else { return nil }
+                guard let value = unsigned(i..<j, limit: UInt64(Int.max)), value > 0, dimensions.count < 5 else { return false }
                 dimensions.append(Int(value))
                 i = j
                 while i < end, Self.isSpace(bytes[i]) { i += 1 }
-                guard i == end || bytes[i] == UInt8(ascii: ",") else { return nil }
+                guard i == end || bytes[i] == UInt8(ascii: ",") else { return false }
                 i += 1
             }
-            return dimensions.count >= 2 ? dimensions : nil
+            return dimensions.count >= 2
         }
 
         static let dtypes = DType.allCases.map { (name: Array($0.rawValue.utf8), type: $0) }

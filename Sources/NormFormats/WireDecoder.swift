@@ -27,11 +27,20 @@ public struct WireDecoder: Sendable {
     /// key's state. The common header is read in one pass without a JSON tree (`HeaderScan`);
     /// any other goes through the parser, which names the rejection.
     public func decode(keyFrame: UnsafeRawBufferPointer, headerFrame: UnsafeRawBufferPointer) throws(Rejection) -> InboundHeader {
+        var buffers = DecodeBuffers()
+        return try decode(keyFrame: keyFrame, headerFrame: headerFrame, reusing: &buffers)
+    }
+
+    /// The same, with the header's bytes and shape written into `buffers`' arrays when nothing
+    /// else holds them any more (see `DecodeBuffers`).
+    public func decode(
+        keyFrame: UnsafeRawBufferPointer, headerFrame: UnsafeRawBufferPointer, reusing buffers: inout DecodeBuffers
+    ) throws(Rejection) -> InboundHeader {
         let key = try checkKey(keyFrame)
-        if let scan = HeaderScan.scan(headerFrame, maxDepth: Self.maxHeaderDepth) {
+        if let scan = HeaderScan.scan(headerFrame, maxDepth: Self.maxHeaderDepth, shape: &buffers.shape) {
             return try describe(
-                key: key, dtype: scan.dtype, shape: scan.shape, layout: { scan.layout }, raw: Array(headerFrame), splices: true,
-                seq: scan.seq)
+                key: key, dtype: scan.dtype, shape: scan.shape, layout: { scan.layout }, raw: buffers.header(copying: headerFrame),
+                splices: true, seq: scan.seq)
         }
         return try parse(key: key, headerFrame: headerFrame)
     }

@@ -17,6 +17,9 @@ final class PipelineLoop {
     let jetStreamOutput: JetStreamSink?
     let deadLetter: ZMQSocket?
     private(set) var decoder: WireDecoder
+    /// The arrays each message's header bytes and shape are decoded into: a batch done inline
+    /// has let go of them before the next message, which then reuses their storage.
+    private var decodeBuffers = DecodeBuffers()
     private(set) var processor: BatchProcessor
     private(set) var lanes: [DispatchQueue]
     let completions: CompletionQueue
@@ -167,7 +170,9 @@ final class PipelineLoop {
             // At most three frames are kept, so after this check there are exactly three.
             try decoder.checkFrames(frameCount)
             header = try frames[0].withUnsafeBytes { key throws(Rejection) in
-                try frames[1].withUnsafeBytes { header throws(Rejection) in try decoder.decode(keyFrame: key, headerFrame: header) }
+                try frames[1].withUnsafeBytes { header throws(Rejection) in
+                    try decoder.decode(keyFrame: key, headerFrame: header, reusing: &decodeBuffers)
+                }
             }
         } catch {
             counters.rejected(error.reason)
