@@ -9,8 +9,14 @@ public struct DecodeBuffers: Sendable {
 
     public init() {}
 
+    /// Headers up to this size are kept for the next message; a longer one (a header frame may
+    /// be as long as `max_message_bytes`) gets an array of its own, so one large header from a
+    /// peer does not stay allocated for the daemon's life. Common headers are under 200 bytes.
+    static let keptHeaderBytes = 4096
+
     /// `bytes` copied into the header array, into its own storage when nothing else holds it.
     mutating func header(copying bytes: UnsafeRawBufferPointer) -> [UInt8] {
+        guard bytes.count <= Self.keptHeaderBytes else { return Array(bytes) }
         header.removeAll(keepingCapacity: true)
         header.append(contentsOf: bytes)
         return header

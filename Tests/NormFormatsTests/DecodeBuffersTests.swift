@@ -1,6 +1,7 @@
 import NormCore
-import NormFormats
 import Testing
+
+@testable import NormFormats
 
 @Suite("Decode buffers: reused once let go, never changed while held")
 struct DecodeBuffersTests {
@@ -46,6 +47,18 @@ struct DecodeBuffersTests {
         #expect(next.raw == Array(#"{"dtype":"float32","shape":[3,4],"seq":11}"#.utf8))
         #expect(next.descriptor.geometry.shape == [3, 4])
         #expect(next.seq == 11)
+    }
+
+    @Test("a header longer than what is kept gets an array of its own: one large header does not stay allocated")
+    func largeHeaderNotKept() throws {
+        var buffers = DecodeBuffers()
+        let padding = String(repeating: "x", count: DecodeBuffers.keptHeaderBytes)
+        let large = try decode(#"{"dtype":"float32","shape":[2,3],"note":""# + padding + #""}"#, &buffers)
+        #expect(large.raw.count > DecodeBuffers.keptHeaderBytes)
+        #expect(large.descriptor.geometry.shape == [2, 3])
+        #expect(buffers.header.capacity < DecodeBuffers.keptHeaderBytes)
+        _ = try decode(#"{"dtype":"float32","shape":[2,3]}"#, &buffers)
+        #expect(buffers.header.capacity < DecodeBuffers.keptHeaderBytes)
     }
 
     @Test("decoding with buffers gives what decoding without them gives, for every header the scan takes or leaves")
