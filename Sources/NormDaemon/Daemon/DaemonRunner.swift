@@ -35,6 +35,8 @@ public enum DaemonRunner {
         }
         let logger = makeLogger(loaded.configuration.daemon.logLevel)
         for warning in loaded.warnings { logger.warning("\(warning)") }
+        // Before any pipeline allocates: received batches then reuse the heap's pages.
+        AllocatorSettings.apply()
         let service = DaemonService {
             try Daemon(configuration: loaded.configuration, source: source, resetState: resetState, logger: logger)
         }
