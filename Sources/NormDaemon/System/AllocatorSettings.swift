@@ -17,18 +17,11 @@ import Foundation
 /// heap's top (glibc's own ceilings for its adaptive values), so resident memory stays near its
 /// peak rather than following every burst; `MemoryRelease` still trims after large control
 /// replies. An operator's own setting (`GLIBC_TUNABLES=glibc.malloc.…` or `MALLOC_*_`) wins.
-/// Looked up at run time: Swift's Glibc module does not export `malloc.h`.
 enum AllocatorSettings {
     /// Blocks up to this size come from the heap, not from a mapping of their own.
     static let mmapThreshold: Int32 = 32 << 20
     /// A heap gives memory back once this much is free at its top.
     static let trimThreshold: Int32 = 64 << 20
-
-    /// glibc's `mallopt` parameters (malloc.h).
-    private static let trimParameter: Int32 = -1, mmapParameter: Int32 = -3
-
-    private typealias Mallopt = @convention(c) (Int32, Int32) -> Int32
-    private static let mallopt: Mallopt? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt").map { unsafeBitCast($0, to: Mallopt.self) }
 
     /// Whether the environment already sets either threshold (then it is left as set).
     static func operatorSetsThresholds(_ environment: [String: String]) -> Bool {
@@ -40,8 +33,11 @@ enum AllocatorSettings {
     /// Sets both thresholds unless the environment does; returns whether it set them.
     @discardableResult
     static func apply(environment: [String: String] = ProcessInfo.processInfo.environment) -> Bool {
-        guard !operatorSetsThresholds(environment), let mallopt else { return false }
-        // mallopt returns 1 on success; either refusing leaves glibc's adaptive policy in place.
-        return mallopt(mmapParameter, mmapThreshold) == 1 && mallopt(trimParameter, trimThreshold) == 1
+        guard !operatorSetsThresholds(environment) else { return false }
+        // glibc takes both (32 MiB is its largest mmap threshold); a sanitizer's allocator answers
+        // mallopt without acting on it, and then neither is set.
+        let mmap = GlibcMalloc.set(GlibcMalloc.mmapThresholdParameter, to: mmapThreshold)
+        let trim = GlibcMalloc.set(GlibcMalloc.trimThresholdParameter, to: trimThreshold)
+        return mmap && trim
     }
 }
