@@ -11,6 +11,12 @@ struct HeaderScan {
     var dtype: DType
     var shape: [Int]
     var layout: TensorLayout
+    /// The `dtype` member's bytes (key to value) when the output header is this header's bytes
+    /// with that member rewritten and the norm object put before the closing brace — exactly
+    /// what `HeaderSplice.write` gives for it: the object is the whole header, written with no
+    /// space between its members (space inside one is copied either way), with one `dtype` and
+    /// no `norm`. The output header is then three copies, not a second walk over the members.
+    var dtypeSpan: Range<Int>?
 
     /// nil when the header is not the common case (see the type's doc). The shape is written
     /// into `shape`'s storage when nothing else holds it (the caller keeps one array for it).
@@ -28,6 +34,7 @@ struct HeaderScan {
             guard let parsed = reader.layout(layout) else { return nil }
             result.layout = parsed
         }
+        if reader.compact && reader.dtypeCount == 1 && reader.normCount == 0 { result.dtypeSpan = reader.dtypeMember }
         return result
     }
 
@@ -43,11 +50,19 @@ struct HeaderScan {
         var dtypeValue: Range<Int>?
         var shapeValue: Range<Int>?
         var layoutValue: Range<Int>?
+        /// How many top-level `dtype` and `norm` members there are, and whether the object is the
+        /// whole header with nothing but a comma between its members (see `dtypeSpan`).
+        var dtypeCount = 0
+        var normCount = 0
+        var dtypeMember: Range<Int>?
+        var compact = true
 
         /// Reads the whole header as one object; false if it is not the common case.
         mutating func readObject() -> Bool {
             skipSpace()
+            if index != 0 { compact = false }
             guard index < bytes.count, bytes[index] == UInt8(ascii: "{"), object(depth: 1) else { return false }
+            if index != bytes.count { compact = false }
             skipSpace()
             return index == bytes.count
         }
@@ -55,22 +70,28 @@ struct HeaderScan {
         mutating func record(_ member: HeaderSplice.Member) {
             switch field(member) {
             case .seq: seqValue = member.value
-            case .dtype: dtypeValue = member.value
+            case .dtype:
+                dtypeValue = member.value
+                dtypeMember = member.key.lowerBound..<member.value.upperBound
+                dtypeCount += 1
             case .shape: shapeValue = member.value
             case .layout: layoutValue = member.value
+            case .norm: normCount += 1
             case .other: break
             }
         }
 
-        enum Field { case seq, dtype, shape, layout, other }
+        enum Field { case seq, dtype, shape, layout, norm, other }
 
-        /// Which of the four fields read here the member's key names (it holds no escape).
+        /// Which of the four fields read here, or the `norm` the output header sets, the member's
+        /// key names (it holds no escape).
         func field(_ member: HeaderSplice.Member) -> Field {
             let name = UnsafeRawBufferPointer(rebasing: bytes[(member.key.lowerBound + 1)..<(member.key.upperBound - 1)])
             if name.holds("seq") { return .seq }
             if name.holds("dtype") { return .dtype }
             if name.holds("shape") { return .shape }
             if name.holds("layout") { return .layout }
+            if name.holds("norm") { return .norm }
             return .other
         }
 
@@ -139,6 +160,8 @@ struct HeaderScan {
         mutating func object(depth: Int) -> Bool {
             guard depth <= maxDepth else { return false }
             index += 1
+            // Just past the brace or the last comma: where a compact object's next key begins.
+            var delimiterEnd = index
             skipSpace()
             if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
                 index += 1
@@ -147,6 +170,7 @@ struct HeaderScan {
             while true {
                 skipSpace()
                 let keyStart = index
+                if depth == 1 && keyStart != delimiterEnd { compact = false }
                 guard index < bytes.count, bytes[index] == UInt8(ascii: "\""), string() else { return false }
                 let keyEnd = index
                 skipSpace()
@@ -155,11 +179,14 @@ struct HeaderScan {
                 skipSpace()
                 let valueStart = index
                 guard value(depth: depth) else { return false }
-                if depth == 1 { record(HeaderSplice.Member(key: keyStart..<keyEnd, value: valueStart..<index)) }
+                let valueEnd = index
+                if depth == 1 { record(HeaderSplice.Member(key: keyStart..<keyEnd, value: valueStart..<valueEnd)) }
                 skipSpace()
+                if depth == 1 && index != valueEnd { compact = false }
                 guard index < bytes.count else { return false }
                 if bytes[index] == UInt8(ascii: ",") {
                     index += 1
+                    delimiterEnd = index
                     continue
                 }
                 guard bytes[index] == UInt8(ascii: "}") else { return false }

@@ -43,18 +43,33 @@ public struct OutputHeader: Sendable {
             return
         }
         header.raw.withUnsafeBytes { raw in
-            HeaderSplice.write(raw, dtype: dtype, to: &out) { out in
-                out.append(literal: #"{"kind":""#)
-                out.append(utf8: kind)
-                out.append(literal: #"","mode":""#)
-                out.append(utf8: mode)
-                out.append(UInt8(ascii: "\""))
-                if let batches {
-                    out.append(literal: #","batches":"#)
-                    out.appendDecimal(batches)
-                }
-                out.append(UInt8(ascii: "}"))
+            guard let span = header.dtypeSpan else {
+                HeaderSplice.write(raw, dtype: dtype, to: &out) { out in writeNorm(to: &out) }
+                return
             }
+            // The splice's bytes for a compact header (see `HeaderScan.dtypeSpan`), copied: the
+            // members before `dtype`, `dtype` rewritten, the members after it, then the norm object.
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[..<span.lowerBound]))
+            out.append(literal: #""dtype":""#)
+            out.append(utf8: dtype.rawValue)
+            out.append(UInt8(ascii: "\""))
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[span.upperBound..<(raw.count - 1)]))
+            out.append(literal: #","norm":"#)
+            writeNorm(to: &out)
+            out.append(UInt8(ascii: "}"))
         }
+    }
+
+    private func writeNorm(to out: inout [UInt8]) {
+        out.append(literal: #"{"kind":""#)
+        out.append(utf8: kind)
+        out.append(literal: #"","mode":""#)
+        out.append(utf8: mode)
+        out.append(UInt8(ascii: "\""))
+        if let batches {
+            out.append(literal: #","batches":"#)
+            out.appendDecimal(batches)
+        }
+        out.append(UInt8(ascii: "}"))
     }
 }

@@ -1,7 +1,8 @@
 import NormCore
-import NormFormats
 import NormTestSupport
 import Testing
+
+@testable import NormFormats
 
 /// The output header is spliced from the input header's bytes; it must hold the same JSON values,
 /// in the same order, as serializing the parsed header does (the contract: passed through,
@@ -25,6 +26,18 @@ struct OutputHeaderTests {
         reused.removeAll(keepingCapacity: true)
         OutputHeader(header, outputDType: .float16, kind: "batch", mode: "train", batches: batches).append(to: &reused)
         #expect(reused == bytes, "\(text)")
+        // The member walk, which a compact header skips for three copies: the same bytes.
+        var walked: [UInt8] = []
+        if header.splices {
+            header.raw.withUnsafeBytes { raw in
+                HeaderSplice.write(raw, dtype: .float16, to: &walked) { out in
+                    out += Array(#"{"kind":"batch","mode":"train""#.utf8)
+                    if let batches { out += Array(#","batches":\#(batches)"#.utf8) }
+                    out.append(UInt8(ascii: "}"))
+                }
+            }
+            #expect(bytes == walked, "\(text)")
+        }
         var norm: [(String, JSONValue)] = [("kind", .string("batch")), ("mode", .string("train"))]
         if let batches { norm.append(("batches", .int(batches))) }
         let tree = WireEncoder.outputHeader(header.members, outputDType: .float16, norm: norm)
@@ -54,6 +67,44 @@ struct OutputHeaderTests {
         let (spliced, tree, bytes) = try Self.both(#"{"dtype":"float32","shape":[2,3],"seq":7}"#, batches: nil)
         #expect(spliced == tree)
         #expect(String(decoding: bytes, as: UTF8.self) == #"{"dtype":"float16","shape":[2,3],"seq":7,"norm":{"kind":"batch","mode":"train"}}"#)
+    }
+
+    @Test(
+        "a header written without space between its members, with one dtype and no norm, is copied around its dtype; any other is walked",
+        arguments: [
+            (#"{"dtype":"float32","shape":[2,3]}"#, true),
+            (#"{"shape":[2,3],"dtype" : "float32"}"#, true),
+            (#"{"a":{"b" : [1, 2]},"dtype":"float32","shape":[2,3],"seq":7}"#, true),
+            (#"{"dtype":"float32", "shape":[2,3]}"#, false),
+            (#"{ "dtype":"float32","shape":[2,3]}"#, false),
+            (#"{"dtype":"float32","shape":[2,3] }"#, false),
+            (#" {"dtype":"float32","shape":[2,3]}"#, false),
+            (#"{"dtype":"float32","shape":[2,3]} "#, false),
+            (#"{"dtype":"float32","shape":[2,3],"norm":1}"#, false),
+            (#"{"dtype":"float32","shape":[2,3],"dtype":"float32"}"#, false),
+        ])
+    func copied(_ text: String, copies: Bool) throws {
+        let header = try Self.decode(text)
+        #expect((header.dtypeSpan != nil) == copies)
+        let (spliced, tree, _) = try Self.both(text)
+        #expect(spliced == tree)
+    }
+
+    @Test("1,000 generated compact headers: copied around their dtype, the same bytes as the member walk")
+    func generatedCompact() throws {
+        var random = SeededGenerator(seed: 7)
+        for _ in 0..<1_000 {
+            var members = [#""dtype""# + ["", " "][Int(random.next() % 2)] + #":"float32""#, #""shape":[2, 3]"#]
+            for i in 0..<Int(random.next() % 4) {
+                let item = [#""s\#(i)""#, "\(Int64(bitPattern: random.next()) >> 30)", #"{"x" : [1,{"y":"}"}]}"#, "null"][Int(random.next() % 4)]
+                members.insert("\"m\(i)\":" + item, at: Int(random.next() % UInt64(members.count + 1)))
+            }
+            let text = "{" + members.joined(separator: ",") + "}"
+            let header = try Self.decode(text)
+            #expect(header.dtypeSpan != nil, "\(text)")
+            let (spliced, tree, _) = try Self.both(text, batches: random.next() % 2 == 0 ? nil : Int64(random.next() >> 1))
+            #expect(spliced == tree, "\(text)")
+        }
     }
 
     @Test("2,000 generated headers: the splice and the tree agree")
