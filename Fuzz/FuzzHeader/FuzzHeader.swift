@@ -20,8 +20,12 @@ public func fuzzHeader(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     case (.failure(let a), .failure(let b)): precondition(a == b, "scan rejects with \(a), parser with \(b)")
     case (.success(let a), .success(let b)):
         precondition(a.key == b.key && a.descriptor == b.descriptor && a.raw == b.raw && a.seq == b.seq, "scan and parser read different fields")
+        // The scan's output header may keep the producer's space between members (copied), the
+        // parser's drops it (walked): the same members, values and order either way.
         let outA = WireEncoder.outputHeader(a, outputDType: .float16, kind: "batch", mode: "train", batches: 1)
-        precondition(outA == WireEncoder.outputHeader(b, outputDType: .float16, kind: "batch", mode: "train", batches: 1), "output headers differ")
+        let outB = WireEncoder.outputHeader(b, outputDType: .float16, kind: "batch", mode: "train", batches: 1)
+        guard let valueA = try? JSONParser.parse(outA), let valueB = try? JSONParser.parse(outB) else { fatalError("an output header does not parse") }
+        precondition(valueA == valueB, "output headers differ")
     default: preconditionFailure("scan and parser disagree on acceptance: \(scanned) vs \(parsed)")
     }
     guard let decoded = try? scanned.get() else { return 0 }

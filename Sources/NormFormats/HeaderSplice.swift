@@ -11,6 +11,28 @@ enum HeaderSplice {
         var value: Range<Int>
     }
 
+    /// A header with one `dtype` and no `norm`, spliced by copying: the object's bytes (from its
+    /// brace to its brace) with the `dtype` value replaced and the norm object added before the
+    /// closing brace. Space between tokens stays as the producer wrote it, where `write` drops the
+    /// space between members.
+    struct Copy: Sendable {
+        /// The object, braces included.
+        let object: Range<Int>
+        /// The `dtype` member's value (a string, quotes included).
+        let dtype: Range<Int>
+
+        func write(_ header: UnsafeRawBufferPointer, dtype type: DType, to out: inout [UInt8], norm: (inout [UInt8]) -> Void) {
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: header[object.lowerBound..<dtype.lowerBound]))
+            out.append(UInt8(ascii: "\""))
+            out.append(utf8: type.rawValue)
+            out.append(UInt8(ascii: "\""))
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: header[dtype.upperBound..<(object.upperBound - 1)]))
+            out.append(literal: #","norm":"#)
+            norm(&out)
+            out.append(UInt8(ascii: "}"))
+        }
+    }
+
     /// Appends the output header from `header`'s bytes to `out`; `header` must be a JSON object
     /// the parser accepted whose top-level keys hold no escape (`forEachMember` says so). `norm`
     /// writes the norm object's JSON.

@@ -9,9 +9,9 @@ public struct InboundHeader: Sendable {
     /// Whether the output header can be spliced from `raw`: false when a top-level key is written
     /// with escapes (the bytes then do not say which key it is).
     let splices: Bool
-    /// The `dtype` member's bytes in `raw` when the output header is `raw` with that member
-    /// rewritten and the norm object added before the closing brace (`HeaderScan.dtypeSpan`).
-    let dtypeSpan: Range<Int>?
+    /// For a header the scan read with one `dtype` and no `norm`: the output header is copied
+    /// from `raw` around its `dtype` value (`HeaderScan.splice`).
+    let copy: HeaderSplice.Copy?
     /// The `seq` field, checked to be an unsigned 64-bit integer.
     public let seq: UInt64?
 

@@ -43,20 +43,11 @@ public struct OutputHeader: Sendable {
             return
         }
         header.raw.withUnsafeBytes { raw in
-            guard let span = header.dtypeSpan else {
+            if let copy = header.copy {
+                copy.write(raw, dtype: dtype, to: &out) { out in writeNorm(to: &out) }
+            } else {
                 HeaderSplice.write(raw, dtype: dtype, to: &out) { out in writeNorm(to: &out) }
-                return
             }
-            // The splice's bytes for a compact header (see `HeaderScan.dtypeSpan`), copied: the
-            // members before `dtype`, `dtype` rewritten, the members after it, then the norm object.
-            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[..<span.lowerBound]))
-            out.append(literal: #""dtype":""#)
-            out.append(utf8: dtype.rawValue)
-            out.append(UInt8(ascii: "\""))
-            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[span.upperBound..<(raw.count - 1)]))
-            out.append(literal: #","norm":"#)
-            writeNorm(to: &out)
-            out.append(UInt8(ascii: "}"))
         }
     }
 

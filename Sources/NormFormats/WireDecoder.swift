@@ -40,7 +40,7 @@ public struct WireDecoder: Sendable {
         if let scan = HeaderScan.scan(headerFrame, maxDepth: Self.maxHeaderDepth, shape: &buffers.shape) {
             return try describe(
                 key: key, dtype: scan.dtype, shape: scan.shape, layout: { scan.layout }, raw: buffers.header(copying: headerFrame),
-                splices: true, dtypeSpan: scan.dtypeSpan, seq: scan.seq)
+                splices: true, copy: scan.splice, seq: scan.seq)
         }
         return try parse(key: key, headerFrame: headerFrame)
     }
@@ -103,14 +103,14 @@ public struct WireDecoder: Sendable {
         }
         return try describe(
             key: key, dtype: dtype, shape: shape, layout: layout, raw: raw,
-            splices: raw.withUnsafeBytes { HeaderSplice.forEachMember($0) { _ in } }, dtypeSpan: nil, seq: seq)
+            splices: raw.withUnsafeBytes { HeaderSplice.forEachMember($0) { _ in } }, copy: nil, seq: seq)
     }
 
     /// The checks both ways share, after dtype and shape are read: size, the layout (read only
     /// here, as the contract orders it), channels and groups.
     private func describe(
         key: String, dtype: DType, shape: [Int], layout: () throws(Rejection) -> TensorLayout, raw: [UInt8],
-        splices: Bool, dtypeSpan: Range<Int>?, seq: UInt64?
+        splices: Bool, copy: HeaderSplice.Copy?, seq: UInt64?
     ) throws(Rejection) -> InboundHeader {
         let geometry: TensorGeometry
         do {
@@ -130,7 +130,7 @@ public struct WireDecoder: Sendable {
             throw Rejection(.channels, "groups \(groups) do not divide channels \(geometry.channels)")
         }
         return InboundHeader(
-            key: key, descriptor: TensorDescriptor(dtype: dtype, layout: layout, geometry: geometry), raw: raw, splices: splices, dtypeSpan: dtypeSpan, seq: seq
+            key: key, descriptor: TensorDescriptor(dtype: dtype, layout: layout, geometry: geometry), raw: raw, splices: splices, copy: copy, seq: seq
         )
     }
 }

@@ -26,7 +26,9 @@ struct HeaderScanTests {
                     #expect(a.key == b.key && a.descriptor == b.descriptor && a.raw == b.raw && a.seq == b.seq, "\(text)")
                     let outA = WireEncoder.outputHeader(a, outputDType: .float16, kind: "batch", mode: "train", batches: 5)
                     let outB = WireEncoder.outputHeader(b, outputDType: .float16, kind: "batch", mode: "train", batches: 5)
-                    #expect(outA == outB, "\(text)")
+                    // The scan's header, copied as the producer spaced it when it can be, differs
+                    // from the parser's walked one by space between tokens at most.
+                    #expect(a.copy == nil ? outA == outB : OutputHeaderTests.minified(outA) == OutputHeaderTests.minified(outB), "\(text)")
                 default:
                     Issue.record("one way accepts, the other rejects: \(text) — \(fast) vs \(parsed)")
                 }
