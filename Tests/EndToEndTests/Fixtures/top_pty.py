@@ -46,7 +46,19 @@ if how == "q":
     os.write(master, b"q")
 else:
     child.send_signal(getattr(signal, how))
-status = child.wait(timeout=20)
+# Wait for it to end, reading the screen meanwhile: a terminal nobody reads fills up (about 15 KiB
+# here) and then blocks the writer, which would hang a `normd top` still drawing.
+deadline = time.monotonic() + 30
+while child.poll() is None:
+    if time.monotonic() > deadline:
+        sys.exit(f"normd top did not end within 30 s of {how}; the screen ends {screen[-200:]!r}")
+    ready, _, _ = select.select([master], [], [], 0.1)
+    if ready:
+        try:
+            screen += os.read(master, 65536)
+        except OSError:
+            pass
+status = child.returncode
 # Drain what is left.
 while True:
     ready, _, _ = select.select([master], [], [], 0.2)
