@@ -1,6 +1,4 @@
-import Dispatch
 import Foundation
-import Synchronization
 
 /// `normd top`: on a terminal, a screen refreshed every `interval` seconds until `q`, SIGINT or
 /// SIGTERM, the terminal restored on every way out; otherwise one plain snapshot (rates over one
@@ -32,16 +30,8 @@ public enum TopSession {
     }
 
     private static func live(sample: () throws -> TopSample, renderer: inout TopRenderer, interval: Double) throws -> Int32 {
-        let stop = Atomic<Int32>(0)
-        var sources: [any DispatchSourceSignal] = []
-        for number in [SIGINT, SIGTERM] {
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { stop.store(128 + number, ordering: .relaxed) }
-            source.resume()
-            sources.append(source)
-        }
-        defer { for source in sources { source.cancel() } }
+        let replaced = TopSignals.install()
+        defer { TopSignals.restore(replaced) }
         let terminal = try Terminal()
         defer { terminal.restore() }
         renderer.interactive = true
@@ -61,7 +51,7 @@ public enum TopSession {
             previous = current
             let deadline = MonotonicClock.deadline(after: interval)
             while MonotonicClock.nanoseconds() < deadline {
-                let signalled = stop.load(ordering: .relaxed)
+                let signalled = TopSignals.received.load(ordering: .relaxed)
                 if signalled != 0 { return signalled }
                 switch terminal.key(within: 100) {
                 case UInt8(ascii: "q"), UInt8(ascii: "Q"): return 0
