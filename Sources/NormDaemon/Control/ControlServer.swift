@@ -109,12 +109,14 @@ public final class ControlServer: Service, Sendable {
         var timeout = timeval(tv_sec: 5, tv_usec: 0)
         setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         let deadline = MonotonicClock.deadline(after: Self.requestDeadlineSeconds)
-        guard let line = UnixSocket.readLine(client, limit: Self.maxLineBytes, deadline: deadline) else {
+        let line: String
+        switch UnixSocket.readLine(client, limit: Self.maxLineBytes, deadline: deadline) {
+        case .success(let read): line = read
+        case .failure(let error):
             UnixSocket.writeAll(
                 client,
                 JSONValue.object([
-                    ("error", .string("bad_argument")),
-                    ("detail", .string("expected one command line ending in a newline within \(Int(Self.requestDeadlineSeconds)) s")),
+                    ("error", .string("bad_argument")), ("detail", .string(error.detail(deadlineSeconds: Self.requestDeadlineSeconds))),
                 ]).serialized + "\n")
             return
         }

@@ -98,22 +98,47 @@ public enum UnixSocket {
         return Credentials(pid: raw.0, uid: raw.1, gid: raw.2)
     }
 
-    /// Reads up to and excluding the first newline; nil without one within `limit` bytes, or
-    /// when `deadline` (uptime nanoseconds) passes first — one deadline for the whole line.
-    static func readLine(_ fd: Int32, limit: Int, deadline: UInt64) -> String? {
-        var buffer: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 512)
-        while buffer.count <= limit {
-            guard waitReadable(fd, deadline: deadline) else { return nil }
-            let n = read(fd, &chunk, chunk.count)
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { return nil }
-            buffer += chunk[0..<n]
-            if let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
-                return String(validating: buffer[..<newline], as: UTF8.self)
+    /// Why a command line could not be read.
+    enum LineError: Error, Equatable {
+        /// The deadline passed first.
+        case timedOut
+        /// The peer closed (or the read failed) before a newline.
+        case closed
+        /// No newline within the limit.
+        case tooLong(limit: Int)
+        /// The line is not UTF-8.
+        case notUTF8
+
+        /// For the error reply.
+        func detail(deadlineSeconds: Double) -> String {
+            switch self {
+            case .timedOut: "expected one command line ending in a newline within \(Int(deadlineSeconds)) s"
+            case .closed: "the connection ended before a newline: a command line ends in \\n"
+            case .tooLong(let limit): "the command line is longer than \(limit) bytes"
+            case .notUTF8: "the command line is not UTF-8"
             }
         }
-        return nil
+    }
+
+    /// Reads up to and excluding the first newline within `limit` bytes, before `deadline`
+    /// (uptime nanoseconds) — one deadline for the whole line.
+    static func readLine(_ fd: Int32, limit: Int, deadline: UInt64) -> Result<String, LineError> {
+        var buffer: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 512)
+        while true {
+            guard waitReadable(fd, deadline: deadline) else { return .failure(.timedOut) }
+            let n = read(fd, &chunk, chunk.count)
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { return .failure(.closed) }
+            let searchFrom = buffer.count
+            buffer += chunk[0..<n]
+            if let newline = buffer[searchFrom...].firstIndex(of: UInt8(ascii: "\n")) {
+                guard newline <= limit else { return .failure(.tooLong(limit: limit)) }
+                guard let line = String(validating: buffer[..<newline], as: UTF8.self) else { return .failure(.notUTF8) }
+                return .success(line)
+            }
+            if buffer.count > limit { return .failure(.tooLong(limit: limit)) }
+        }
     }
 
     /// Waits until `fd` is readable; false once `deadline` (uptime nanoseconds) has passed.
