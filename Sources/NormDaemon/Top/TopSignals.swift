@@ -2,12 +2,12 @@ import Glibc
 import Synchronization
 
 /// SIGINT and SIGTERM for `normd top`: a handler that only notes which signal came. Installed
-/// before the terminal is touched, so a signal at any moment after is seen by the next check of
-/// the wait loop (and cuts that wait short: `poll` returns early when a handler runs).
+/// before the terminal is touched, so a signal at any moment after is seen by the wait loop's
+/// next check, at most one key poll (100 ms) later, sooner when the handler interrupts the poll.
 ///
 /// A plain handler, not a Dispatch signal source: a source needs the signal ignored (`SIG_IGN`)
-/// while libdispatch installs its own handler later, on its manager thread. A signal that came
-/// between the two was discarded, and `normd top` then ran on after Ctrl-C.
+/// while libdispatch installs its own handler later, on its manager thread, so a signal that
+/// came between the two would be discarded and `normd top` would run on after Ctrl-C.
 enum TopSignals {
     /// 128 + the number of the last SIGINT or SIGTERM since `install`; 0 while none came.
     static let received = Atomic<Int32>(0)
