@@ -63,9 +63,18 @@ public final class JetStream: @unchecked Sendable {
     }
 
     /// The first message of `stream` on `subject` at or after `sequence`, with its stream
-    /// sequence (header `Nats-Sequence`), or nil when there is none. The stream must allow direct
-    /// gets.
+    /// sequence, or nil when there is none, read with a direct get (the stream must allow them).
+    ///
+    /// The sequence is the last `Nats-Sequence` of the reply: the server appends its own headers
+    /// after the message's, so a producer's header of that name cannot stand in for it. libnats
+    /// writes `subject` into the request's JSON as it is, so a subject that JSON would escape is
+    /// refused (`NATS_INVALID_ARG`); libnats refuses a reply whose headers it cannot read
+    /// (`NATS_ERR`). Either is `isUnreadable`: `message(in:sequence:)` reads such a message.
     public func next(in stream: String, subject: String, from sequence: UInt64) throws(NATSError) -> (sequence: UInt64, message: NATSMessage)? {
+        let context = "reading \(stream) on \(subject) from \(sequence)"
+        guard !subject.utf8.contains(where: { $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") || $0 < 0x20 }) else {
+            throw NATSError(status: Int32(NATS_INVALID_ARG.rawValue), message: "the subject needs JSON escaping, which libnats does not do", context: context)
+        }
         var options = jsDirectGetMsgOptions()
         try NATSRaw.check("initializing direct-get options") { jsDirectGetMsgOptions_Init(&options) }
         let filter = strdup(subject)
@@ -75,12 +84,27 @@ public final class JetStream: @unchecked Sendable {
         var raw: OpaquePointer?
         let status = js_DirectGetMsg(&raw, self.raw, stream, nil, &options)
         if status == NATS_NOT_FOUND { return nil }
-        guard status == NATS_OK, let raw else { throw NATSRaw.error(status, "reading \(stream) on \(subject) from \(sequence)") }
+        guard status == NATS_OK, let raw else { throw NATSRaw.error(status, context) }
+        let found = NATSMessage.lastHeader(raw, "Nats-Sequence").flatMap(UInt64.init)
         let message = NATSMessage(consuming: raw)
-        guard let found = message.headers["Nats-Sequence"].flatMap(UInt64.init) else {
-            throw NATSError(status: -1, message: "no Nats-Sequence header", context: "reading \(stream) on \(subject) from \(sequence)")
+        guard let found, found >= sequence else {
+            throw NATSError(status: Int32(NATS_ERR.rawValue), message: "no Nats-Sequence at or after \(sequence) in the reply", context: context)
         }
         return (found, message)
+    }
+
+    /// The message of `stream` at `sequence`, or nil when the stream has none there, read with
+    /// the JetStream API's message get: its headers are the stored message's own, read as a
+    /// delivery's are, and no subject goes into the request.
+    public func message(in stream: String, sequence: UInt64) throws(NATSError) -> NATSMessage? {
+        var raw: OpaquePointer?
+        var code = jsErrCode(0)
+        let status = js_GetMsg(&raw, self.raw, stream, sequence, nil, &code)
+        if status == NATS_NOT_FOUND { return nil }
+        guard status == NATS_OK, let raw else {
+            throw NATSRaw.error(status, "reading \(stream) at \(sequence)", jetStreamCode: Int(code.rawValue))
+        }
+        return NATSMessage(consuming: raw)
     }
 
     /// The key-value bucket `bucket`, created with `history` 1 when it does not exist yet.

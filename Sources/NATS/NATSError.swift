@@ -28,6 +28,12 @@ public struct NATSError: Error, Sendable, Equatable, CustomStringConvertible {
     public var isNoResponders: Bool { status == Int32(NATS_NO_RESPONDERS.rawValue) }
     public var isConnectionClosed: Bool { status == Int32(NATS_CONNECTION_CLOSED.rawValue) }
 
+    /// libnats could not make the request or read its reply (`NATS_ERR`, `NATS_PROTOCOL_ERROR`,
+    /// `NATS_INVALID_ARG`): a matter of the content, not of the connection.
+    public var isUnreadable: Bool {
+        [NATS_ERR, NATS_PROTOCOL_ERROR, NATS_INVALID_ARG].contains { status == Int32($0.rawValue) }
+    }
+
     /// JetStream's "wrong last sequence" (10071): the compare-and-set of a key-value update.
     static let wrongLastSequence = 10071
 }

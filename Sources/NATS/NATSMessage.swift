@@ -43,6 +43,16 @@ public struct NATSMessage: Sendable {
         self.headers = headers
     }
 
+    /// The last value of header `key` in `message`, nil when it has none or its headers cannot
+    /// be read. (`headers` keeps the first value of each key, as `natsMsgHeader_Get` gives it.)
+    static func lastHeader(_ message: OpaquePointer, _ key: String) -> String? {
+        var values: UnsafeMutablePointer<UnsafePointer<CChar>?>?
+        var count: Int32 = 0
+        guard natsMsgHeader_Values(message, key, &values, &count) == NATS_OK, let values else { return nil }
+        defer { free(values) }
+        return count > 0 ? values[Int(count) - 1].map { String(cString: $0) } : nil
+    }
+
     /// Builds a libnats message for the duration of `body`, which must not keep it.
     func withRaw<T>(_ body: (OpaquePointer) throws(NATSError) -> T) throws(NATSError) -> T {
         var message: OpaquePointer?

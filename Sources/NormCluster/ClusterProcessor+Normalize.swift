@@ -7,7 +7,10 @@ extension ClusterProcessor {
     /// advanced as the batch's mode says.
     func normalize(key: String, message: NATSMessage, statistics: inout RunningStatistics?) -> Result<([UInt8], [UInt8]), Rejection> {
         guard ClusterSettings.isToken(key) else { return .failure(Rejection(.key, "key \"\(key)\" is not a subject token")) }
-        let headerBytes = Array((message.headers["Normd-Header"] ?? "").utf8)
+        guard let headerText = message.headers["Normd-Header"] else {
+            return .failure(Rejection(.header, "no Normd-Header among the message's NATS headers, or headers libnats cannot read"))
+        }
+        let headerBytes = Array(headerText.utf8)
         let decoded: Result<InboundHeader, Rejection> = Array(key.utf8).withUnsafeBytes { keyFrame in
             headerBytes.withUnsafeBytes { headerFrame in Result { () throws(Rejection) in try decoder.decode(keyFrame: keyFrame, headerFrame: headerFrame) } }
         }

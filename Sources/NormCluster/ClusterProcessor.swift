@@ -104,7 +104,7 @@ final class ClusterProcessor: @unchecked Sendable {
         while true {
             let next: (sequence: UInt64, message: NATSMessage)?
             do {
-                next = try jetStream.next(in: settings.inputStream, subject: subject, from: entry.state.lastApplied + 1)
+                next = try storedInput(subject: subject, from: entry.state.lastApplied + 1)
             } catch {
                 logger.warning("the stream could not be read; the input will be redelivered", metadata: ["key": "\(key)", "error": "\(error)"])
                 return "the input stream could not be read"

@@ -35,6 +35,28 @@ struct NATSTests {
         #expect(other.sequence == 2 && !other.duplicate)
     }
 
+    @Test("reading a stream: the server's sequence, not a producer's header; a subject JSON escapes and an unreadable reply are refused as unreadable")
+    func storedMessages() throws {
+        let server = try NATSServer()
+        let connection = try NATSConnection(urls: [server.url], name: "test")
+        let js = try connection.jetStream()
+        let reply = String(decoding: try js.api("STREAM.CREATE.T", #"{"name":"T","subjects":["t.>"],"allow_direct":true}"#), as: UTF8.self)
+        #expect(!reply.contains("\"error\""), "\(reply)")
+        _ = try js.publish(NATSMessage(subject: "t.other", body: [0]))
+        _ = try js.publish(NATSMessage(subject: "t.a", headers: ["Nats-Sequence": "1", "X": "y"], body: [1]))
+        _ = try js.publish(NATSMessage(subject: "t.empty", headers: ["X": ""], body: [2]))
+        let found = try #require(try js.next(in: "T", subject: "t.a", from: 1))
+        #expect(found.sequence == 2 && found.message.body == [1] && found.message.headers["X"] == "y")
+        #expect(try js.next(in: "T", subject: "t.a", from: 3) == nil)
+        let quoted = #expect(throws: NATSError.self) { _ = try js.next(in: "T", subject: #"t.a"b"#, from: 1) }
+        #expect(quoted?.isUnreadable == true)
+        let empty = #expect(throws: NATSError.self) { _ = try js.next(in: "T", subject: "t.empty", from: 1) }
+        #expect(empty?.isUnreadable == true, "\(String(describing: empty))")
+        let stored = try #require(try js.message(in: "T", sequence: 3))
+        #expect(stored.subject == "t.empty" && stored.body == [2])
+        #expect(try js.message(in: "T", sequence: 9) == nil)
+    }
+
     @Test("key-value compare-and-set refuses a stale revision")
     func compareAndSet() throws {
         let server = try NATSServer()

@@ -32,7 +32,7 @@ public struct ServerView {
         return info["state"]?["messages"]?.intValue ?? 0
     }
 
-    /// Every message of `stream`, in stream order: (subject, Normd-Header, body).
+    /// Every message of `stream`, in stream order: (subject, Normd-Header or null, body).
     public func messages(_ stream: String) throws -> [(subject: String, header: JSONValue, body: [UInt8])] {
         var result: [(String, JSONValue, [UInt8])] = []
         for seq in 1...max(1, try messageCount(stream)) {
@@ -41,7 +41,8 @@ public struct ServerView {
             let body = Data(base64Encoded: message["data"]?.stringValue ?? "").map { Array($0) } ?? []
             let headers = String(decoding: Data(base64Encoded: message["hdrs"]?.stringValue ?? "") ?? Data(), as: UTF8.self)
             let line = headers.split(separator: "\r\n").first { $0.hasPrefix("Normd-Header:") }
-            let header = try JSONParser.parse(String(line?.dropFirst("Normd-Header:".count) ?? "{}").trimmingCharacters(in: .whitespaces))
+            // A dead letter carries its input's header as it came, which need not be JSON.
+            let header = (try? JSONParser.parse(String(line?.dropFirst("Normd-Header:".count) ?? "{}").trimmingCharacters(in: .whitespaces))) ?? .null
             result.append((subject, header, body))
         }
         return result
