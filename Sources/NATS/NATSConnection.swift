@@ -13,10 +13,20 @@ public final class NATSConnection: @unchecked Sendable {
     let raw: OpaquePointer
     public let urls: [String]
 
+    /// What the connection tells `onEvent` about, on libnats's callback thread.
+    public enum Event: Sendable {
+        /// The connection to the server was lost; libnats reconnects.
+        case disconnected
+        /// Connected again, to the URL given.
+        case reconnected(String)
+    }
+
     /// - Parameters:
     ///   - timeout: seconds to wait for the first connection.
     ///   - reconnectWait: seconds between reconnection attempts; it reconnects for ever.
-    public init(urls: [String], name: String, timeout: Double = 2, reconnectWait: Double = 0.25) throws(NATSError) {
+    ///   - onEvent: told when the connection is lost and when it is back.
+    public init(urls: [String], name: String, timeout: Double = 2, reconnectWait: Double = 0.25,
+                onEvent: (@Sendable (Event) -> Void)? = nil) throws(NATSError) {
         self.urls = urls
         var options: OpaquePointer?
         try NATSRaw.check("creating NATS options") { natsOptions_Create(&options) }
@@ -34,10 +44,48 @@ public final class NATSConnection: @unchecked Sendable {
         try NATSRaw.check("setting reconnection") { natsOptions_SetMaxReconnect(options, -1) }
         try NATSRaw.check("setting the reconnect wait") { natsOptions_SetReconnectWait(options, Int64(reconnectWait * 1000)) }
         try NATSRaw.check("setting the reconnect buffer") { natsOptions_SetReconnectBufSize(options, 64 << 20) }
+        // libnats posts its callbacks to a thread of its own, possibly after `deinit`: the handler
+        // is retained here and released by the closed callback, which comes last, once. A failed
+        // first connect calls none of them, so that path releases it.
+        let events = onEvent.map { Unmanaged.passRetained(EventHandler($0)) }
+        if let events {
+            let context = events.toOpaque()
+            try NATSRaw.check("setting the disconnected callback") { natsOptions_SetDisconnectedCB(options, { _, context in EventHandler.post(.disconnected, context) }, context) }
+            try NATSRaw.check("setting the reconnected callback") {
+                natsOptions_SetReconnectedCB(options, { connection, context in EventHandler.post(.reconnected(NATSConnection.connectedURL(connection)), context) }, context)
+            }
+            try NATSRaw.check("setting the closed callback") { natsOptions_SetClosedCB(options, { _, context in EventHandler.release(context) }, context) }
+        }
         var connection: OpaquePointer?
-        try NATSRaw.check("connecting to \(urls.joined(separator: ", "))") { natsConnection_Connect(&connection, options) }
-        guard let connection else { throw NATSError(status: -1, message: "no connection", context: "connecting to \(urls)") }
+        let status = natsConnection_Connect(&connection, options)
+        guard status == NATS_OK, let connection else {
+            events?.release()
+            throw NATSRaw.error(status, "connecting to \(urls.joined(separator: ", "))")
+        }
         raw = connection
+    }
+
+    /// The URL `connection` is connected to, or "" when it is not.
+    static func connectedURL(_ connection: OpaquePointer?) -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard natsConnection_GetConnectedUrl(connection, &buffer, buffer.count) == NATS_OK else { return "" }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// The `onEvent` closure behind the C callbacks' context pointer.
+    private final class EventHandler: Sendable {
+        let handler: @Sendable (Event) -> Void
+        init(_ handler: @escaping @Sendable (Event) -> Void) { self.handler = handler }
+
+        static func post(_ event: Event, _ context: UnsafeMutableRawPointer?) {
+            guard let context else { return }
+            Unmanaged<EventHandler>.fromOpaque(context).takeUnretainedValue().handler(event)
+        }
+
+        static func release(_ context: UnsafeMutableRawPointer?) {
+            guard let context else { return }
+            Unmanaged<EventHandler>.fromOpaque(context).release()
+        }
     }
 
     deinit {

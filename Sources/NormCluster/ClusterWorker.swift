@@ -29,7 +29,7 @@ public final class ClusterWorker: Sendable {
         self.settings = settings
         self.logger = logger
         do {
-            connection = try NATSConnection(urls: settings.urls, name: "normd \(settings.pipeline)")
+            connection = try NATSConnection(urls: settings.urls, name: "normd \(settings.pipeline)", onEvent: NATSConnection.logging(to: logger))
             jetStream = try connection.jetStream()
         } catch {
             throw ClusterError(.server, error.description, context: "connecting to NATS")

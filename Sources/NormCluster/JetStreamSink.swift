@@ -1,3 +1,4 @@
+import Logging
 import NATS
 
 /// Publishes outputs on "<prefix>.<key>" with the header in `Normd-Header`, waiting for the
@@ -19,12 +20,12 @@ public final class JetStreamSink: Sendable {
     }
 
     /// Connects and creates the output stream when missing (a ZeroMQ-fed pipeline's output).
-    public convenience init(urls: [String], stream: String, prefix: String, name: String) throws(ClusterError) {
+    public convenience init(urls: [String], stream: String, prefix: String, name: String, logger: Logger) throws(ClusterError) {
         var settings = ClusterSettings(pipeline: name, urls: urls)
         (settings.outputStream, settings.outputPrefix) = (stream, prefix)
         let jetStream: JetStream
         do {
-            jetStream = try NATSConnection(urls: urls, name: "normd \(name)").jetStream()
+            jetStream = try NATSConnection(urls: urls, name: "normd \(name)", onEvent: NATSConnection.logging(to: logger)).jetStream()
         } catch {
             throw ClusterError(.server, error.description, context: "connecting to NATS")
         }
@@ -33,6 +34,8 @@ public final class JetStreamSink: Sendable {
     }
 
     public var maxPayload: Int { jetStream.connection.maxPayload }
+    /// False while libnats reconnects (it does for ever).
+    public var isConnected: Bool { jetStream.connection.isConnected }
 
     /// Publishes one output; with `messageID`, a second publish of it is dropped by the server.
     public func publish(key: String, header: [UInt8], payload: [UInt8], messageID: String? = nil) throws {

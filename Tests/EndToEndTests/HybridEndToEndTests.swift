@@ -84,6 +84,58 @@ struct HybridEndToEndTests {
         #expect(try eventually { try daemon.ctl("show", "p", "cam0")["keys"]?["cam0"]?["num_batches_tracked"]?.intValue == 3 })
         #expect(daemon.stop() == 0)
     }
+
+    @Test(
+        "ZeroMQ in, JetStream out, the server killed and back: \"block\" waits and loses nothing, \"drop\" counts what came meanwhile under disconnected; the log says both"
+    )
+    func zeroMQToJetStreamOutage() throws {
+        let server = try NATSServer()
+        let daemon = try DaemonProcess(
+            pipelines: """
+                [[pipeline]]
+                name = "b"
+                [pipeline.input]
+                bind = ["ipc://{dir}/b"]
+                [pipeline.output]
+                \(jetStream(server, stream: "HB_OUT", prefix: "hb.out"))
+                [[pipeline]]
+                name = "d"
+                [pipeline.input]
+                bind = ["ipc://{dir}/d"]
+                [pipeline.output]
+                \(jetStream(server, stream: "HD_OUT", prefix: "hd.out"))
+                when_full = "drop"
+                """)
+        let peers = TestPeers()
+        let pushes = try ["b", "d"].map { try peers.socket(.push, connect: ["ipc://\(daemon.directory.path)/\($0)"]) }
+        let x = seededFloats(4 * 3 * 10, seed: 3, mean: 1, std: 2)
+        func send(_ seqs: Range<Int>) throws {
+            for seq in seqs {
+                for push in pushes { try push.sendTensor(key: "cam", header: #"{"dtype":"float32","shape":[4,3,10],"seq":\#(seq)}"#, floats: x) }
+            }
+        }
+        func count(_ text: String) -> Int { daemon.log.components(separatedBy: text).count - 1 }
+        func dropped(_ pipeline: String) throws -> JSONValue? { try daemon.ctl("stats")["pipelines"]?[pipeline]?["dropped_by_reason"] }
+        var view = try ServerView(server)
+        try send(0..<2)
+        #expect(try eventually(timeout: 20) { try view.messageCount("HB_OUT") == 2 && view.messageCount("HD_OUT") == 2 })
+        server.kill()
+        // Both pipelines' connections have seen it before anything is sent to them.
+        #expect(eventually(timeout: 20) { count("NATS connection lost") == 2 })
+        try send(2..<5)
+        #expect(try eventually(timeout: 20) { try dropped("d")?["disconnected"]?.intValue == 3 })
+        #expect(eventually(timeout: 20) { daemon.log.contains("JetStream output disconnected: waiting for the server") })
+        #expect(try daemon.ctl("stats")["pipelines"]?["b"]?["in_flight"]?.intValue == 1, "the waiting batch is in flight")
+        try server.restart()
+        view = try ServerView(server)
+        let current = view
+        #expect(try eventually(timeout: 30) { try current.messageCount("HB_OUT") == 5 })
+        #expect(eventually(timeout: 20) { count("NATS connection back") == 2 })
+        #expect(try view.messages("HB_OUT").map { $0.header["seq"]?.intValue } == [0, 1, 2, 3, 4])
+        #expect(try view.messages("HD_OUT").map { $0.header["seq"]?.intValue } == [0, 1])
+        #expect(try dropped("b") == .object([]))
+        #expect(daemon.stop() == 0)
+    }
 }
 
 @Suite("Cluster mode when the server goes away")

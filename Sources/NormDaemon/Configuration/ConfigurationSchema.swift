@@ -138,9 +138,9 @@ enum ConfigurationSchema {
                     "dead_letter", \.deadLetter, "optional PUSH endpoint (bound) for rejected messages",
                     check: { $0.isEmpty ? nil : Endpoint.problem($0, bind: true) }),
                 ConfigurationKey(
-                    name: "when_full", doc: "\"block\" (default for push) | \"drop\" (default for pub)", example: "\"drop\"",
+                    name: "when_full", doc: "\"block\" (default for push and jetstream) | \"drop\" (default for pub)", example: "\"drop\"",
                     read: { table, output in
-                        output.whenFull = table.choice("when_full", output.socket == .push ? WhenFull.block : .drop)
+                        output.whenFull = table.choice("when_full", output.socket == .pub ? WhenFull.drop : .block)
                     }, render: { TOMLText.quote($0.whenFull.rawValue) }),
             ])
         section.check = { table, output in

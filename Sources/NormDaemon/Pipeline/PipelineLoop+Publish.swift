@@ -1,3 +1,4 @@
+import Foundation
 import NormCluster
 import NormFormats
 import ZeroMQ
@@ -81,6 +82,7 @@ extension PipelineLoop {
         case .buffer(let buffer): bytes = Array(UnsafeRawBufferPointer(buffer.buffer))
         case .inPlace(let message): bytes = message.value.bytes
         }
+        guard awaitJetStream(sink) else { return }
         do {
             try sink.publish(key: key, header: header, payload: bytes)
             let latency = Double(MonotonicClock.nanoseconds() - receivedAt) / 1e6
@@ -93,6 +95,38 @@ extension PipelineLoop {
             counters.dropped("error")
         }
     }
+}
+
+extension PipelineLoop {
+    /// Whether to publish now. While the connection is down a publish would wait out its
+    /// acknowledgement timeout (5 s) and leave the message in libnats's reconnect buffer, to be
+    /// stored after all, yet counted as dropped; past the buffer's 64 MiB it would be lost. Like a
+    /// full PUSH output, a disconnected one blocks (in short waits, so shutdown and the watchdog
+    /// see the loop turn; producers feel it once the input's HWM fills) or drops, as `when_full`
+    /// says.
+    func awaitJetStream(_ sink: JetStreamSink) -> Bool {
+        guard !sink.isConnected else { return true }
+        guard blocksWhenFull else {
+            counters.dropped("disconnected")
+            return false
+        }
+        let start = MonotonicClock.nanoseconds()
+        logger.warning("JetStream output disconnected: waiting for the server (when_full = \"block\")")
+        while !sink.isConnected {
+            pipeline.lastTurn.store(MonotonicClock.nanoseconds(), ordering: .relaxed)
+            if pipeline.isStopping && pipeline.deadlinePassed {
+                counters.dropped("shutdown")
+                return false
+            }
+            usleep(Self.disconnectedPoll)
+        }
+        let waited = Double(MonotonicClock.nanoseconds() - start) / 1e9
+        logger.notice("JetStream output connected again: publishing", metadata: ["waited_s": "\(String(format: "%.1f", waited))"])
+        return true
+    }
+
+    /// Microseconds between looks at a disconnected JetStream output.
+    static let disconnectedPoll: UInt32 = 20_000
 }
 
 /// One staged output's share of the counters: its bytes and when its batch arrived.

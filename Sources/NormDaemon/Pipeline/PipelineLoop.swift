@@ -71,7 +71,7 @@ final class PipelineLoop {
             if config.output.socket == .jetstream {
                 output = nil
                 jetStreamOutput = try JetStreamSink(
-                    urls: config.output.servers, stream: config.output.stream, prefix: config.output.subjectPrefix, name: config.name)
+                    urls: config.output.servers, stream: config.output.stream, prefix: config.output.subjectPrefix, name: config.name, logger: pipeline.logger)
             } else {
                 output = try factory.output(config.output)
                 jetStreamOutput = nil
