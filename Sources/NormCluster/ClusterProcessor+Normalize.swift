@@ -52,12 +52,15 @@ extension ClusterProcessor {
     }
 
     /// Publishes an output: on JetStream with "<key>:<input sequence>" as its message id.
-    func send(key: String, sequence: UInt64, header: [UInt8], payload: [UInt8]) throws {
+    /// Returns whether the output stream already had that id (within its duplicate window).
+    func send(key: String, sequence: UInt64, header: [UInt8], payload: [UInt8]) throws -> Bool {
         switch output {
         case .jetStream:
-            try JetStreamSink(jetStream: jetStream, prefix: settings.outputPrefix).publish(key: key, header: header, payload: payload, messageID: "\(key):\(sequence)")
+            let id = "\(key):\(sequence)"
+            return try JetStreamSink(jetStream: jetStream, prefix: settings.outputPrefix).publish(key: key, header: header, payload: payload, messageID: id).duplicate
         case .sink(let sink):
             try sink(key, header, payload)
+            return false
         }
     }
 

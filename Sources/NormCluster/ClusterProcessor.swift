@@ -6,8 +6,8 @@ import NormFormats
 
 /// Processes one delivered message of an owned partition: normalize; publish the output with
 /// its message id; write the key's state to the bucket with compare-and-set; acknowledge. A
-/// redelivery the key's state has already applied publishes the same output (the server drops
-/// it as a duplicate) and changes nothing. Used from the worker's thread only.
+/// redelivery the key's state has already applied is acknowledged and changes nothing: its
+/// output was published before the state was written. Used from the worker's thread only.
 final class ClusterProcessor: @unchecked Sendable {
     // @unchecked: `keys` is only touched from the worker's thread (`run`); the rest is immutable.
     let settings: ClusterSettings
@@ -27,6 +27,9 @@ final class ClusterProcessor: @unchecked Sendable {
 
     /// The keys of owned partitions as the bucket had them, with the revision to write over.
     private var keys: [String: KeyEntry] = [:]
+    /// The input stream's name and creation time, written into every key's state. The worker
+    /// sets it again (and forgets every key) when it had to make the stream or a consumer anew.
+    var inputStream: String
 
     struct KeyEntry {
         let partition: Int
@@ -34,12 +37,15 @@ final class ClusterProcessor: @unchecked Sendable {
         var revision: UInt64
         /// Loaded from the bucket and not yet checked against the stream for skipped messages.
         var unverified = true
+        /// Its state was of an input stream since made anew (its last applied was reset).
+        var fromEarlierStream = false
     }
 
-    init(settings: ClusterSettings, normalizer: Normalizer, mode: @escaping @Sendable () -> NormMode, affine: Affine?, channels: Int,
+    init(settings: ClusterSettings, inputStream: String, normalizer: Normalizer, mode: @escaping @Sendable () -> NormMode, affine: Affine?, channels: Int,
          outputDType: DType?, seed: (@Sendable (Int) -> RunningStatistics)?, state: KeyValueBucket, jetStream: JetStream, output: ClusterOutput, counters: ClusterCounters,
          observer: (any ClusterObserver)?, logger: Logger) {
         self.settings = settings
+        self.inputStream = inputStream
         self.normalizer = normalizer
         self.mode = mode
         self.affine = affine
@@ -76,12 +82,11 @@ final class ClusterProcessor: @unchecked Sendable {
             "delivery",
             metadata: ["key": "\(key)", "sequence": "\(ack.streamSequence)", "delivered": "\(ack.delivered)", "applied": "\(entry.state.lastApplied)"])
         if ack.streamSequence <= entry.state.lastApplied {
-            // Applied already: the same output again (the server drops it), nothing else.
+            // Applied already, so its output was published and acknowledged before the state was
+            // written: nothing to do. (Publishing it again made a second output on a ZeroMQ
+            // output, and on JetStream past the two-minute duplicate window, with the key's
+            // later batch count in its header.)
             counters.duplicatesSkipped.add(1, ordering: .relaxed)
-            var statistics = entry.state.statistics
-            if case .success(let (header, payload)) = normalize(key: key, message: message, statistics: &statistics) {
-                try? send(key: key, sequence: ack.streamSequence, header: header, payload: payload)
-            }
         } else {
             // The server redelivers a dead owner's messages in no particular order, so the first
             // delivery of a key under a new owner, and any redelivery, may have skipped some:
@@ -128,7 +133,14 @@ final class ClusterProcessor: @unchecked Sendable {
         var result = normalize(key: key, message: message, statistics: &statistics)
         if case .success(let (header, payload)) = result {
             do {
-                try send(key: key, sequence: sequence, header: header, payload: payload)
+                if try send(key: key, sequence: sequence, header: header, payload: payload), entry.fromEarlierStream {
+                    // After an instance died between publishing and writing the state, a
+                    // duplicate is the same output, stored once. But the key's state was of a
+                    // stream since made anew, which numbers from 1 again: its ids are taken.
+                    logger.warning(
+                        "the output stream took a new output for a duplicate and did not store it: its message id was used within the duplicate window (was the input stream made anew?)",
+                        metadata: ["key": "\(key)", "message_id": "\(key):\(sequence)"])
+                }
             } catch let tooLarge as JetStreamSink.TooLarge {
                 result = .failure(Rejection(.tooLarge, tooLarge.description))
                 statistics = entry.state.statistics
@@ -146,7 +158,7 @@ final class ClusterProcessor: @unchecked Sendable {
             observer?.rejected(rejection.reason)
             deadLetter(key: key, sequence: sequence, message: message, rejection)
         }
-        let next = KeyState(statistics: statistics, lastApplied: sequence)
+        let next = KeyState(statistics: statistics, lastApplied: sequence, stream: inputStream)
         do {
             entry.revision = try state.put(KeyState.bucketKey(key), next.encoded, ifRevision: entry.revision)
             entry.state = next
@@ -169,11 +181,22 @@ final class ClusterProcessor: @unchecked Sendable {
         if let cached = keys[key] { return cached }
         do {
             guard let entry = try state.get(KeyState.bucketKey(key)) else {
-                let fresh = KeyEntry(partition: partition, state: KeyState(statistics: nil, lastApplied: 0), revision: 0)
+                let fresh = KeyEntry(partition: partition, state: KeyState(statistics: nil, lastApplied: 0, stream: inputStream), revision: 0)
                 keys[key] = fresh
                 return fresh
             }
-            let loaded = KeyEntry(partition: partition, state: try KeyState(decoding: entry.value), revision: entry.revision)
+            var state = try KeyState(decoding: entry.value)
+            let fromEarlierStream = state.stream.map { $0 != inputStream } ?? false
+            if fromEarlierStream, let stream = state.stream {
+                // Its sequence numbers a message of a stream since deleted: this stream's messages
+                // are all new to it. The statistics go on.
+                logger.notice(
+                    "key state from an earlier input stream: its statistics go on from this stream's first message",
+                    metadata: ["key": "\(key)", "earlier": "\(stream)", "now": "\(inputStream)", "last_applied": "\(state.lastApplied)"])
+                state.lastApplied = 0
+            }
+            var loaded = KeyEntry(partition: partition, state: state, revision: entry.revision)
+            loaded.fromEarlierStream = fromEarlierStream
             keys[key] = loaded
             return loaded
         } catch {

@@ -34,13 +34,13 @@ public final class ClusterWorker: Sendable {
         } catch {
             throw ClusterError(.server, error.description, context: "connecting to NATS")
         }
-        try JetStreamTopology(settings: settings, jetStream: jetStream).ensure()
+        let inputStream = try JetStreamTopology(settings: settings, jetStream: jetStream).ensure()
         do {
             members = try jetStream.keyValue(settings.memberBucket)
             let state = try jetStream.keyValue(settings.stateBucket)
             id = try connection.newInbox().split(separator: ".").last.map(String.init) ?? "normd"
             processor = ClusterProcessor(
-                settings: settings, normalizer: Normalizer(settings: norm, threads: threads), mode: mode, affine: affine, channels: channels,
+                settings: settings, inputStream: inputStream, normalizer: Normalizer(settings: norm, threads: threads), mode: mode, affine: affine, channels: channels,
                 outputDType: outputDType, seed: seed, state: state, jetStream: jetStream, output: output, counters: counters, observer: observer, logger: logger)
         } catch {
             throw ClusterError(.server, error.description, context: "opening the key-value buckets")
@@ -103,7 +103,11 @@ public final class ClusterWorker: Sendable {
             let now = DispatchTime.now().uptimeNanoseconds
             for p in partitions.indices where partitions[p].outstanding && now >= partitions[p].lapsesAt {
                 partitions[p].outstanding = false
-                if partitions[p].releasing { release(p, &partitions[p], why: "over the fair share") }
+                if partitions[p].releasing {
+                    release(p, &partitions[p], why: "over the fair share")
+                } else if remadeConsumer(p), partitions[p].owned {
+                    lose(p, &partitions[p], why: "its consumer was made again")
+                }
             }
             if now >= nextHeartbeat {
                 share = heartbeat()
@@ -176,6 +180,9 @@ public final class ClusterWorker: Sendable {
             if status == "423" {
                 if partitions[p].owned { lose(p, &partitions[p], why: "the server pinned another instance") }
                 partitions[p].refusedUntil = DispatchTime.now().uptimeNanoseconds + UInt64(settings.ownerTimeout / 2 * 1e9)
+            }
+            if status == "409", message.headers["Description"]?.contains("Deleted") == true, remadeConsumer(p), partitions[p].owned {
+                lose(p, &partitions[p], why: "its consumer was made again")
             }
             return
         }

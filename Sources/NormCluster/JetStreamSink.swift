@@ -38,11 +38,12 @@ public final class JetStreamSink: Sendable {
     public var isConnected: Bool { jetStream.connection.isConnected }
 
     /// Publishes one output; with `messageID`, a second publish of it is dropped by the server.
-    public func publish(key: String, header: [UInt8], payload: [UInt8], messageID: String? = nil) throws {
+    @discardableResult
+    public func publish(key: String, header: [UInt8], payload: [UInt8], messageID: String? = nil) throws -> JetStream.Acknowledgement {
         // The header block: "NATS/1.0\r\n", each "Name: value\r\n", "\r\n".
         let size = payload.count + header.count + (messageID?.utf8.count ?? 0) + 64
         guard size <= maxPayload else { throw TooLarge(bytes: size, limit: maxPayload) }
         let message = NATSMessage(subject: "\(prefix).\(key)", headers: ["Normd-Header": String(decoding: header, as: UTF8.self)], body: payload)
-        _ = try jetStream.publish(message, messageID: messageID)
+        return try jetStream.publish(message, messageID: messageID)
     }
 }

@@ -17,9 +17,13 @@ public struct JetStreamTopology: Sendable {
     /// The transform's destination: "<prefix>.<partition>.<key>".
     var transformDestination: String { "\(settings.inputPrefix).{{partition(\(settings.partitions),1)}}.{{wildcard(1)}}" }
 
-    public func ensure() throws(ClusterError) {
+    /// Creates what is missing and returns the input stream's identity: its name and creation
+    /// time, which a key's state records beside its last applied sequence (a stream made anew
+    /// numbers its messages from 1 again).
+    @discardableResult
+    public func ensure() throws(ClusterError) -> String {
         let s = settings
-        try ensureStream(
+        let input = try ensureStream(
             s.inputStream,
             #"{"name":"\#(s.inputStream)","subjects":["\#(s.inputPrefix).*"],"allow_direct":true,"subject_transform":{"src":"\#(s.inputPrefix).*","dest":"\#(transformDestination)"}}"#
         ) { config in
@@ -33,6 +37,10 @@ public struct JetStreamTopology: Sendable {
         }
         try ensureOutputStream()
         for partition in 0..<s.partitions { try ensureConsumer(partition) }
+        guard let created = input["created"]?.stringValue else {
+            throw ClusterError(.server, "stream \(s.inputStream) has no creation time in \(input.serialized.prefix(200))", context: "reading stream \(s.inputStream)")
+        }
+        return "\(s.inputStream) \(created)"
     }
 
     /// The output stream, "<output prefix>.>", with a two-minute duplicate window.
@@ -41,14 +49,17 @@ public struct JetStreamTopology: Sendable {
         try ensureStream(output, #"{"name":"\#(output)","subjects":["\#(settings.outputPrefix).>"],"duplicate_window":120000000000}"#) { _ in nil }
     }
 
-    private func ensureStream(_ name: String, _ json: String, check: (JSONValue) -> String?) throws(ClusterError) {
+    /// Creates stream `name` when missing and returns its info (config, created, state).
+    @discardableResult
+    private func ensureStream(_ name: String, _ json: String, check: (JSONValue) -> String?) throws(ClusterError) -> JSONValue {
         let reply = try request("STREAM.CREATE.\(name)", json)
-        if reply["error"] == nil { return }
+        if reply["error"] == nil { return reply }
         // 10058: the name is taken. An existing stream is fine if it is the one we would make.
         guard reply["error"]?["err_code"]?.intValue == 10058 else { throw apiError(reply, "creating stream \(name)") }
         let info = try request("STREAM.INFO.\(name)", "")
         if let error = info["error"] { throw ClusterError(.server, error["description"]?.stringValue ?? "\(error)", context: "reading stream \(name)") }
         if let problem = check(info["config"] ?? .null) { throw ClusterError(.topology, problem) }
+        return info
     }
 
     private func ensureConsumer(_ partition: Int) throws(ClusterError) {

@@ -1,22 +1,35 @@
 import NormCore
 
-/// A key's state of record in the bucket: its running statistics and the last input stream
-/// sequence applied to them. Stored as little-endian binary so every bit round-trips.
+/// A key's state of record in the bucket: its running statistics, the last input stream
+/// sequence applied to them and which stream that sequence is of. Stored as little-endian binary
+/// so every bit round-trips.
 public struct KeyState: Sendable, Equatable {
     public var statistics: RunningStatistics?
     public var lastApplied: UInt64
+    /// The input stream `lastApplied` numbers a message of: its name and creation time
+    /// (`JetStreamTopology.ensure`). A stream made anew numbers from 1 again, so a sequence of
+    /// another stream says nothing about this one. Nil in a state written before it was kept.
+    public var stream: String?
 
-    public init(statistics: RunningStatistics?, lastApplied: UInt64) {
+    public init(statistics: RunningStatistics?, lastApplied: UInt64, stream: String? = nil) {
         self.statistics = statistics
         self.lastApplied = lastApplied
+        self.stream = stream
     }
 
-    static let magic: [UInt8] = Array("NDK1".utf8)
+    /// "NDK2": magic, last applied (u64), the stream's identity (u32 length, UTF-8; 0: none),
+    /// channels (u32; all ones: no statistics), batches tracked (i64), means, variances (f64).
+    /// "NDK1", written by earlier builds, has no stream identity.
+    static let magic: [UInt8] = Array("NDK2".utf8)
+    static let magicWithoutStream: [UInt8] = Array("NDK1".utf8)
 
     public var encoded: [UInt8] {
         var bytes = Self.magic
         func append<T: FixedWidthInteger>(_ value: T) { withUnsafeBytes(of: value.littleEndian) { bytes += $0 } }
         append(lastApplied)
+        let identity = Array((stream ?? "").utf8)
+        append(UInt32(identity.count))
+        bytes += identity
         guard let statistics else {
             append(UInt32.max)
             return bytes
@@ -36,9 +49,17 @@ public struct KeyState: Sendable, Equatable {
             offset += MemoryLayout<T>.size
             return T(littleEndian: value)
         }
-        guard bytes.starts(with: Self.magic) else { throw ClusterError(.state, "a key's state does not start with NDK1") }
+        let hasStream = bytes.starts(with: Self.magic)
+        guard hasStream || bytes.starts(with: Self.magicWithoutStream) else { throw ClusterError(.state, "a key's state does not start with NDK2 or NDK1") }
         offset = 4
         lastApplied = try read(UInt64.self)
+        stream = nil
+        if hasStream {
+            let length = Int(try read(UInt32.self))
+            guard length <= 4096, offset + length <= bytes.count else { throw ClusterError(.state, "a key's state claims a \(length)-byte stream name") }
+            stream = length == 0 ? nil : String(decoding: bytes[offset..<(offset + length)], as: UTF8.self)
+            offset += length
+        }
         let channels = try read(UInt32.self)
         guard channels != .max else {
             statistics = nil

@@ -65,7 +65,7 @@ struct ClusterTests {
         }
     }
 
-    @Test("a key's state round-trips every bit; a cut or foreign value is refused")
+    @Test("a key's state round-trips every bit and its input stream; a cut or foreign value is refused; an earlier build's reads")
     func keyStateCodec() throws {
         let state = KeyState(statistics: RunningStatistics(mean: [1.5, -0.0, .pi], variance: [0x1p-1074, 2, 3], batchesTracked: 7), lastApplied: 42)
         #expect(try KeyState(decoding: state.encoded) == state)
@@ -73,6 +73,12 @@ struct ClusterTests {
         #expect(try KeyState(decoding: empty.encoded) == empty)
         #expect(throws: ClusterError.self) { _ = try KeyState(decoding: Array(state.encoded.dropLast())) }
         #expect(throws: ClusterError.self) { _ = try KeyState(decoding: Array("{}".utf8)) }
+        let named = KeyState(statistics: state.statistics, lastApplied: 42, stream: "IN 2026-12-07T03:00:00.123456789Z")
+        #expect(try KeyState(decoding: named.encoded) == named)
+        #expect(named.encoded.count == state.encoded.count + named.stream!.utf8.count)
+        // Written by builds before the stream was kept: "NDK1", last applied, no statistics.
+        let legacy = Array("NDK1".utf8) + [9, 0, 0, 0, 0, 0, 0, 0] + [0xFF, 0xFF, 0xFF, 0xFF]
+        #expect(try KeyState(decoding: legacy) == KeyState(statistics: nil, lastApplied: 9))
         #expect(KeyState.bucketKey("ñ.a") == "k.c3b12e61")
     }
 

@@ -1,0 +1,78 @@
+import Foundation
+import NATS
+@testable import NormCluster
+import NormCore
+import NormTestSupport
+import Testing
+
+/// What an operator may do to the server under running instances: delete a partition's
+/// consumer, or delete the input stream and let it be made again (to change `partitions`).
+@Suite("Cluster mode: consumers and the input stream made anew")
+struct StreamLifecycleTests {
+    func settings(_ server: NATSServer, output: String = "LIFE_OUT", prefix: String = "life.out") -> ClusterSettings {
+        var s = ClusterSettings(pipeline: "LIFE", urls: [server.url])
+        (s.inputStream, s.inputPrefix, s.outputStream, s.outputPrefix) = ("LIFE_IN", "life.in", output, prefix)
+        s.partitions = 1
+        return s
+    }
+
+    func warnings(_ worker: RunningWorker) -> [String] { worker.log.all.filter { $0.level >= .warning }.map(\.message) }
+
+    @Test("a consumer deleted under a running worker is made again: the partition goes on, nothing skipped, nothing stored twice")
+    func consumerDeleted() throws {
+        let server = try NATSServer()
+        let view = try ServerView(server)
+        let settings = settings(server)
+        let worker = try RunningWorker(settings)
+        try view.publishInput(prefix: settings.inputPrefix, keys: ["k"], batches: 2, shape: [2, 3, 4])
+        #expect(try eventually(timeout: 20) { try view.messageCount("LIFE_OUT") == 2 })
+        let deleted = String(decoding: try view.jetStream.api("CONSUMER.DELETE.LIFE_IN.\(settings.consumer(0))", ""), as: UTF8.self)
+        #expect(deleted.contains("\"success\":true"), "\(deleted)")
+        try view.publishInput(prefix: settings.inputPrefix, keys: ["k"], batches: 4, shape: [2, 3, 4], from: 2)
+        let counters = worker.worker.counters
+        #expect(try eventually(timeout: 30) { try view.messageCount("LIFE_OUT") == 4 && counters.received.load(ordering: .relaxed) == 4 })
+        worker.stop()
+        // The new consumer delivers the stream from its start: the two applied inputs are skipped.
+        #expect(counters.duplicatesSkipped.load(ordering: .relaxed) == 2)
+        let (outputs, problems) = try view.outputs("LIFE_OUT")
+        #expect(problems.isEmpty && outputs.count == 4, "\(problems)")
+        #expect(try view.state("NORMD_STATE_LIFE", key: "k")?.statistics?.batchesTracked == 4)
+        #expect(warnings(worker).contains { $0.contains("consumer is gone") }, "\(warnings(worker))")
+    }
+
+    @Test("the input stream deleted and made anew: a key's statistics go on from its first message, none taken for a duplicate; ids the output stream has seen are said in the log")
+    func inputStreamMadeAnew() throws {
+        let server = try NATSServer()
+        let view = try ServerView(server)
+        let settings = settings(server)
+        var worker = try RunningWorker(settings)
+        try view.publishInput(prefix: settings.inputPrefix, keys: ["x"], batches: 3, shape: [2, 3, 4])
+        #expect(try eventually(timeout: 20) { try view.messageCount("LIFE_OUT") == 3 })
+        worker.stop()
+        let stream = try #require(try view.state("NORMD_STATE_LIFE", key: "x")?.stream)
+        _ = try view.jetStream.api("STREAM.DELETE.LIFE_IN", "")
+
+        // A new output stream, as the docs advise: every output is stored.
+        worker = try RunningWorker(self.settings(server, output: "LIFE_OUT2", prefix: "life.out2"))
+        try view.publishInput(prefix: settings.inputPrefix, keys: ["x"], batches: 6, shape: [2, 3, 4], from: 3)
+        var counters = worker.worker.counters
+        #expect(try eventually(timeout: 20) { try view.messageCount("LIFE_OUT2") == 3 })
+        worker.stop()
+        #expect(counters.received.load(ordering: .relaxed) == 3 && counters.duplicatesSkipped.load(ordering: .relaxed) == 0)
+        #expect(try view.messages("LIFE_OUT2").map { $0.header["norm"]?["batches"]?.intValue } == [4, 5, 6])
+        let state = try #require(try view.state("NORMD_STATE_LIFE", key: "x"))
+        #expect(state.statistics?.batchesTracked == 6 && state.lastApplied == 3 && state.stream != stream)
+
+        // Made anew once more, with the first output stream: its ids x:1… were used within its
+        // duplicate window, the server keeps none of the new outputs, and the log says why.
+        _ = try view.jetStream.api("STREAM.DELETE.LIFE_IN", "")
+        worker = try RunningWorker(settings)
+        try view.publishInput(prefix: settings.inputPrefix, keys: ["x"], batches: 2, shape: [2, 3, 4])
+        counters = worker.worker.counters
+        #expect(eventually(timeout: 20) { counters.received.load(ordering: .relaxed) == 2 })
+        worker.stop()
+        #expect(try view.messageCount("LIFE_OUT") == 3)
+        #expect(try view.state("NORMD_STATE_LIFE", key: "x")?.statistics?.batchesTracked == 8)
+        #expect(warnings(worker).filter { $0.contains("took a new output for a duplicate") }.count == 2, "\(warnings(worker))")
+    }
+}
