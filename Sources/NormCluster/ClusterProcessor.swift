@@ -172,9 +172,16 @@ final class ClusterProcessor: @unchecked Sendable {
                 logger.warning("state write refused: another instance owns the key now", metadata: ["key": "\(key)", "sequence": "\(sequence)"])
                 return "the bucket refused a write: another instance owns the key"
             }
-            logger.warning("state not written; the input will be redelivered", metadata: ["key": "\(key)", "error": "\(error)"])
+            logger.warning("state not written; the input will be redelivered", metadata: ["key": "\(key)", "error": "\(bucketProblem(error))"])
             return "a key's state was not written"
         }
+    }
+
+    /// `error` from the state bucket, with what "no responders" means there: its stream is gone.
+    /// normd does not make the state of record again under running keys by itself.
+    private func bucketProblem(_ error: any Error) -> String {
+        guard let error = error as? NATSError, error.isNoResponders else { return "\(error)" }
+        return "\(error) (the bucket \(settings.stateBucket) is gone: was it deleted? Restarting normd makes it again, empty, and its keys start from init)"
     }
 
     private func load(_ key: String, partition: Int) -> KeyEntry? {
@@ -200,7 +207,7 @@ final class ClusterProcessor: @unchecked Sendable {
             keys[key] = loaded
             return loaded
         } catch {
-            logger.warning("key state not read", metadata: ["key": "\(key)", "error": "\(error)"])
+            logger.warning("key state not read", metadata: ["key": "\(key)", "error": "\(bucketProblem(error))"])
             return nil
         }
     }
