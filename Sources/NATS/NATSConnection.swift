@@ -50,7 +50,12 @@ public final class NATSConnection: @unchecked Sendable {
         let events = onEvent.map { Unmanaged.passRetained(EventHandler($0)) }
         if let events {
             let context = events.toOpaque()
-            try NATSRaw.check("setting the disconnected callback") { natsOptions_SetDisconnectedCB(options, { _, context in EventHandler.post(.disconnected, context) }, context) }
+            try NATSRaw.check("setting the disconnected callback") {
+                // Closing the connection calls it too: that is no lost connection.
+                natsOptions_SetDisconnectedCB(options, { connection, context in
+                    if !natsConnection_IsClosed(connection) { EventHandler.post(.disconnected, context) }
+                }, context)
+            }
             try NATSRaw.check("setting the reconnected callback") {
                 natsOptions_SetReconnectedCB(options, { connection, context in EventHandler.post(.reconnected(NATSConnection.connectedURL(connection)), context) }, context)
             }

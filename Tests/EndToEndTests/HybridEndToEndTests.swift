@@ -135,6 +135,7 @@ struct HybridEndToEndTests {
         #expect(try view.messages("HD_OUT").map { $0.header["seq"]?.intValue } == [0, 1])
         #expect(try dropped("b") == .object([]))
         #expect(daemon.stop() == 0)
+        #expect(count("NATS connection lost") == 2, "closing the connections at shutdown is no lost connection")
     }
 }
 
