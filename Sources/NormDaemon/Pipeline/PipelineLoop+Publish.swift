@@ -110,18 +110,24 @@ extension PipelineLoop {
             counters.dropped("disconnected")
             return false
         }
-        let start = MonotonicClock.nanoseconds()
-        logger.warning("JetStream output disconnected: waiting for the server (when_full = \"block\")")
+        var waitingSince: UInt64?
         while !sink.isConnected {
-            pipeline.lastTurn.store(MonotonicClock.nanoseconds(), ordering: .relaxed)
+            let now = MonotonicClock.nanoseconds()
+            pipeline.lastTurn.store(now, ordering: .relaxed)
             if pipeline.isStopping && pipeline.deadlinePassed {
                 counters.dropped("shutdown")
                 return false
             }
+            if waitingSince == nil {
+                waitingSince = now
+                logger.warning("JetStream output disconnected: waiting for the server (when_full = \"block\")")
+            }
             usleep(Self.disconnectedPoll)
         }
-        let waited = Double(MonotonicClock.nanoseconds() - start) / 1e9
-        logger.notice("JetStream output connected again: publishing", metadata: ["waited_s": "\(String(format: "%.1f", waited))"])
+        if let waitingSince {
+            let waited = Double(MonotonicClock.nanoseconds() - waitingSince) / 1e9
+            logger.notice("JetStream output connected again: publishing", metadata: ["waited_s": "\(String(format: "%.1f", waited))"])
+        }
         return true
     }
 
