@@ -57,7 +57,7 @@ extension ClusterProcessor {
         switch output {
         case .jetStream:
             let id = "\(key):\(sequence)"
-            return try JetStreamSink(jetStream: jetStream, prefix: settings.outputPrefix).publish(key: key, header: header, payload: payload, messageID: id).duplicate
+            return try outputSink.publish(key: key, header: header, payload: payload, messageID: id).duplicate
         case .sink(let sink):
             try sink(key, header, payload)
             return false
@@ -74,7 +74,7 @@ extension ClusterProcessor {
         let letter = NATSMessage(subject: "\(settings.outputPrefix).rejected.\(token)", headers: headers, body: message.body)
         do {
             if settings.outputStream != nil {
-                _ = try jetStream.publish(letter, messageID: "rejected:\(key):\(sequence)")
+                _ = try outputSink.publish(letter, messageID: "rejected:\(key):\(sequence)")
             } else {
                 try jetStream.connection.publish(letter)
             }

@@ -24,6 +24,8 @@ final class ClusterProcessor: @unchecked Sendable {
     let counters: ClusterCounters
     let logger: Logger
     let decoder: WireDecoder
+    /// Publishes on the output stream (`output` `.jetStream`).
+    let outputSink: JetStreamSink
 
     /// The keys of owned partitions as the bucket had them, with the revision to write over.
     private var keys: [String: KeyEntry] = [:]
@@ -57,6 +59,7 @@ final class ClusterProcessor: @unchecked Sendable {
         self.output = output
         self.counters = counters
         self.logger = logger
+        outputSink = JetStreamSink(jetStream: jetStream, settings: settings, logger: logger)
         let norm = normalizer.settings
         decoder = WireDecoder(maxMessageBytes: jetStream.connection.maxPayload, channels: channels,
                               groups: norm.kind == .group ? norm.groups : nil)

@@ -6,6 +6,9 @@ import NATS
 public final class JetStreamSink: Sendable {
     let jetStream: JetStream
     public let prefix: String
+    /// Makes the output stream again when a publish finds none (an operator deleted it).
+    let topology: JetStreamTopology
+    let logger: Logger
 
     /// A message over the server's limit; the caller rejects the batch with `too_large`.
     public struct TooLarge: Error, CustomStringConvertible {
@@ -14,9 +17,11 @@ public final class JetStreamSink: Sendable {
         public var description: String { "the output is \(bytes) bytes with its headers, over the server's max_payload of \(limit)" }
     }
 
-    init(jetStream: JetStream, prefix: String) {
+    init(jetStream: JetStream, settings: ClusterSettings, logger: Logger) {
         self.jetStream = jetStream
-        self.prefix = prefix
+        self.prefix = settings.outputPrefix
+        self.topology = JetStreamTopology(settings: settings, jetStream: jetStream)
+        self.logger = logger
     }
 
     /// Connects and creates the output stream when missing (a ZeroMQ-fed pipeline's output).
@@ -30,7 +35,7 @@ public final class JetStreamSink: Sendable {
             throw ClusterError(.server, error.description, context: "connecting to NATS")
         }
         try JetStreamTopology(settings: settings, jetStream: jetStream).ensureOutputStream()
-        self.init(jetStream: jetStream, prefix: prefix)
+        self.init(jetStream: jetStream, settings: settings, logger: logger)
     }
 
     public var maxPayload: Int { jetStream.connection.maxPayload }
@@ -44,6 +49,18 @@ public final class JetStreamSink: Sendable {
         let size = payload.count + header.count + (messageID?.utf8.count ?? 0) + 64
         guard size <= maxPayload else { throw TooLarge(bytes: size, limit: maxPayload) }
         let message = NATSMessage(subject: "\(prefix).\(key)", headers: ["Normd-Header": String(decoding: header, as: UTF8.self)], body: payload)
+        return try publish(message, messageID: messageID)
+    }
+
+    /// Publishes `message` on the output stream; when no stream takes its subject (an operator
+    /// deleted the output stream), makes the stream again and publishes once more.
+    public func publish(_ message: NATSMessage, messageID: String?) throws -> JetStream.Acknowledgement {
+        let jetStream = jetStream
+        let first = Result { () throws(NATSError) in try jetStream.publish(message, messageID: messageID) }
+        guard case .failure(let error) = first, error.isNoResponders else { return try first.get() }
+        // No stream takes the subject: the output stream was deleted under us.
+        logger.warning("the output stream is gone: making it again", metadata: ["stream": "\(topology.settings.outputStream ?? "")"])
+        try topology.ensureOutputStream()
         return try jetStream.publish(message, messageID: messageID)
     }
 }

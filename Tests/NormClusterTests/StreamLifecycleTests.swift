@@ -40,6 +40,24 @@ struct StreamLifecycleTests {
         #expect(warnings(worker).contains { $0.contains("consumer is gone") }, "\(warnings(worker))")
     }
 
+    @Test("the output stream deleted under a running worker is made again at the next publish: no output lost, none twice")
+    func outputStreamDeleted() throws {
+        let server = try NATSServer()
+        let view = try ServerView(server)
+        let settings = settings(server)
+        let worker = try RunningWorker(settings)
+        try view.publishInput(prefix: settings.inputPrefix, keys: ["k"], batches: 2, shape: [2, 3, 4])
+        #expect(try eventually(timeout: 20) { try view.messageCount("LIFE_OUT") == 2 })
+        _ = try view.jetStream.api("STREAM.DELETE.LIFE_OUT", "")
+        try view.publishInput(prefix: settings.inputPrefix, keys: ["k"], batches: 4, shape: [2, 3, 4], from: 2)
+        let counters = worker.worker.counters
+        #expect(eventually(timeout: 20) { counters.received.load(ordering: .relaxed) == 4 && (try? view.messageCount("LIFE_OUT")) == 2 })
+        worker.stop()
+        #expect(counters.published.load(ordering: .relaxed) == 4)
+        #expect(try view.messages("LIFE_OUT").map { $0.header["seq"]?.intValue } == [2, 3])
+        #expect(warnings(worker) == ["the output stream is gone: making it again"], "\(warnings(worker))")
+    }
+
     @Test("the input stream deleted and made anew: a key's statistics go on from its first message, none taken for a duplicate; ids the output stream has seen are said in the log")
     func inputStreamMadeAnew() throws {
         let server = try NATSServer()

@@ -91,7 +91,7 @@ extension PipelineLoop {
             counters.rejected(.tooLarge)
             rejectionLog.warning("rejected", metadata: ["key": "\(key)", "reason": "too_large", "detail": "\(tooLarge)"], what: "rejections")
         } catch {
-            logger.error("JetStream publish failed: \(error)")
+            rejectionLog.warning("JetStream publish failed: batch dropped", metadata: ["key": "\(key)", "error": "\(error)"], what: "publish failures")
             counters.dropped("error")
         }
     }
