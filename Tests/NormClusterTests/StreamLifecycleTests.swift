@@ -18,14 +18,21 @@ struct StreamLifecycleTests {
 
     func warnings(_ worker: RunningWorker) -> [String] { worker.log.all.filter { $0.level >= .warning }.map(\.message) }
 
-    @Test("a consumer deleted under a running worker is made again: the partition goes on, nothing skipped, nothing stored twice")
-    func consumerDeleted() throws {
+    /// A server and a running worker that has applied key "k"'s first two batches.
+    func twoApplied() throws -> (NATSServer, ServerView, ClusterSettings, RunningWorker) {
         let server = try NATSServer()
         let view = try ServerView(server)
         let settings = settings(server)
         let worker = try RunningWorker(settings)
         try view.publishInput(prefix: settings.inputPrefix, keys: ["k"], batches: 2, shape: [2, 3, 4])
         #expect(try eventually(timeout: 20) { try view.messageCount("LIFE_OUT") == 2 })
+        return (server, view, settings, worker)
+    }
+
+    @Test("a consumer deleted under a running worker is made again: the partition goes on, nothing skipped, nothing stored twice")
+    func consumerDeleted() throws {
+        let (server, view, settings, worker) = try twoApplied()
+        defer { server.stop() }
         let deleted = String(decoding: try view.jetStream.api("CONSUMER.DELETE.LIFE_IN.\(settings.consumer(0))", ""), as: UTF8.self)
         #expect(deleted.contains("\"success\":true"), "\(deleted)")
         try view.publishInput(prefix: settings.inputPrefix, keys: ["k"], batches: 4, shape: [2, 3, 4], from: 2)
@@ -42,12 +49,8 @@ struct StreamLifecycleTests {
 
     @Test("the output stream deleted under a running worker is made again at the next publish: no output lost, none twice")
     func outputStreamDeleted() throws {
-        let server = try NATSServer()
-        let view = try ServerView(server)
-        let settings = settings(server)
-        let worker = try RunningWorker(settings)
-        try view.publishInput(prefix: settings.inputPrefix, keys: ["k"], batches: 2, shape: [2, 3, 4])
-        #expect(try eventually(timeout: 20) { try view.messageCount("LIFE_OUT") == 2 })
+        let (server, view, settings, worker) = try twoApplied()
+        defer { server.stop() }
         _ = try view.jetStream.api("STREAM.DELETE.LIFE_OUT", "")
         try view.publishInput(prefix: settings.inputPrefix, keys: ["k"], batches: 4, shape: [2, 3, 4], from: 2)
         let counters = worker.worker.counters
