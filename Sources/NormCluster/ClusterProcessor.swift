@@ -28,7 +28,7 @@ final class ClusterProcessor: @unchecked Sendable {
     let outputSink: JetStreamSink
 
     /// The keys of owned partitions as the bucket had them, with the revision to write over.
-    private var keys: [String: KeyEntry] = [:]
+    var keys: [String: KeyEntry] = [:]
     /// The input stream's name and creation time, written into every key's state. The worker
     /// sets it again (and forgets every key) when it had to make the stream or a consumer anew.
     var inputStream: String

@@ -19,6 +19,8 @@ public final class ClusterWorker: Sendable {
     let logger: Logger
     let id: String
     private let stopRequested = Atomic<Bool>(false)
+    /// Resets asked for by `reset`, done on the worker's thread between two messages.
+    let resets = Mutex<[ResetRequest]>([])
 
     /// Connects, creates what is missing on the server and checks it can pin consumers.
     public init(settings: ClusterSettings, norm: NormSettings, mode: @escaping @Sendable () -> NormMode, affine: Affine?, threads: Int,
@@ -100,6 +102,7 @@ public final class ClusterWorker: Sendable {
         var nextHeartbeat: UInt64 = 0, share = settings.partitions, lastOwned: [Int] = []
         while !stopRequested.load(ordering: .relaxed) && !shouldStop() {
             processor.observer?.turned()
+            doResets()
             let now = DispatchTime.now().uptimeNanoseconds
             for p in partitions.indices where partitions[p].outstanding && now >= partitions[p].lapsesAt {
                 partitions[p].outstanding = false

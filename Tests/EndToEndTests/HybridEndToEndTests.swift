@@ -139,23 +139,50 @@ struct HybridEndToEndTests {
     }
 }
 
+/// A daemon with one pipeline "p", JetStream in (2 partitions) and out, on `server`.
+private func clusterDaemon(_ server: NATSServer) throws -> DaemonProcess {
+    try DaemonProcess(
+        pipelines: """
+            [[pipeline]]
+            name = "p"
+            [pipeline.input]
+            socket = "jetstream"
+            url = "\(server.url)"
+            partitions = 2
+            [pipeline.output]
+            socket = "jetstream"
+            url = "\(server.url)"
+            """)
+}
+
+@Suite("Cluster mode: control commands reach the state of record")
+struct ClusterControlTests {
+    @Test("ctl reset writes the key's seed statistics to the bucket: the next batch starts from them, not from what the bucket had")
+    func resetReachesBucket() throws {
+        let server = try NATSServer()
+        let daemon = try clusterDaemon(server)
+        let view = try ServerView(server)
+        try view.publishInput(prefix: "normd.in", keys: ["x"], batches: 3, shape: [4, 3, 10])
+        #expect(try eventually(timeout: 20) { try view.state("NORMD_STATE_p", key: "x")?.statistics?.batchesTracked == 3 })
+        let reply = try daemon.ctl("reset", "p", "x")
+        #expect(reply["reset"] == .array([.string("x")]) && reply["pending"] == nil, "\(reply)")
+        let reset = try #require(try view.state("NORMD_STATE_p", key: "x"))
+        #expect(reset.statistics == .initial(channels: 3) && reset.lastApplied == 3)
+        try view.publishInput(prefix: "normd.in", keys: ["x"], batches: 5, shape: [4, 3, 10], from: 3)
+        #expect(try eventually(timeout: 20) { try view.messageCount("NORMD_OUT") == 5 })
+        #expect(try view.messages("NORMD_OUT").map { $0.header["norm"]?["batches"]?.intValue } == [1, 2, 3, 1, 2])
+        #expect(try view.state("NORMD_STATE_p", key: "x")?.statistics?.batchesTracked == 2)
+        #expect(try daemon.ctl("show", "p", "x")["keys"]?["x"]?["num_batches_tracked"]?.intValue == 2)
+        #expect(daemon.stop() == 0)
+    }
+}
+
 @Suite("Cluster mode when the server goes away")
 struct ClusterReconnectTests {
     @Test("the server is killed and comes back: the daemon keeps running and answering, then goes on where it was, each output once and in order")
     func serverRestart() throws {
         let server = try NATSServer()
-        let daemon = try DaemonProcess(
-            pipelines: """
-                [[pipeline]]
-                name = "p"
-                [pipeline.input]
-                socket = "jetstream"
-                url = "\(server.url)"
-                partitions = 2
-                [pipeline.output]
-                socket = "jetstream"
-                url = "\(server.url)"
-                """)
+        let daemon = try clusterDaemon(server)
         var view = try ServerView(server)
         try view.publishInput(prefix: "normd.in", keys: ["a", "b"], batches: 5, shape: [4, 3, 10])
         #expect(try eventually(timeout: 20) { try view.messageCount("NORMD_OUT") == 10 })

@@ -169,7 +169,16 @@ public enum ControlCommand: Equatable, Sendable {
             } else {
                 store.resetAll()
             }
-            return .object([("pipeline", .string(name)), ("reset", .array((key.map { [$0] } ?? store.keys).map { .string($0) }))])
+            let keys = key.map { [$0] } ?? store.keys
+            var reply: [(String, JSONValue)] = [("pipeline", .string(name)), ("reset", .array(keys.map { .string($0) }))]
+            // Cluster mode: the bucket is the state of record; the worker writes the reset there
+            // between two messages, or the next batch would carry on from the bucket's values.
+            if let worker = pipeline.clusterWorker.withLock({ $0 }), worker.reset(keys) == nil {
+                daemon.logger.warning(
+                    "reset not yet written to the bucket: the cluster worker is busy; it will be when it turns", metadata: ["pipeline": "\(name)"])
+                reply.append(("pending", .bool(true)))
+            }
+            return .object(reply)
         }
     }
 }

@@ -34,6 +34,8 @@ public final class Pipeline: Sendable {
     let wake: EventSignal
     /// A JetStream input's worker counters (partitions owned, duplicates skipped…), once running.
     let clusterCounters = ObservedMutex<ClusterCounters?>(nil)
+    /// A JetStream input's worker while it runs (`ctl reset` writes through it to the bucket).
+    let clusterWorker = ObservedMutex<ClusterWorker?>(nil)
     private let finished = DispatchSemaphore(value: 0)
 
     public init(
@@ -92,12 +94,14 @@ public final class Pipeline: Sendable {
             return
         }
         clusterCounters.withLock { $0 = worker.counters }
+        clusterWorker.withLock { $0 = worker }
         started.signal()
         do {
             try worker.run(shouldStop: { [self] in isStopping })
         } catch {
             logger.error("cluster worker stopped: \(error)")
         }
+        clusterWorker.withLock { $0 = nil }
         finished.signal()
     }
 

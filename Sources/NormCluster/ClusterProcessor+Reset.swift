@@ -1,0 +1,38 @@
+import NATS
+
+extension ClusterProcessor {
+    /// Writes `key`'s running statistics back to their seed (`init`, or torch's initial values)
+    /// in the bucket, the state of record, keeping its last applied input: the next batch starts
+    /// from them. A key this instance has loaded is written over its cached revision; another
+    /// key is read from the bucket first, and the compare-and-set keeps a concurrent owner's
+    /// write from being lost (the loser reads the key again). Returns false when the bucket has
+    /// no such key or the write failed.
+    func reset(_ key: String) -> Bool {
+        var cached = keys[key]
+        if cached == nil {
+            do {
+                guard let stored = try state.get(KeyState.bucketKey(key)) else { return false }
+                cached = KeyEntry(partition: -1, state: try KeyState(decoding: stored.value), revision: stored.revision)
+            } catch {
+                logger.warning("key state not read for a reset", metadata: ["key": "\(key)", "error": "\(error)"])
+                return false
+            }
+        }
+        guard var entry = cached else { return false }
+        guard let channels = entry.state.statistics?.mean.count else { return true }  // nothing kept to reset
+        let seeded = seed?(channels) ?? .initial(channels: channels)
+        let next = KeyState(statistics: seeded, lastApplied: entry.state.lastApplied, stream: entry.state.stream ?? inputStream)
+        do {
+            entry.revision = try state.put(KeyState.bucketKey(key), next.encoded, ifRevision: entry.revision)
+        } catch {
+            keys[key] = nil
+            logger.warning("reset not written; read the key again and retry", metadata: ["key": "\(key)", "error": "\(error)"])
+            return false
+        }
+        entry.state = next
+        if keys[key] != nil { keys[key] = entry }
+        observer?.applied(key: key, channels: channels, statistics: seeded)
+        logger.notice("key reset in the bucket", metadata: ["key": "\(key)", "last_applied": "\(entry.state.lastApplied)"])
+        return true
+    }
+}
