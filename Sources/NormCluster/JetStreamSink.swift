@@ -58,9 +58,10 @@ public final class JetStreamSink: Sendable {
         let jetStream = jetStream
         let first = Result { () throws(NATSError) in try jetStream.publish(message, messageID: messageID) }
         guard case .failure(let error) = first, error.isNoResponders else { return try first.get() }
-        // No stream takes the subject: the output stream was deleted under us.
-        logger.warning("the output stream is gone: making it again", metadata: ["stream": "\(topology.settings.outputStream ?? "")"])
+        // No stream takes the subject: the output stream was deleted under us. (When it cannot
+        // be made — JetStream is off — the error goes to the caller, whose log is rate-limited.)
         try topology.ensureOutputStream()
+        logger.warning("the output stream was gone: made it again", metadata: ["stream": "\(topology.settings.outputStream ?? "")"])
         return try jetStream.publish(message, messageID: messageID)
     }
 }

@@ -58,7 +58,7 @@ struct StreamLifecycleTests {
         worker.stop()
         #expect(counters.published.load(ordering: .relaxed) == 4)
         #expect(try view.messages("LIFE_OUT").map { $0.header["seq"]?.intValue } == [2, 3])
-        #expect(warnings(worker) == ["the output stream is gone: making it again"], "\(warnings(worker))")
+        #expect(warnings(worker) == ["the output stream was gone: made it again"], "\(warnings(worker))")
     }
 
     @Test("the input stream deleted and made anew: a key's statistics go on from its first message, none taken for a duplicate; ids the output stream has seen are said in the log")
