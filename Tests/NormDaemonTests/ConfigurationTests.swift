@@ -103,7 +103,7 @@ struct ConfigurationTests {
         #expect(syntax.count == 1 && syntax[0].hasPrefix("normd.toml:1: "))
     }
 
-    @Test("keys that do not apply to the kind are accepted with a warning")
+    @Test("keys that do not apply to the kind, or to a JetStream input, are accepted with a warning")
     func warnings() throws {
         let text =
             "[[pipeline]]\nname = \"a\"\n[pipeline.input]\nbind = [\"ipc:///tmp/a\"]\n[pipeline.output]\nbind = [\"ipc:///tmp/b\"]\n[pipeline.norm]\nkind = \"group\"\ngroups = 2\nmomentum = 0.3\n"
@@ -111,6 +111,13 @@ struct ConfigurationTests {
         #expect(
             loaded.warnings.map(\.description) == [
                 "normd.toml:10: pipeline[0].norm.momentum: does not apply to kind \"group\" without running statistics; ignored"
+            ])
+        let cluster =
+            "[[pipeline]]\nname = \"a\"\n[pipeline.input]\nsocket = \"jetstream\"\n[pipeline.output]\nbind = [\"ipc:///tmp/b\"]\n[pipeline.norm]\nmax_keys = 100\nkey_policy = \"evict_lru\"\n"
+        #expect(
+            try ConfigurationLoader.parse(cluster, file: "normd.toml", environment: Self.environment).warnings.map(\.description) == [
+                "normd.toml:8: pipeline[0].norm.max_keys: does not apply to a JetStream input (the state bucket keeps every key); ignored",
+                "normd.toml:9: pipeline[0].norm.key_policy: does not apply to a JetStream input (the state bucket keeps every key); ignored",
             ])
     }
 

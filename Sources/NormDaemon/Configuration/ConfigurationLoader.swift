@@ -110,6 +110,13 @@ public enum ConfigurationLoader {
         if pipeline.input.socket == .jetstream && pipeline.norm.stats == .shared {
             reader.fail(table.key("norm.stats"), "\"shared\" cannot be kept with a JetStream input: its keys are shared among instances")
         }
+        if pipeline.input.socket == .jetstream, let norm = table.table("norm") {
+            // Each instance sees only the keys of its partitions: a limit it kept would depend on
+            // how the partitions fall, and the outputs with it.
+            for name in ["max_keys", "key_policy"] where norm.has(name) {
+                reader.warn(norm.key(name), "does not apply to a JetStream input (the state bucket keeps every key); ignored")
+            }
+        }
         table.finish()
         return pipeline
     }
