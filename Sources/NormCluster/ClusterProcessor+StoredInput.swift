@@ -27,14 +27,7 @@ extension ClusterProcessor {
             var request = #"{"seq":\#(from),"next_by_subj":"#
             JSONValue.writeString(subject, to: &request)
             request += "}"
-            let reply: JSONValue
-            do {
-                reply = try JSONParser.parse(try jetStream.api("STREAM.MSG.GET.\(stream)", request))
-            } catch let error as NATSError {
-                throw ClusterError(.server, error.description, context: context)
-            } catch {
-                throw ClusterError(.server, "the reply is not JSON: \(error)", context: context)
-            }
+            let reply = try jetStream.request("STREAM.MSG.GET.\(stream)", request)
             if let failure = reply["error"] {
                 // JetStream's "no message found" (10037): nothing at or after `from`.
                 if failure["err_code"]?.intValue == 10037 { return nil }

@@ -12,7 +12,7 @@ extension ClusterWorker {
         let name = settings.consumer(p)
         let info: JSONValue
         do {
-            info = try JSONParser.parse(try jetStream.api("CONSUMER.INFO.\(settings.inputStream).\(name)", ""))
+            info = try jetStream.request("CONSUMER.INFO.\(settings.inputStream).\(name)", "")
         } catch {
             logger.debug("consumer not checked", metadata: ["consumer": "\(name)", "error": "\(error)"])
             return false

@@ -52,11 +52,11 @@ public struct JetStreamTopology: Sendable {
     /// Creates stream `name` when missing and returns its info (config, created, state).
     @discardableResult
     private func ensureStream(_ name: String, _ json: String, check: (JSONValue) -> String?) throws(ClusterError) -> JSONValue {
-        let reply = try request("STREAM.CREATE.\(name)", json)
+        let reply = try jetStream.request("STREAM.CREATE.\(name)", json)
         if reply["error"] == nil { return reply }
         // 10058: the name is taken. An existing stream is fine if it is the one we would make.
         guard reply["error"]?["err_code"]?.intValue == 10058 else { throw apiError(reply, "creating stream \(name)") }
-        let info = try request("STREAM.INFO.\(name)", "")
+        let info = try jetStream.request("STREAM.INFO.\(name)", "")
         if let error = info["error"] { throw ClusterError(.server, error["description"]?.stringValue ?? "\(error)", context: "reading stream \(name)") }
         if let problem = check(info["config"] ?? .null) { throw ClusterError(.topology, problem) }
         return info
@@ -70,7 +70,7 @@ public struct JetStreamTopology: Sendable {
             "ack_policy":"explicit","ack_wait":\(Int64(s.ackWait * 1e9)),"max_deliver":-1,"deliver_policy":"all",\
             "priority_groups":["\(ClusterSettings.group)"],"priority_policy":"pinned_client","priority_timeout":\(Int64(s.ownerTimeout * 1e9))}}
             """
-        let reply = try request("CONSUMER.CREATE.\(s.inputStream).\(name)", json)
+        let reply = try jetStream.request("CONSUMER.CREATE.\(s.inputStream).\(name)", json)
         if let error = reply["error"] {
             // An existing consumer with other settings: say which.
             throw ClusterError(.topology, error["description"]?.stringValue ?? "\(error)", context: "creating consumer \(name)")
@@ -90,22 +90,6 @@ public struct JetStreamTopology: Sendable {
         let numbers = version.drop { !$0.isNumber }.split(separator: ".").prefix(2).map { Int($0.prefix { $0.isNumber }) ?? 0 }
         guard numbers.count == 2 else { return false }
         return numbers[0] > 2 || (numbers[0] == 2 && numbers[1] >= 11)
-    }
-
-    private func request(_ operation: String, _ json: String) throws(ClusterError) -> JSONValue {
-        let bytes: [UInt8]
-        do {
-            bytes = try jetStream.api(operation, json)
-        } catch {
-            // No responders on $JS.API: the server runs without JetStream.
-            let hint = error.isNoResponders ? " (is JetStream on? start nats-server with -js)" : ""
-            throw ClusterError(.server, error.description + hint, context: "JetStream API \(operation)")
-        }
-        do {
-            return try JSONParser.parse(bytes)
-        } catch {
-            throw ClusterError(.server, "the reply is not JSON: \(error)", context: "JetStream API \(operation)")
-        }
     }
 
     private func apiError(_ reply: JSONValue, _ context: String) -> ClusterError {
