@@ -41,6 +41,21 @@ public final class KeyValueBucket: @unchecked Sendable {
     /// and returns the new revision; throws an error whose `isWrongRevision` is true when
     /// somebody else wrote the key since.
     public func put(_ key: String, _ value: [UInt8], ifRevision revision: UInt64) throws(NATSError) -> UInt64 {
+        if revision == 0 {
+            // Published here rather than by libnats's create, whose error, once it has looked for
+            // a deleted key's marker, no longer says why: a full bucket (`isStreamFull`) must be
+            // told from a key written meanwhile.
+            do {
+                let subject = "$KV.\(name).\(key)"
+                return try jetStream.publish(NATSMessage(subject: subject, headers: ["Nats-Expected-Last-Subject-Sequence": "0"], body: value)).sequence
+            } catch {
+                guard error.isWrongRevision else {
+                    throw NATSError(status: error.status, message: error.message, context: "writing \(key) to \(name) at revision 0", jetStreamCode: error.jetStreamCode)
+                }
+                // The subject has a message: a key written meanwhile, or a deleted key's marker,
+                // which libnats's create writes over.
+            }
+        }
         var newRevision: UInt64 = 0
         let status = value.withUnsafeBytes { bytes in
             revision == 0
@@ -56,6 +71,15 @@ public final class KeyValueBucket: @unchecked Sendable {
             throw error
         }
         return newRevision
+    }
+
+    /// Writes `value` whatever the key's revision, and returns the new revision.
+    @discardableResult
+    public func put(_ key: String, _ value: [UInt8]) throws(NATSError) -> UInt64 {
+        var revision: UInt64 = 0
+        let status = value.withUnsafeBytes { kvStore_Put(&revision, raw, key, $0.baseAddress, Int32($0.count)) }
+        guard status == NATS_OK else { throw NATSRaw.error(status, "writing \(key) to \(name)") }
+        return revision
     }
 
     /// The bucket's keys (none: an empty list).

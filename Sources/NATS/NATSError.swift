@@ -24,6 +24,9 @@ public struct NATSError: Error, Sendable, Equatable, CustomStringConvertible {
     public var isNotFound: Bool { status == Int32(NATS_NOT_FOUND.rawValue) }
     /// A compare-and-set refused: the key's revision is not the one given.
     public var isWrongRevision: Bool { jetStreamCode == NATSError.wrongLastSequence }
+    /// A stream at its `max_msgs` with discard "new" refused a message: for a key-value bucket, a
+    /// new key beyond its limit (an existing key's update replaces its one message).
+    public var isStreamFull: Bool { jetStreamCode == NATSError.maximumMessages }
     /// Nobody subscribes to the request's subject (for `$JS.API.*`: JetStream is off).
     public var isNoResponders: Bool { status == Int32(NATS_NO_RESPONDERS.rawValue) }
     public var isConnectionClosed: Bool { status == Int32(NATS_CONNECTION_CLOSED.rawValue) }
@@ -36,4 +39,6 @@ public struct NATSError: Error, Sendable, Equatable, CustomStringConvertible {
 
     /// JetStream's "wrong last sequence" (10071): the compare-and-set of a key-value update.
     static let wrongLastSequence = 10071
+    /// JetStream's "maximum messages exceeded" (10077).
+    static let maximumMessages = 10077
 }

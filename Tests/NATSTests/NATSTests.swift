@@ -74,6 +74,30 @@ struct NATSTests {
         #expect(try bucket.get("k")?.value == [2])
     }
 
+    @Test("a key deleted by someone else is made again at revision 0; a bucket at its max_msgs refuses a new key as full, not as a conflict")
+    func createOverMarkerAndFull() throws {
+        let server = try NATSServer()
+        let connection = try NATSConnection(urls: [server.url], name: "test")
+        let jetStream = try connection.jetStream()
+        let bucket = try jetStream.keyValue("FULL")
+        _ = try bucket.put("a", [1], ifRevision: 0)
+        // What `nats kv del` leaves: a marker message on the key's subject.
+        _ = try jetStream.publish(NATSMessage(subject: "$KV.FULL.a", headers: ["KV-Operation": "DEL"]))
+        #expect(try bucket.get("a") == nil)
+        let again = try bucket.put("a", [2], ifRevision: 0)
+        #expect(try bucket.get("a")?.value == [2] && bucket.get("a")?.revision == again)
+
+        let info = try #require(try JSONSerialization.jsonObject(with: Data(jetStream.api("STREAM.INFO.KV_FULL", ""))) as? [String: Any])
+        var config = try #require(info["config"] as? [String: Any])
+        config["max_msgs"] = 1
+        let updated = String(decoding: try jetStream.api("STREAM.UPDATE.KV_FULL", String(decoding: try JSONSerialization.data(withJSONObject: config), as: UTF8.self)), as: UTF8.self)
+        #expect(updated.contains(#""max_msgs":1,"#), "\(updated)")
+        let full = #expect(throws: NATSError.self) { _ = try bucket.put("b", [1], ifRevision: 0) }
+        #expect(full?.isStreamFull == true && full?.isWrongRevision == false, "\(String(describing: full))")
+        // The key the bucket has is still written over.
+        #expect(try bucket.put("a", [3], ifRevision: again) > again)
+    }
+
     @Test("a missing server is a clear error at connect")
     func missingServer() throws {
         let server = try NATSServer()
