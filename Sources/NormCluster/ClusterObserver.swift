@@ -7,7 +7,9 @@ public protocol ClusterObserver: Sendable {
     /// A message to apply arrived (duplicates are not counted here).
     func received(bytes: Int)
     func published(bytes: Int, latencyMs: Double)
-    func rejected(_ reason: RejectReason)
+    /// A message of `key` was rejected (the daemon logs it within its rejection log's budget: a
+    /// producer's flood of bad messages must not flood the journal).
+    func rejected(_ rejection: Rejection, key: String)
     /// A key's state of record is now `statistics` (nil for kinds without running statistics).
     func applied(key: String, channels: Int, statistics: RunningStatistics?)
     /// These keys' partition is no longer owned here.

@@ -67,7 +67,6 @@ extension ClusterProcessor {
     /// A rejected input goes to "<output prefix>.rejected.<key>" with the reason in
     /// `Normd-Reject` and the input's own header and payload, once (its message id).
     func deadLetter(key: String, sequence: UInt64, message: NATSMessage, _ rejection: Rejection) {
-        logger.notice("rejected", metadata: ["key": "\(key)", "reason": "\(rejection.reason.rawValue)", "detail": "\(rejection.detail)"])
         let token = ClusterSettings.isToken(key) ? key : "_"
         var headers = message.headers.filter { !$0.key.hasPrefix("Nats-") }
         headers["Normd-Reject"] = WireEncoder.deadLetterHeader(rejection)

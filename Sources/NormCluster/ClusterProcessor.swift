@@ -19,6 +19,9 @@ final class ClusterProcessor: @unchecked Sendable {
     let seed: (@Sendable (Int) -> RunningStatistics)?
     let observer: (any ClusterObserver)?
     let state: KeyValueBucket
+    /// Per key the state bucket refused at `max_keys`, the last input refused (`KeyState` with
+    /// no statistics), so the refused inputs are not taken for missed ones once the key is let in.
+    let refusals: KeyValueBucket
     let jetStream: JetStream
     let output: ClusterOutput
     let counters: ClusterCounters
@@ -44,7 +47,7 @@ final class ClusterProcessor: @unchecked Sendable {
     }
 
     init(settings: ClusterSettings, inputStream: String, normalizer: Normalizer, mode: @escaping @Sendable () -> NormMode, affine: Affine?, channels: Int,
-         outputDType: DType?, seed: (@Sendable (Int) -> RunningStatistics)?, state: KeyValueBucket, jetStream: JetStream, output: ClusterOutput, counters: ClusterCounters,
+         outputDType: DType?, seed: (@Sendable (Int) -> RunningStatistics)?, state: KeyValueBucket, refusals: KeyValueBucket, jetStream: JetStream, output: ClusterOutput, counters: ClusterCounters,
          observer: (any ClusterObserver)?, logger: Logger) {
         self.settings = settings
         self.inputStream = inputStream
@@ -55,6 +58,7 @@ final class ClusterProcessor: @unchecked Sendable {
         self.seed = seed
         self.observer = observer
         self.state = state
+        self.refusals = refusals
         self.jetStream = jetStream
         self.output = output
         self.counters = counters
@@ -91,13 +95,19 @@ final class ClusterProcessor: @unchecked Sendable {
             // later batch count in its header.)
             counters.duplicatesSkipped.add(1, ordering: .relaxed)
         } else {
-            // The server redelivers a dead owner's messages in no particular order, so the first
-            // delivery of a key under a new owner, and any redelivery, may have skipped some:
-            // those are read from the stream and applied first, in order.
-            if entry.unverified || ack.delivered > 1 {
-                if let failure = applyMissed(key: key, subject: message.subject, before: ack.streamSequence, &entry) { return failure }
+            switch admit(key: key, &entry) {
+            case .failed(let why): return why
+            case .refused:
+                if let failure = refuse(key: key, sequence: ack.streamSequence, message: message, &entry) { return failure }
+            case .admitted:
+                // The server redelivers a dead owner's messages in no particular order, so the
+                // first delivery of a key under a new owner, and any redelivery, may have skipped
+                // some: those are read from the stream and applied first, in order.
+                if entry.unverified || ack.delivered > 1 {
+                    if let failure = applyMissed(key: key, subject: message.subject, before: ack.streamSequence, &entry) { return failure }
+                }
+                if let failure = apply(key: key, sequence: ack.streamSequence, message: message, &entry) { return failure }
             }
-            if let failure = apply(key: key, sequence: ack.streamSequence, message: message, &entry) { return failure }
         }
         do {
             _ = try jetStream.connection.request(NATSMessage(subject: reply, body: Array("+ACK".utf8)), timeout: jetStream.timeout)
@@ -158,7 +168,7 @@ final class ClusterProcessor: @unchecked Sendable {
             observer?.published(bytes: header.count + payload.count, latencyMs: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
         case .failure(let rejection):
             counters.rejected.add(1, ordering: .relaxed)
-            observer?.rejected(rejection.reason)
+            observer?.rejected(rejection, key: key)
             deadLetter(key: key, sequence: sequence, message: message, rejection)
         }
         let next = KeyState(statistics: statistics, lastApplied: sequence, stream: inputStream)
@@ -182,7 +192,7 @@ final class ClusterProcessor: @unchecked Sendable {
 
     /// `error` from the state bucket, with what "no responders" means there: its stream is gone.
     /// normd does not make the state of record again under running keys by itself.
-    private func bucketProblem(_ error: any Error) -> String {
+    func bucketProblem(_ error: any Error) -> String {
         guard let error = error as? NATSError, error.isNoResponders else { return "\(error)" }
         return "\(error) (the bucket \(settings.stateBucket) is gone: was it deleted? Restarting normd makes it again, empty, and its keys start from init)"
     }
@@ -191,7 +201,9 @@ final class ClusterProcessor: @unchecked Sendable {
         if let cached = keys[key] { return cached }
         do {
             guard let entry = try state.get(KeyState.bucketKey(key)) else {
-                let fresh = KeyEntry(partition: partition, state: KeyState(statistics: nil, lastApplied: 0, stream: inputStream), revision: 0)
+                // A key refused at max_keys before: its refused inputs are not missed ones.
+                let refused = try refusedThrough(key)
+                let fresh = KeyEntry(partition: partition, state: KeyState(statistics: nil, lastApplied: refused, stream: inputStream), revision: 0)
                 keys[key] = fresh
                 return fresh
             }

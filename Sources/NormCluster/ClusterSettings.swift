@@ -11,6 +11,9 @@ public struct ClusterSettings: Sendable, Equatable {
     /// Nil: outputs go elsewhere (a ZeroMQ socket).
     public var outputStream: String? = "NORMD_OUT"
     public var outputPrefix = "normd.out"
+    /// `max_keys`: the state bucket holds at most this many keys, and the server refuses a new
+    /// one beyond (rejected `max_keys`); 0: no limit.
+    public var maxKeys = 0
 
     public init(pipeline: String, urls: [String]) {
         self.pipeline = pipeline
@@ -21,6 +24,11 @@ public struct ClusterSettings: Sendable, Equatable {
     public func consumer(_ partition: Int) -> String { "normd-\(pipeline)-p\(partition)" }
     /// The bucket of record for the keys' statistics.
     public var stateBucket: String { "NORMD_STATE_\(pipeline)" }
+    /// The bucket that marks, per key the state bucket refused at `max_keys`, the last input
+    /// refused: once the key is let in, what it missed starts after that.
+    public var refusalBucket: String { "NORMD_REFUSED_\(pipeline)" }
+    /// How many keys' refusal marks are kept (the oldest go first).
+    public static let refusalsKept = 100_000
     /// The bucket in which instances say they are alive.
     public var memberBucket: String { "NORMD_MEMBERS_\(pipeline)" }
     /// The priority group every partition's consumer pins one client in.
@@ -30,6 +38,7 @@ public struct ClusterSettings: Sendable, Equatable {
     public var problem: String? {
         if urls.isEmpty { return "needs a server url" }
         if partitions < 1 || partitions > 1024 { return "partitions must be 1 to 1024" }
+        if maxKeys < 0 { return "max_keys must be 0 or more" }
         if !(ackWait > 0) || !(ackWait < ownerTimeout) {
             return "ack_wait_s (\(ackWait)) must be positive and shorter than owner_timeout_s (\(ownerTimeout)): a new owner must see the old owner's unacknowledged messages again before new ones"
         }

@@ -36,17 +36,24 @@ public final class ClusterWorker: Sendable {
         } catch {
             throw ClusterError(.server, error.description, context: "connecting to NATS")
         }
-        let inputStream = try JetStreamTopology(settings: settings, jetStream: jetStream).ensure()
+        let topology = JetStreamTopology(settings: settings, jetStream: jetStream)
+        let inputStream = try topology.ensure()
+        let state: KeyValueBucket, refusals: KeyValueBucket
         do {
             members = try jetStream.keyValue(settings.memberBucket)
-            let state = try jetStream.keyValue(settings.stateBucket)
+            state = try jetStream.keyValue(settings.stateBucket)
+            refusals = try jetStream.keyValue(settings.refusalBucket)
             id = try connection.newInbox().split(separator: ".").last.map(String.init) ?? "normd"
-            processor = ClusterProcessor(
-                settings: settings, inputStream: inputStream, normalizer: Normalizer(settings: norm, threads: threads), mode: mode, affine: affine, channels: channels,
-                outputDType: outputDType, seed: seed, state: state, jetStream: jetStream, output: output, counters: counters, observer: observer, logger: logger)
         } catch {
             throw ClusterError(.server, error.description, context: "opening the key-value buckets")
         }
+        if let was = try topology.limitKeys() {
+            logger.notice("state bucket's key limit set", metadata: ["bucket": "\(settings.stateBucket)", "max_keys": "\(settings.maxKeys)", "was": "\(max(0, was))"])
+        }
+        try topology.limitRefusals()
+        processor = ClusterProcessor(
+            settings: settings, inputStream: inputStream, normalizer: Normalizer(settings: norm, threads: threads), mode: mode, affine: affine, channels: channels,
+            outputDType: outputDType, seed: seed, state: state, refusals: refusals, jetStream: jetStream, output: output, counters: counters, observer: observer, logger: logger)
     }
 
     public func stop() { stopRequested.store(true, ordering: .relaxed) }

@@ -49,6 +49,46 @@ public struct JetStreamTopology: Sendable {
         try ensureStream(output, #"{"name":"\#(output)","subjects":["\#(settings.outputPrefix).>"],"duplicate_window":120000000000}"#) { _ in nil }
     }
 
+    /// Sets the state bucket's `max_msgs` to `max_keys` (-1: none) when it differs, and returns
+    /// the limit it had then. The bucket keeps one message per key and discards new ones at the
+    /// limit, so the server itself refuses a key beyond it, whichever instance asks; an existing
+    /// key's update replaces its message and is never refused. A bucket made elsewhere that
+    /// discards old messages instead would drop the oldest keys' state: refused.
+    public func limitKeys() throws(ClusterError) -> Int? {
+        try limit(settings.stateBucket, to: settings.maxKeys > 0 ? settings.maxKeys : -1, discard: nil) { config in
+            guard settings.maxKeys > 0, config["discard"]?.stringValue != "new" else { return nil }
+            return "the state bucket \(settings.stateBucket) discards old entries at its limit, which would drop keys' statistics; make it with discard \"new\" (as normd does) to use max_keys"
+        }
+    }
+
+    /// The refusal bucket keeps the newest `ClusterSettings.refusalsKept` keys' marks and lets
+    /// the oldest go: a flood of keys it refused must not grow it without end.
+    public func limitRefusals() throws(ClusterError) {
+        _ = try limit(settings.refusalBucket, to: ClusterSettings.refusalsKept, discard: "old") { _ in nil }
+    }
+
+    /// Sets a bucket stream's `max_msgs` (and `discard`, when given) where they differ; returns
+    /// the `max_msgs` it had then, or nil when nothing changed. `check` may refuse its config.
+    private func limit(_ bucket: String, to maxMessages: Int, discard: String?, check: (JSONValue) -> String?) throws(ClusterError) -> Int? {
+        let stream = "KV_\(bucket)"
+        let info = try jetStream.request("STREAM.INFO.\(stream)", "")
+        guard let config = info["config"], case .object(let members) = config else { throw apiError(info, "reading stream \(stream)") }
+        let was = config["max_msgs"]?.intValue ?? -1
+        guard was != maxMessages || (discard != nil && config["discard"]?.stringValue != discard) else { return nil }
+        if let problem = check(config) { throw ClusterError(.topology, problem) }
+        let changed = JSONValue.object(
+            members.map { name, value in
+                switch name {
+                case "max_msgs": (name, .int(maxMessages))
+                case "discard": (name, discard.map { .string($0) } ?? value)
+                default: (name, value)
+                }
+            })
+        let reply = try jetStream.request("STREAM.UPDATE.\(stream)", changed.serialized)
+        if reply["error"] != nil { throw apiError(reply, "setting max_msgs \(maxMessages) on \(stream)") }
+        return was
+    }
+
     /// Creates stream `name` when missing and returns its info (config, created, state).
     @discardableResult
     private func ensureStream(_ name: String, _ json: String, check: (JSONValue) -> String?) throws(ClusterError) -> JSONValue {

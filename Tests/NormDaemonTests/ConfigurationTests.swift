@@ -103,7 +103,7 @@ struct ConfigurationTests {
         #expect(syntax.count == 1 && syntax[0].hasPrefix("normd.toml:1: "))
     }
 
-    @Test("keys that do not apply to the kind, or to a JetStream input, are accepted with a warning")
+    @Test("keys that do not apply to the kind are accepted with a warning")
     func warnings() throws {
         let text =
             "[[pipeline]]\nname = \"a\"\n[pipeline.input]\nbind = [\"ipc:///tmp/a\"]\n[pipeline.output]\nbind = [\"ipc:///tmp/b\"]\n[pipeline.norm]\nkind = \"group\"\ngroups = 2\nmomentum = 0.3\n"
@@ -112,13 +112,22 @@ struct ConfigurationTests {
             loaded.warnings.map(\.description) == [
                 "normd.toml:10: pipeline[0].norm.momentum: does not apply to kind \"group\" without running statistics; ignored"
             ])
+    }
+
+    @Test("a JetStream input keeps max_keys by rejecting new keys, and cannot evict")
+    func clusterKeyLimit() throws {
         let cluster =
-            "[[pipeline]]\nname = \"a\"\n[pipeline.input]\nsocket = \"jetstream\"\n[pipeline.output]\nbind = [\"ipc:///tmp/b\"]\n[pipeline.norm]\nmax_keys = 100\nkey_policy = \"evict_lru\"\n"
+            "[[pipeline]]\nname = \"a\"\n[pipeline.input]\nsocket = \"jetstream\"\n[pipeline.output]\nbind = [\"ipc:///tmp/b\"]\n[pipeline.norm]\nmax_keys = 100\n"
+        let loaded = try ConfigurationLoader.parse(cluster + "key_policy = \"reject\"\n", file: "normd.toml", environment: Self.environment)
+        #expect(loaded.warnings.isEmpty, "\(loaded.warnings)")
+        #expect(loaded.configuration.pipelines.first?.norm.maxKeys == 100)
         #expect(
-            try ConfigurationLoader.parse(cluster, file: "normd.toml", environment: Self.environment).warnings.map(\.description) == [
-                "normd.toml:8: pipeline[0].norm.max_keys: does not apply to a JetStream input (the state bucket keeps every key); ignored",
-                "normd.toml:9: pipeline[0].norm.key_policy: does not apply to a JetStream input (the state bucket keeps every key); ignored",
+            problems(cluster + "key_policy = \"evict_lru\"\n") == [
+                "normd.toml:9: pipeline[0].norm.key_policy: \"evict_lru\" cannot be kept with a JetStream input: its state bucket refuses keys beyond max_keys; use \"reject\""
             ])
+        // Without a limit, or for a kind without running statistics, the policy decides nothing.
+        #expect(problems(cluster.replacingOccurrences(of: "max_keys = 100", with: "max_keys = 0") + "key_policy = \"evict_lru\"\n").isEmpty)
+        #expect(problems(cluster + "kind = \"layer\"\nkey_policy = \"evict_lru\"\n").isEmpty)
     }
 
     @Test("the rendered effective configuration parses back to the same configuration")

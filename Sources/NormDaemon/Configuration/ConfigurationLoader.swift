@@ -110,12 +110,13 @@ public enum ConfigurationLoader {
         if pipeline.input.socket == .jetstream && pipeline.norm.stats == .shared {
             reader.fail(table.key("norm.stats"), "\"shared\" cannot be kept with a JetStream input: its keys are shared among instances")
         }
-        if pipeline.input.socket == .jetstream, let norm = table.table("norm") {
-            // Each instance sees only the keys of its partitions: a limit it kept would depend on
-            // how the partitions fall, and the outputs with it.
-            for name in ["max_keys", "key_policy"] where norm.has(name) {
-                reader.warn(norm.key(name), "does not apply to a JetStream input (the state bucket keeps every key); ignored")
-            }
+        if pipeline.input.socket == .jetstream, pipeline.norm.keyPolicy == .evictLRU, pipeline.norm.maxKeys > 0,
+            pipeline.norm.settings.hasRunningStatistics, let norm = table.table("norm")
+        {
+            // The limit is the state bucket's, kept by the server for every instance: it can
+            // refuse a new key, but not pick the pipeline's least recently used one to evict.
+            reader.fail(
+                norm.key("key_policy"), "\"evict_lru\" cannot be kept with a JetStream input: its state bucket refuses keys beyond max_keys; use \"reject\"")
         }
         table.finish()
         return pipeline

@@ -14,6 +14,7 @@ extension Pipeline {
         var cluster = ClusterSettings(pipeline: config.name, urls: config.input.servers)
         (cluster.inputStream, cluster.inputPrefix, cluster.partitions) = (config.input.stream, config.input.subjectPrefix, config.input.partitions)
         (cluster.ackWait, cluster.ownerTimeout) = (config.input.ackWaitS, config.input.ownerTimeoutS)
+        cluster.maxKeys = config.norm.settings.hasRunningStatistics ? config.norm.maxKeys : 0
         let output: ClusterOutput
         if config.output.socket == .jetstream {
             (cluster.outputStream, cluster.outputPrefix) = (config.output.stream, config.output.subjectPrefix)
@@ -26,7 +27,9 @@ extension Pipeline {
             return try ClusterWorker(
                 settings: cluster, norm: config.norm.settings, mode: { state.mode }, affine: state.affine, threads: threads,
                 channels: config.norm.channels, outputDType: config.output.dtype, seed: state.store.seed, output: output,
-                observer: PipelineClusterObserver(pipeline: self, state: state), logger: logger)
+                observer: PipelineClusterObserver(
+                    pipeline: self, state: state, rejections: RateLimitedLog(logger: logger, perInterval: 10, intervalSeconds: 10)),
+                logger: logger)
         } catch {
             throw DaemonError(.socket, "pipeline \(config.name): \(error)")
         }
@@ -70,10 +73,15 @@ private final class UncheckedSocket: @unchecked Sendable {
 struct PipelineClusterObserver: ClusterObserver {
     let pipeline: Pipeline
     let state: PipelineState
+    /// The same budget as a ZeroMQ input's rejections.
+    let rejections: RateLimitedLog
 
     func received(bytes: Int) { state.counters.received(bytes: bytes) }
     func published(bytes: Int, latencyMs: Double) { state.counters.published(bytes: bytes, latencyMs: latencyMs) }
-    func rejected(_ reason: RejectReason) { state.counters.rejected(reason) }
+    func rejected(_ rejection: Rejection, key: String) {
+        state.counters.rejected(rejection.reason)
+        rejections.log(rejection, key: key, seq: nil)
+    }
     func applied(key: String, channels: Int, statistics: RunningStatistics?) {
         state.store.restore(key: key, channels: channels, statistics: statistics)
     }

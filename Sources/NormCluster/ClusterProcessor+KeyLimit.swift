@@ -1,0 +1,63 @@
+import NATS
+import NormFormats
+
+extension ClusterProcessor {
+    enum Admission: Equatable {
+        case admitted
+        /// The bucket is at `max_keys`: the batch is rejected and acknowledged.
+        case refused
+        /// Left unacknowledged: why (the partition is let go).
+        case failed(String)
+    }
+
+    /// With `max_keys`, a key the bucket does not have gets its entry before its first batch is
+    /// normalized, so a key the full bucket refuses has had nothing published. The server counts
+    /// the keys of every instance, so the limit holds for the pipeline, not per instance.
+    func admit(key: String, _ entry: inout KeyEntry) -> Admission {
+        guard entry.revision == 0, settings.maxKeys > 0 else { return .admitted }
+        do {
+            entry.revision = try state.put(KeyState.bucketKey(key), entry.state.encoded, ifRevision: 0)
+            keys[key] = entry
+            return .admitted
+        } catch {
+            if error.isStreamFull { return .refused }
+            keys[key] = nil
+            if error.isWrongRevision {
+                counters.conflicts.add(1, ordering: .relaxed)
+                logger.warning("state write refused: another instance owns the key now", metadata: ["key": "\(key)"])
+                return .failed("the bucket refused a write: another instance owns the key")
+            }
+            logger.warning("state not written; the input will be redelivered", metadata: ["key": "\(key)", "error": "\(bucketProblem(error))"])
+            return .failed("a key's state was not written")
+        }
+    }
+
+    /// Marks the key's input refused, then counts and dead-letters it; returns why it is left
+    /// unacknowledged when the mark could not be written (it comes back and is refused again).
+    func refuse(key: String, sequence: UInt64, message: NATSMessage, _ entry: inout KeyEntry) -> String? {
+        do {
+            try refusals.put(KeyState.bucketKey(key), KeyState(statistics: nil, lastApplied: sequence, stream: inputStream).encoded)
+        } catch {
+            logger.warning("refusal not marked; the input will be redelivered", metadata: ["key": "\(key)", "error": "\(error)"])
+            return "a refusal was not marked"
+        }
+        entry.state.lastApplied = sequence
+        keys[key] = entry
+        counters.received.add(1, ordering: .relaxed)
+        observer?.received(bytes: message.body.count)
+        counters.rejected.add(1, ordering: .relaxed)
+        let rejection = Rejection(.maxKeys, "new key beyond max_keys \(settings.maxKeys): the state bucket \(settings.stateBucket) holds that many keys")
+        observer?.rejected(rejection, key: key)
+        deadLetter(key: key, sequence: sequence, message: message, rejection)
+        return nil
+    }
+
+    /// The last input of `key` refused at `max_keys` in this input stream, or 0. A key's inputs
+    /// are refused in order until it is let in, so what it missed starts after that one.
+    func refusedThrough(_ key: String) throws -> UInt64 {
+        guard let mark = try refusals.get(KeyState.bucketKey(key)), let refused = try? KeyState(decoding: mark.value), refused.stream == inputStream else {
+            return 0
+        }
+        return refused.lastApplied
+    }
+}
