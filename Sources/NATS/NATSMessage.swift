@@ -4,12 +4,15 @@ import CNats
 /// freed), so it is a plain value that may cross threads.
 public struct NATSMessage: Sendable {
     public let subject: String
+    /// Whether the subject's bytes were UTF-8 (`subject` has U+FFFD where they were not).
+    public let subjectIsUTF8: Bool
     public let reply: String?
     public let headers: [String: String]
     public let body: [UInt8]
 
     public init(subject: String, reply: String? = nil, headers: [String: String] = [:], body: [UInt8] = []) {
         self.subject = subject
+        subjectIsUTF8 = true
         self.reply = reply
         self.headers = headers
         self.body = body
@@ -21,7 +24,9 @@ public struct NATSMessage: Sendable {
     /// Copies `message` and frees it.
     init(consuming message: OpaquePointer) {
         defer { natsMsg_Destroy(message) }
-        subject = String(cString: natsMsg_GetSubject(message))
+        let validated = String(validatingCString: natsMsg_GetSubject(message))
+        subject = validated ?? String(cString: natsMsg_GetSubject(message))
+        subjectIsUTF8 = validated != nil
         reply = natsMsg_GetReply(message).map { String(cString: $0) }
         let count = Int(natsMsg_GetDataLength(message))
         if count > 0, let data = natsMsg_GetData(message) {

@@ -43,12 +43,9 @@ extension ClusterProcessor {
         }
         entry.state.lastApplied = sequence
         keys[key] = entry
-        counters.received.add(1, ordering: .relaxed)
-        observer?.received(bytes: message.body.count)
-        counters.rejected.add(1, ordering: .relaxed)
-        let rejection = Rejection(.maxKeys, "new key beyond max_keys \(settings.maxKeys): the state bucket \(settings.stateBucket) holds that many keys")
-        observer?.rejected(rejection, key: key)
-        deadLetter(key: key, sequence: sequence, message: message, rejection)
+        reject(
+            key: key, sequence: sequence, message: message,
+            Rejection(.maxKeys, "new key beyond max_keys \(settings.maxKeys): the state bucket \(settings.stateBucket) holds that many keys"))
         return nil
     }
 

@@ -6,7 +6,6 @@ extension ClusterProcessor {
     /// The output header and payload of `message`, or why it is rejected; `statistics` is
     /// advanced as the batch's mode says.
     func normalize(key: String, message: NATSMessage, statistics: inout RunningStatistics?) -> Result<([UInt8], [UInt8]), Rejection> {
-        guard ClusterSettings.isToken(key) else { return .failure(Rejection(.key, "key \"\(key)\" is not a subject token")) }
         guard let headerText = message.headers["Normd-Header"] else {
             return .failure(Rejection(.header, "no Normd-Header among the message's NATS headers, or headers libnats cannot read"))
         }
@@ -64,10 +63,28 @@ extension ClusterProcessor {
         }
     }
 
+    /// Why `key` is rejected before anything is done with it (contract sections 1 and 8): not
+    /// UTF-8, over 255 bytes, or not a subject token.
+    static func keyRejection(_ key: String, isUTF8: Bool) -> Rejection? {
+        guard isUTF8 else { return Rejection(.key, "key is not UTF-8") }
+        guard key.utf8.count <= WireDecoder.maxKeyBytes else { return Rejection(.key, "key is \(key.utf8.count) bytes, at most \(WireDecoder.maxKeyBytes)") }
+        guard ClusterSettings.isToken(key) else { return Rejection(.key, "key \"\(key)\" is not a subject token") }
+        return nil
+    }
+
+    /// Counts a rejected input that was not normalized, and dead-letters it.
+    func reject(key: String, sequence: UInt64, message: NATSMessage, _ rejection: Rejection) {
+        counters.received.add(1, ordering: .relaxed)
+        observer?.received(bytes: message.body.count)
+        counters.rejected.add(1, ordering: .relaxed)
+        observer?.rejected(rejection, key: key)
+        deadLetter(key: key, sequence: sequence, message: message, rejection)
+    }
+
     /// A rejected input goes to "<output prefix>.rejected.<key>" with the reason in
     /// `Normd-Reject` and the input's own header and payload, once (its message id).
     func deadLetter(key: String, sequence: UInt64, message: NATSMessage, _ rejection: Rejection) {
-        let token = ClusterSettings.isToken(key) ? key : "_"
+        let token = Self.keyRejection(key, isUTF8: message.subjectIsUTF8) == nil ? key : "_"
         var headers = message.headers.filter { !$0.key.hasPrefix("Nats-") }
         headers["Normd-Reject"] = WireEncoder.deadLetterHeader(rejection)
         let letter = NATSMessage(subject: "\(settings.outputPrefix).rejected.\(token)", headers: headers, body: message.body)

@@ -84,6 +84,13 @@ final class ClusterProcessor: @unchecked Sendable {
         guard let reply = message.reply, let ack = AckSubject(reply) else { return nil }
         let key = String(message.subject.split(separator: ".").last ?? "")
         if ack.delivered > 1 { counters.redeliveries.add(1, ordering: .relaxed) }
+        if let rejection = Self.keyRejection(key, isUTF8: message.subjectIsUTF8) {
+            // Rejected before its key reaches the server in a subject: a key too long for the
+            // server's control line would have it close the connection.
+            reject(key: key, sequence: ack.streamSequence, message: message, rejection)
+            acknowledge(reply, key: key)
+            return nil
+        }
         guard var entry = load(key, partition: partition) else { return "the key's state could not be read" }
         logger.trace(
             "delivery",
@@ -109,12 +116,16 @@ final class ClusterProcessor: @unchecked Sendable {
                 if let failure = apply(key: key, sequence: ack.streamSequence, message: message, &entry) { return failure }
             }
         }
+        acknowledge(reply, key: key)
+        return nil
+    }
+
+    private func acknowledge(_ reply: String, key: String) {
         do {
             _ = try jetStream.connection.request(NATSMessage(subject: reply, body: Array("+ACK".utf8)), timeout: jetStream.timeout)
         } catch {
             logger.debug("acknowledgement lost; the input will be redelivered and skipped", metadata: ["key": "\(key)", "error": "\(error)"])
         }
-        return nil
     }
 
     /// Applies the key's messages the stream holds after its last applied one and before `sequence`.

@@ -19,6 +19,12 @@ struct HostileInputTests {
         /// An empty value makes the direct get's reply unreadable to libnats; the input is
         /// rejected, as its delivery has no header JSON either.
         case emptyHeader
+        /// A key longer than the contract's 255 bytes: its state bucket key (twice as long) in a
+        /// request subject went past the server's control line, and the server closed the
+        /// connection, which stopped the worker.
+        case longKey
+        /// A subject that is not UTF-8 (legal in NATS): the key would be read with U+FFFD in it.
+        case notUTF8
     }
 
     @Test("each input once, processed or rejected, and the partition's other keys go on", arguments: Case.allCases)
@@ -48,6 +54,12 @@ struct HostileInputTests {
         case .emptyHeader:
             try publish("empty", seq: 0, header: "")
             (outputs, rejected) = ([], ["host.out.rejected.empty"])
+        case .longKey:
+            try publish(String(repeating: "k", count: 3000), seq: 0)
+            (outputs, rejected) = ([], ["host.out.rejected._"])
+        case .notUTF8:
+            try rawPublish(port: server.port, subject: Array("host.in.bad".utf8) + [0xFF, 0xFE], header: #"{"dtype":"float32","shape":[2,3,4]}"#, body: body)
+            (outputs, rejected) = ([], ["host.out.rejected._"])
         }
         try publish("after", seq: 0)
 
@@ -63,5 +75,30 @@ struct HostileInputTests {
         if hostile == .ownSequence { #expect(try view.state("NORMD_STATE_HOST", key: "spoof")?.statistics?.batchesTracked == 2) }
         let warnings = worker.log.all.filter { $0.level >= .warning }.map(\.message)
         #expect(warnings.isEmpty, "\(warnings)")
+    }
+
+    /// Publishes with the NATS protocol itself, for a subject libnats (through Swift strings)
+    /// cannot send; waits for the server's PONG, so the message is in the stream.
+    func rawPublish(port: Int, subject: [UInt8], header: String, body: [UInt8]) throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        try #require(connected == 0)
+        let headers = Array("NATS/1.0\r\nNormd-Header: \(header)\r\n\r\n".utf8)
+        let bytes =
+            Array("CONNECT {\"verbose\":false,\"headers\":true}\r\nHPUB ".utf8) + subject + Array(" \(headers.count) \(headers.count + body.count)\r\n".utf8)
+            + headers + body + Array("\r\nPING\r\n".utf8)
+        #expect(bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) } == bytes.count)
+        var received: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while !String(decoding: received, as: UTF8.self).contains("PONG") {
+            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            try #require(n > 0, "the server closed the connection: \(String(decoding: received, as: UTF8.self))")
+            received += chunk[..<n]
+        }
     }
 }
