@@ -11,7 +11,7 @@ import Synchronization
 /// (status 423) or when the bucket refuses its write. Runs on the thread that calls `run`.
 public final class ClusterWorker: Sendable {
     public let settings: ClusterSettings
-    public let counters = ClusterCounters()
+    public let counters: ClusterCounters
     let processor: ClusterProcessor
     let connection: NATSConnection
     let jetStream: JetStream
@@ -25,11 +25,12 @@ public final class ClusterWorker: Sendable {
     /// Connects, creates what is missing on the server and checks it can pin consumers.
     public init(settings: ClusterSettings, norm: NormSettings, mode: @escaping @Sendable () -> NormMode, affine: Affine?, threads: Int,
                 channels: Int = 0, outputDType: DType? = nil, seed: (@Sendable (Int) -> RunningStatistics)? = nil, output: ClusterOutput,
-                observer: (any ClusterObserver)? = nil,
+                observer: (any ClusterObserver)? = nil, counters: ClusterCounters = ClusterCounters(),
                 logger: Logger) throws(ClusterError) {
         if let problem = settings.problem { throw ClusterError(.topology, problem) }
         self.settings = settings
         self.logger = logger
+        self.counters = counters
         do {
             connection = try NATSConnection(urls: settings.urls, name: "normd \(settings.pipeline)", onEvent: NATSConnection.logging(to: logger))
             jetStream = try connection.jetStream()

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import NormCluster
 import NormCore
@@ -5,23 +6,26 @@ import NormFormats
 import ZeroMQ
 
 extension Pipeline {
+    /// Where a JetStream-fed pipeline's outputs go: the output stream, or a ZeroMQ socket made
+    /// once for the pipeline's run (a worker made again after a failure keeps it).
+    func clusterOutput() throws(DaemonError) -> ClusterOutput {
+        configuration.output.socket == .jetstream ? .jetStream : .sink(try zeroMQSink(configuration))
+    }
+
     /// A JetStream-fed pipeline's worker (contract section 8): it connects, creates what is
     /// missing on the server and checks the server can pin consumers, so a missing or too old
     /// server fails the start with a clear error.
-    func makeClusterWorker() throws(DaemonError) -> ClusterWorker {
+    func makeClusterWorker(output: ClusterOutput, counters: ClusterCounters = ClusterCounters()) throws(DaemonError) -> ClusterWorker {
         let config = configuration
         let state = state
         var cluster = ClusterSettings(pipeline: config.name, urls: config.input.servers)
         (cluster.inputStream, cluster.inputPrefix, cluster.partitions) = (config.input.stream, config.input.subjectPrefix, config.input.partitions)
         (cluster.ackWait, cluster.ownerTimeout) = (config.input.ackWaitS, config.input.ownerTimeoutS)
         cluster.maxKeys = config.norm.settings.hasRunningStatistics ? config.norm.maxKeys : 0
-        let output: ClusterOutput
         if config.output.socket == .jetstream {
             (cluster.outputStream, cluster.outputPrefix) = (config.output.stream, config.output.subjectPrefix)
-            output = .jetStream
         } else {
             cluster.outputStream = nil
-            output = .sink(try zeroMQSink(config))
         }
         do {
             return try ClusterWorker(
@@ -29,9 +33,32 @@ extension Pipeline {
                 channels: config.norm.channels, outputDType: config.output.dtype, seed: state.store.seed, output: output,
                 observer: PipelineClusterObserver(
                     pipeline: self, state: state, rejections: RateLimitedLog(logger: logger, perInterval: 10, intervalSeconds: 10)),
-                logger: logger)
+                counters: counters, logger: logger)
         } catch {
             throw DaemonError(.socket, "pipeline \(config.name): \(error)")
+        }
+    }
+
+    /// Makes the worker again after it stopped on an error (libnats closes a connection for good
+    /// on some server errors), with pauses growing from `pause` to 30 s while that fails, until it
+    /// starts or the pipeline stops (nil). Meanwhile the pipeline counts as turning: it is waiting
+    /// on its server, as it does while the connection reconnects.
+    func restartClusterWorker(output: ClusterOutput, counters: ClusterCounters, pause: inout Double) -> ClusterWorker? {
+        while true {
+            let until = MonotonicClock.deadline(after: pause)
+            while MonotonicClock.nanoseconds() < until {
+                if isStopping { return nil }
+                lastTurn.store(MonotonicClock.nanoseconds(), ordering: .relaxed)
+                Thread.sleep(forTimeInterval: 0.02)
+            }
+            do {
+                let worker = try makeClusterWorker(output: output, counters: counters)
+                logger.notice("cluster worker started again")
+                return worker
+            } catch {
+                pause = min(pause * 2, 30)
+                logger.warning("cluster worker not started again", metadata: ["error": "\(error)", "retry_in_s": "\(pause)"])
+            }
         }
     }
 

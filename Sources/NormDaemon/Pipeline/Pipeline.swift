@@ -82,11 +82,14 @@ public final class Pipeline: Sendable {
         if let error = failure.withLock({ $0 }) { throw error }
     }
 
-    /// A JetStream input's thread: its cluster worker runs until the pipeline stops.
+    /// A JetStream input's thread: its cluster worker runs until the pipeline stops, and is made
+    /// again when it stops on an error.
     private func runCluster(started: DispatchSemaphore, failure: borrowing ObservedMutex<DaemonError?>) {
-        let worker: ClusterWorker
+        let output: ClusterOutput
+        var worker: ClusterWorker
         do {
-            worker = try makeClusterWorker()
+            output = try clusterOutput()
+            worker = try makeClusterWorker(output: output)
         } catch {
             failure.withLock { $0 = error }
             started.signal()
@@ -96,10 +99,22 @@ public final class Pipeline: Sendable {
         clusterCounters.withLock { $0 = worker.counters }
         clusterWorker.withLock { $0 = worker }
         started.signal()
-        do {
-            try worker.run(shouldStop: { [self] in isStopping })
-        } catch {
-            logger.error("cluster worker stopped: \(error)")
+        var pause = 0.5
+        while true {
+            let began = MonotonicClock.nanoseconds()
+            do {
+                try worker.run(shouldStop: { [self] in isStopping })
+                break
+            } catch {
+                logger.error("cluster worker stopped: \(error); starting it again")
+            }
+            clusterWorker.withLock { $0 = nil }
+            // A worker that ran a while starts again after a second; one that keeps failing at
+            // once waits twice as long each time, up to 30 s.
+            pause = MonotonicClock.nanoseconds() - began > 60_000_000_000 ? 1 : min(pause * 2, 30)
+            guard let next = restartClusterWorker(output: output, counters: worker.counters, pause: &pause) else { break }
+            worker = next
+            clusterWorker.withLock { $0 = worker }
         }
         clusterWorker.withLock { $0 = nil }
         finished.signal()
