@@ -82,6 +82,17 @@ struct HybridEndToEndTests {
         #expect(seqs == [0, 1, 2])
         // The key's state is written after its output is sent (contract section 8's order).
         #expect(try eventually { try daemon.ctl("show", "p", "cam0")["keys"]?["cam0"]?["num_batches_tracked"]?.intValue == 3 })
+
+        // A reload that changes a norm key restarts the worker, which binds the output again:
+        // the old socket is closed before the new one binds.
+        let config = try String(contentsOfFile: daemon.configPath, encoding: .utf8)
+        try (config + "\n[pipeline.norm]\nmax_keys = 10\n").write(toFile: daemon.configPath, atomically: true, encoding: .utf8)
+        let reply = try daemon.ctl("reload")
+        #expect(reply["reloaded"] == .bool(true), "\(reply)")
+        #expect(daemon.log.contains("pipeline p restarted"), "\(daemon.log)")
+        try view.publishInput(prefix: "hy.in", keys: ["cam0"], batches: 4, shape: [4, 3, 10], from: 3)
+        let after = try pull.receiveTensor()
+        #expect(after.key == "cam0" && after.header["seq"]?.intValue == 3 && after.header["norm"]?["batches"]?.intValue == 4)
         #expect(daemon.stop() == 0)
     }
 

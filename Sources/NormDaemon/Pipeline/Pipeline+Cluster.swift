@@ -7,9 +7,13 @@ import ZeroMQ
 
 extension Pipeline {
     /// Where a JetStream-fed pipeline's outputs go: the output stream, or a ZeroMQ socket made
-    /// once for the pipeline's run (a worker made again after a failure keeps it).
-    func clusterOutput() throws(DaemonError) -> ClusterOutput {
-        configuration.output.socket == .jetstream ? .jetStream : .sink(try zeroMQSink(configuration))
+    /// once for the pipeline's run (a worker made again after a failure keeps it), with what
+    /// closes that socket: the pipeline closes it before it says it has stopped, so a restart
+    /// can bind its endpoint again.
+    func clusterOutput() throws(DaemonError) -> (output: ClusterOutput, close: () -> Void) {
+        guard configuration.output.socket != .jetstream else { return (.jetStream, {}) }
+        let (sink, socket) = try zeroMQSink(configuration)
+        return (.sink(sink), { [self] in socket.close(lingerMilliseconds: max(0, remainingMilliseconds)) })
     }
 
     /// A JetStream-fed pipeline's worker (contract section 8): it connects, creates what is
@@ -65,7 +69,7 @@ extension Pipeline {
     /// A JetStream input's outputs sent on a ZeroMQ socket as [topic, header, payload]. The
     /// socket is used on the worker's thread only; a full output waits (in the socket's timed
     /// sends) until the pipeline stops.
-    private func zeroMQSink(_ config: PipelineConfiguration) throws(DaemonError) -> @Sendable (String, [UInt8], [UInt8]) throws -> Void {
+    private func zeroMQSink(_ config: PipelineConfiguration) throws(DaemonError) -> (@Sendable (String, [UInt8], [UInt8]) throws -> Void, ZMQSocket) {
         let socket: ZMQSocket
         do {
             socket = try SocketFactory(context: context, pipeline: config.name, authenticator: authenticator).output(config.output)
@@ -77,13 +81,14 @@ extension Pipeline {
         // Only the worker's thread sends; the box carries the socket there.
         let box = UncheckedSocket(socket)
         let topic = config.output.topic
-        return { [self] key, header, payload in
+        let sink: @Sendable (String, [UInt8], [UInt8]) throws -> Void = { [self] key, header, payload in
             let frames = [try ZMQMessage(string: topic.isEmpty ? key : topic), try ZMQMessage(header), try ZMQMessage(payload)]
             while !(try box.socket.send(multipart: frames)) {
                 lastTurn.store(MonotonicClock.nanoseconds(), ordering: .relaxed)
                 if isStopping { throw DaemonError(.socket, "stopping with the output full") }
             }
         }
+        return (sink, socket)
     }
 }
 

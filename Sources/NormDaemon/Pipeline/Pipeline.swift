@@ -86,9 +86,10 @@ public final class Pipeline: Sendable {
     /// again when it stops on an error.
     private func runCluster(started: DispatchSemaphore, failure: borrowing ObservedMutex<DaemonError?>) {
         let output: ClusterOutput
+        let closeOutput: () -> Void
         var worker: ClusterWorker
         do {
-            output = try clusterOutput()
+            (output, closeOutput) = try clusterOutput()
             worker = try makeClusterWorker(output: output)
         } catch {
             failure.withLock { $0 = error }
@@ -117,6 +118,7 @@ public final class Pipeline: Sendable {
             clusterWorker.withLock { $0 = worker }
         }
         clusterWorker.withLock { $0 = nil }
+        closeOutput()
         finished.signal()
     }
 

@@ -37,7 +37,9 @@ extension PipelineSupervisor {
                         next.append(running)
                         continue
                     }
-                    logger.warning("pipeline \(config.name): in flight did not drain within \(timeout) s; restarting it instead")
+                    if before.input.socket != .jetstream {
+                        logger.warning("pipeline \(config.name): in flight did not drain within \(timeout) s; restarting it instead")
+                    }  // A cluster worker's settings are fixed for its run: it is always restarted.
                 } catch {
                     failures.append("pipeline \(config.name): \(error)")
                     next.append(running)

@@ -76,12 +76,20 @@ struct SocketFactory {
 
     /// libzmq binds an ipc:// path by unlinking whatever is there, so binding over a live process's
     /// socket silently steals its traffic. A path where a process still accepts connections is refused;
-    /// a stale file (nobody listening) is left for libzmq to replace.
+    /// a stale file (nobody listening) is left for libzmq to replace. A pipeline restarted by a reload
+    /// finds its own old socket listening for a moment after closing it (libzmq closes it in its I/O
+    /// thread), so the path is asked again for up to `bindPatienceSeconds`, as a tcp bind is retried.
     static func refuseLiveIPC(_ endpoint: String) throws(DaemonError) {
         guard endpoint.hasPrefix("ipc://") else { return }
         let path = String(endpoint.dropFirst("ipc://".count))
-        if UnixSocket.isListening(path: path) {
-            throw DaemonError(.socket, "another process is listening on \(endpoint); normd will not take it over")
+        let deadline = MonotonicClock.deadline(after: bindPatienceSeconds)
+        var pause: UInt32 = 5_000
+        while UnixSocket.isListening(path: path) {
+            guard MonotonicClock.nanoseconds() < deadline else {
+                throw DaemonError(.socket, "another process is listening on \(endpoint); normd will not take it over")
+            }
+            usleep(pause)
+            pause = min(pause * 2, 200_000)
         }
     }
 
