@@ -159,4 +159,34 @@ struct ConfigurationTests {
         #expect(first.pipelines[0].output.whenFull == .drop, "pub outputs drop by default")
         #expect(first.daemon.controlSocket == "/run/user/1000/normd/normd.sock" || first.daemon.controlSocket == "/run/normd/normd.sock")
     }
+
+    @Test("the rendered effective configuration of a JetStream pipeline keeps its server, streams and partitions")
+    func renderRoundTripJetStream() throws {
+        let text = """
+            [[pipeline]]
+            name = "c"
+            [pipeline.input]
+            socket = "jetstream"
+            urls = ["nats://10.0.0.1:4222", "nats://10.0.0.2:4222"]
+            stream = "FEATURES"
+            subject_prefix = "features.in"
+            partitions = 12
+            ack_wait_s = 2.0
+            owner_timeout_s = 6.0
+            [pipeline.output]
+            socket = "jetstream"
+            url = "nats://10.0.0.1:4222"
+            stream = "FEATURES_OUT"
+            subject_prefix = "features.out"
+            [pipeline.norm]
+            max_keys = 1000
+            """
+        let first = try ConfigurationLoader.parse(text, file: "a", environment: Self.environment).configuration
+        let rendered = ConfigurationRenderer.render(first)
+        for line in ["stream = \"FEATURES\"", "partitions = 12", "owner_timeout_s = 6.0", "stream = \"FEATURES_OUT\"", "subject_prefix = \"features.out\""] {
+            #expect(rendered.contains(line), "\(line) not in\n\(rendered)")
+        }
+        let second = try ConfigurationLoader.parse(rendered, file: "b", environment: Self.environment).configuration
+        #expect(first == second)
+    }
 }

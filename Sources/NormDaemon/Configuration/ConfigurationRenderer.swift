@@ -8,8 +8,10 @@ public enum ConfigurationRenderer {
         for p in configuration.pipelines {
             out += "\n[[pipeline]]\nname = \(TOMLText.quote(p.name))\n"
             ConfigurationSchema.input.render(p.input, to: &out)
+            if p.input.socket == .jetstream { ConfigurationSchema.jetStreamInput.renderKeys(p.input, to: &out) }
             if let curve = p.input.curve { ConfigurationSchema.curve("input").render(curve, to: &out) }
             ConfigurationSchema.output.render(p.output, to: &out)
+            if p.output.socket == .jetstream { ConfigurationSchema.jetStreamOutput.renderKeys(p.output, to: &out) }
             if let curve = p.output.curve { ConfigurationSchema.curve("output").render(curve, to: &out) }
             ConfigurationSchema.norm.render(p.norm, to: &out)
         }

@@ -16,6 +16,11 @@ struct ConfigurationSection<Settings> {
 
     func render(_ settings: Settings, to out: inout String) {
         out += "\n[\(table)]\n"
+        renderKeys(settings, to: &out)
+    }
+
+    /// The keys alone, for a table that another section's keys complete.
+    func renderKeys(_ settings: Settings, to out: inout String) {
         for key in keys { out += "\(key.name) = \(key.render(settings))\n" }
     }
 }
