@@ -56,7 +56,7 @@ struct ReloadTests {
         stat("\(daemon.directory.path)/bn.in", &after)
         #expect(before.st_ino == after.st_ino, "the input's ipc socket was bound anew")
         #expect(
-            daemon.log.contains("pipeline bn retuned: norm.momentum (factor(0.1) → factor(0.5)); sockets and counters kept, statistics kept"), "\(daemon.log)")
+            daemon.log.contains("pipeline bn retuned: norm.momentum (0.1 → 0.5); sockets and counters kept, statistics kept"), "\(daemon.log)")
         let tracked = try OperationsEndToEndTests.runningStats(daemon)?["num_batches_tracked"]?.intValue
         try OperationsEndToEndTests.feed(daemon, peers, count: 1, seed: 40)
         #expect(try OperationsEndToEndTests.runningStats(daemon)?["num_batches_tracked"]?.intValue == (tracked ?? 0) + 1)

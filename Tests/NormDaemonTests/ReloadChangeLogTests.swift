@@ -24,4 +24,19 @@ struct ReloadChangeLogTests {
         #expect(!changes.contains("JTKVSB") && !changes.contains("D:)Q[IlAW"), "a secret key in the reload log: \(changes)")
         #expect(!changes.contains("batchesTracked: 7"))
     }
+
+    @Test("changes are named by their keys in the file, with the values as the file writes them")
+    func keysAsWritten() {
+        let old = PipelineConfiguration(name: "p")
+        var new = old
+        new.norm.maxKeys = 70
+        new.norm.momentum = .cumulative
+        new.input.ownerTimeoutS = 6
+        new.output.whenFull = .drop
+        #expect(
+            new.changes(from: old) == [
+                "input.owner_timeout_s (3.0 → 6.0)", "output.when_full (\"block\" → \"drop\")", "norm.momentum (0.1 → \"cumulative\")",
+                "norm.max_keys (0 → 70)",
+            ])
+    }
 }

@@ -1,17 +1,23 @@
 extension PipelineConfiguration {
-    /// What differs from `old`, as `section.field (old → new)`, for the reload log.
+    /// What a reload changed, as `section.key (old → new)`, keys and values written as in the
+    /// configuration file (`ConfigurationSchema`), so an operator can find them there. A CURVE
+    /// table is only named (its certificate holds a secret key), and an `init` file whose contents
+    /// changed under the same path is said so, not printed.
     func changes(from old: PipelineConfiguration) -> [String] {
-        Self.diff("input", input, old.input) + Self.diff("output", output, old.output) + Self.diff("norm", norm, old.norm)
+        var changes = Self.diff(ConfigurationSchema.input, input, old.input) + Self.diff(ConfigurationSchema.jetStreamInput, input, old.input)
+        if input.curve != old.input.curve { changes.append("input.curve") }
+        changes += Self.diff(ConfigurationSchema.output, output, old.output) + Self.diff(ConfigurationSchema.jetStreamOutput, output, old.output)
+        if output.curve != old.output.curve { changes.append("output.curve") }
+        changes += Self.diff(ConfigurationSchema.norm, norm, old.norm)
+        if norm.initFile == old.norm.initFile && norm.initValues != old.norm.initValues { changes.append("norm.init (the file's contents changed)") }
+        return changes
     }
 
-    private static func diff<T>(_ section: String, _ new: T, _ old: T) -> [String] {
-        zip(Mirror(reflecting: new).children, Mirror(reflecting: old).children).compactMap { n, o in
-            let a = "\(n.value)"
-            let b = "\(o.value)"
-            guard a != b else { return nil }
-            // What a file held is named, not printed: it can be large.
-            if n.label == "initValues" { return "\(section).init (the file's contents changed)" }
-            return "\(section).\(n.label ?? "?") (\(b) → \(a))"
+    private static func diff<Settings>(_ section: ConfigurationSection<Settings>, _ new: Settings, _ old: Settings) -> [String] {
+        let table = section.table.replacingOccurrences(of: "pipeline.", with: "")
+        return section.keys.compactMap { key in
+            let (was, now) = (key.render(old), key.render(new))
+            return was == now ? nil : "\(table).\(key.name) (\(was) → \(now))"
         }
     }
 }
