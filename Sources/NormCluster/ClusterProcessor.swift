@@ -150,9 +150,7 @@ final class ClusterProcessor: @unchecked Sendable {
 
     /// Normalizes, publishes (or dead-letters) and records `message` as the key's last applied.
     private func apply(key: String, sequence: UInt64, message: NATSMessage, _ entry: inout KeyEntry) -> String? {
-        counters.received.add(1, ordering: .relaxed)
         let start = DispatchTime.now().uptimeNanoseconds
-        observer?.received(bytes: message.body.count)
         var statistics = entry.state.statistics
         var result = normalize(key: key, message: message, statistics: &statistics)
         if case .success(let (header, payload)) = result {
@@ -173,20 +171,25 @@ final class ClusterProcessor: @unchecked Sendable {
                 return "an output was not published"
             }
         }
-        switch result {
-        case .success(let (header, payload)):
-            counters.published.add(1, ordering: .relaxed)
-            observer?.published(bytes: header.count + payload.count, latencyMs: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
-        case .failure(let rejection):
-            counters.rejected.add(1, ordering: .relaxed)
-            observer?.rejected(rejection, key: key)
-            deadLetter(key: key, sequence: sequence, message: message, rejection)
-        }
+        if case .failure(let rejection) = result { deadLetter(key: key, sequence: sequence, message: message, rejection) }
         let next = KeyState(statistics: statistics, lastApplied: sequence, stream: inputStream)
         do {
             entry.revision = try state.put(KeyState.bucketKey(key), next.encoded, ifRevision: entry.revision)
             entry.state = next
             keys[key] = entry
+            // Counted once its outcome is the key's state of record: an attempt left for
+            // redelivery (output or state not written) is counted when it is done, once, so the
+            // books balance with nothing in flight at rest.
+            counters.received.add(1, ordering: .relaxed)
+            observer?.received(bytes: message.body.count)
+            switch result {
+            case .success(let (header, payload)):
+                counters.published.add(1, ordering: .relaxed)
+                observer?.published(bytes: header.count + payload.count, latencyMs: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+            case .failure(let rejection):
+                counters.rejected.add(1, ordering: .relaxed)
+                observer?.rejected(rejection, key: key)
+            }
             if let statistics { observer?.applied(key: key, channels: statistics.mean.count, statistics: statistics) }
             return nil
         } catch {

@@ -61,6 +61,29 @@ struct StreamLifecycleTests {
         #expect(warnings(worker) == ["the output stream was gone: made it again"], "\(warnings(worker))")
     }
 
+    @Test("the output stream at its message limit: inputs wait unacknowledged, are published once it has room, and are counted once each")
+    func outputStreamFull() throws {
+        let (server, view, settings, worker) = try twoApplied()
+        defer { server.stop() }
+        func limit(_ maxMessages: Int) throws {
+            let info = try JSONSerialization.jsonObject(with: Data(view.jetStream.api("STREAM.INFO.LIFE_OUT", ""))) as? [String: Any]
+            var config = try #require(info?["config"] as? [String: Any])
+            (config["max_msgs"], config["discard"]) = (maxMessages, "new")
+            let reply = String(decoding: try view.jetStream.api("STREAM.UPDATE.LIFE_OUT", String(decoding: try JSONSerialization.data(withJSONObject: config), as: UTF8.self)), as: UTF8.self)
+            #expect(reply.contains("\"max_msgs\":\(maxMessages),"), "\(reply)")
+        }
+        try limit(2)
+        try view.publishInput(prefix: settings.inputPrefix, keys: ["k"], batches: 4, shape: [2, 3, 4], from: 2)
+        let counters = worker.worker.counters
+        #expect(eventually(timeout: 30) { counters.redeliveries.load(ordering: .relaxed) >= 1 })
+        try limit(-1)
+        #expect(try eventually(timeout: 30) { try view.messageCount("LIFE_OUT") == 4 && counters.published.load(ordering: .relaxed) == 4 })
+        worker.stop()
+        #expect(counters.received.load(ordering: .relaxed) == 4)
+        #expect(try view.messages("LIFE_OUT").map { $0.header["seq"]?.intValue } == [0, 1, 2, 3])
+        #expect(try view.state("NORMD_STATE_LIFE", key: "k")?.statistics?.batchesTracked == 4)
+    }
+
     @Test("the input stream deleted and made anew: a key's statistics go on from its first message, none taken for a duplicate; ids the output stream has seen are said in the log")
     func inputStreamMadeAnew() throws {
         let server = try NATSServer()
