@@ -107,7 +107,7 @@ public final class ClusterWorker: Sendable {
         // same ones (each refused ask waits owner_timeout/2 before the next).
         let offset = Int.random(in: 0..<settings.partitions)
         for p in partitions.indices { partitions[p].asked = UInt64((p + offset) % settings.partitions) }
-        var nextHeartbeat: UInt64 = 0, share = settings.partitions, lastOwned: [Int] = []
+        var nextHeartbeat: UInt64 = 0, share = settings.partitions, lastOwned: [Int] = [], heartbeatsFail = false
         while !stopRequested.load(ordering: .relaxed) && !shouldStop() {
             processor.observer?.turned()
             doResets()
@@ -121,7 +121,7 @@ public final class ClusterWorker: Sendable {
                 }
             }
             if now >= nextHeartbeat {
-                share = heartbeat()
+                share = heartbeat(failing: &heartbeatsFail)
                 nextHeartbeat = now + UInt64(settings.ownerTimeout / 3 * 1e9)
             }
             var ownedCount = partitions.count { $0.owned && !$0.releasing }
@@ -228,30 +228,5 @@ public final class ClusterWorker: Sendable {
         partition.releasing = false
         lose(p, &partition, why: why)
         partition.refusedUntil = DispatchTime.now().uptimeNanoseconds + UInt64(settings.ownerTimeout * 2 * 1e9)
-    }
-
-
-    /// Says this instance is alive and returns its fair share: ⌈partitions ÷ live instances⌉.
-    /// An instance is live when its stamp (wall-clock milliseconds) is within owner_timeout of
-    /// this machine's clock: machines are expected to keep time (NTP); a skewed clock only
-    /// unbalances the shares, never the statistics.
-    private func heartbeat() -> Int {
-        let stamp = Array(String(Int64(Date.timeIntervalSinceReferenceDate * 1000)).utf8)
-        var live = 1
-        do {
-            let key = "m." + id
-            let revision = try members.get(key)?.revision ?? 0
-            _ = try members.put(key, stamp, ifRevision: revision)
-            let horizon = Int64((Date.timeIntervalSinceReferenceDate - settings.ownerTimeout) * 1000)
-            live = 0
-            for member in try members.keys() where member.hasPrefix("m.") {
-                guard let entry = try members.get(member), let seen = Int64(String(decoding: entry.value, as: UTF8.self)), seen >= horizon else { continue }
-                live += 1
-            }
-        } catch {
-            logger.debug("heartbeat failed", metadata: ["error": "\(error)"])
-        }
-        logger.trace("heartbeat", metadata: ["live": "\(live)"])
-        return (settings.partitions + max(1, live) - 1) / max(1, live)
     }
 }

@@ -84,6 +84,21 @@ struct StreamLifecycleTests {
         #expect(try view.state("NORMD_STATE_LIFE", key: "k")?.statistics?.batchesTracked == 4)
     }
 
+    @Test("the member bucket deleted under a running worker is made again, and its heartbeats go on: the log says when they failed and when they work again")
+    func memberBucketDeleted() throws {
+        let (server, view, settings, worker) = try twoApplied()
+        defer { server.stop() }
+        _ = try view.jetStream.api("STREAM.DELETE.KV_NORMD_MEMBERS_LIFE", "")
+        let messages = { worker.log.all.map(\.message) }
+        #expect(eventually(timeout: 20) { messages().contains("heartbeats work again") })
+        #expect(messages().contains("the member bucket was gone: made it again"))
+        #expect(messages().filter { $0.hasPrefix("heartbeats fail") }.count == 1)
+        #expect(try view.jetStream.keyValue("NORMD_MEMBERS_LIFE").keys().count == 1)
+        try view.publishInput(prefix: settings.inputPrefix, keys: ["k"], batches: 3, shape: [2, 3, 4], from: 2)
+        #expect(try eventually(timeout: 20) { try view.messageCount("LIFE_OUT") == 3 })
+        worker.stop()
+    }
+
     @Test("the input stream deleted and made anew: a key's statistics go on from its first message, none taken for a duplicate; ids the output stream has seen are said in the log")
     func inputStreamMadeAnew() throws {
         let server = try NATSServer()
