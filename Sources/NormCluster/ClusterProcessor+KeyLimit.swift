@@ -36,7 +36,7 @@ extension ClusterProcessor {
     /// unacknowledged when the mark could not be written (it comes back and is refused again).
     func refuse(key: String, sequence: UInt64, message: NATSMessage, _ entry: inout KeyEntry) -> String? {
         do {
-            try refusals.put(KeyState.bucketKey(key), KeyState(statistics: nil, lastApplied: sequence, stream: inputStream).encoded)
+            try markRefused(key, KeyState(statistics: nil, lastApplied: sequence, stream: inputStream).encoded)
         } catch {
             logger.warning("refusal not marked; the input will be redelivered", metadata: ["key": "\(key)", "error": "\(error)"])
             return "a refusal was not marked"
@@ -49,12 +49,30 @@ extension ClusterProcessor {
         return nil
     }
 
+    private func markRefused(_ key: String, _ mark: [UInt8]) throws {
+        do {
+            try refusals.put(KeyState.bucketKey(key), mark)
+        } catch {
+            guard error.isNoResponders else { throw error }
+            // Deleted under running instances: its marks are gone, but refusing goes on.
+            _ = try jetStream.keyValue(settings.refusalBucket)
+            try JetStreamTopology(settings: settings, jetStream: jetStream).limitRefusals()
+            logger.warning("the refusal bucket was gone: made it again, empty", metadata: ["bucket": "\(settings.refusalBucket)"])
+            try refusals.put(KeyState.bucketKey(key), mark)
+        }
+    }
+
     /// The last input of `key` refused at `max_keys` in this input stream, or 0. A key's inputs
     /// are refused in order until it is let in, so what it missed starts after that one.
+    /// A refusal bucket deleted under running instances has no marks (the next refusal makes it again).
     func refusedThrough(_ key: String) throws -> UInt64 {
-        guard let mark = try refusals.get(KeyState.bucketKey(key)), let refused = try? KeyState(decoding: mark.value), refused.stream == inputStream else {
+        let mark: KeyValueBucket.Entry?
+        do {
+            mark = try refusals.get(KeyState.bucketKey(key))
+        } catch where error.isNoResponders {
             return 0
         }
+        guard let mark, let refused = try? KeyState(decoding: mark.value), refused.stream == inputStream else { return 0 }
         return refused.lastApplied
     }
 }

@@ -107,6 +107,25 @@ struct KeyLimitTests {
         #expect(try view.state("NORMD_STATE_LIM", key: "d")?.statistics?.batchesTracked == 1)
     }
 
+    @Test("the refusal bucket deleted under a running worker is made again at the next refusal, with its limit")
+    func refusalBucketDeleted() throws {
+        let server = try NATSServer()
+        defer { server.stop() }
+        let view = try ServerView(server)
+        let worker = try RunningWorker(settings(server, maxKeys: 1))
+        try view.publishInput(prefix: "lim.in", keys: ["a"], batches: 1, shape: [2, 3, 4])
+        #expect(try eventually(timeout: 20) { try view.messageCount("LIM_OUT") == 1 })
+        _ = try view.jetStream.api("STREAM.DELETE.KV_NORMD_REFUSED_LIM", "")
+        try view.publishInput(prefix: "lim.in", keys: ["b"], batches: 1, shape: [2, 3, 4])
+        let counters = worker.worker.counters
+        #expect(eventually(timeout: 20) { counters.rejected.load(ordering: .relaxed) == 1 })
+        worker.stop()
+        #expect(worker.log.all.contains { $0.message == "the refusal bucket was gone: made it again, empty" })
+        #expect(!worker.log.all.contains { $0.message == "refusal not marked; the input will be redelivered" })
+        let refusals = try JSONParser.parse(try view.jetStream.api("STREAM.INFO.KV_NORMD_REFUSED_LIM", ""))
+        #expect(refusals["config"]?["discard"]?.stringValue == "old" && refusals["state"]?["messages"]?.intValue == 1)
+    }
+
     @Test("a state bucket that discards old entries is refused with a limit: it would drop keys' statistics")
     func discardOldRefused() throws {
         let server = try NATSServer()
