@@ -148,6 +148,47 @@ struct HybridEndToEndTests {
         #expect(daemon.stop() == 0)
         #expect(count("NATS connection lost") == 2, "closing the connections at shutdown is no lost connection")
     }
+
+    @Test("ZeroMQ in, JetStream out to a stream at its message limit: \"block\" waits for room and loses nothing, \"drop\" counts under when_full")
+    func zeroMQToFullJetStream() throws {
+        let server = try NATSServer()
+        let daemon = try DaemonProcess(
+            pipelines: ["b", "d"].map { name in
+                """
+                [[pipeline]]
+                name = "\(name)"
+                [pipeline.input]
+                bind = ["ipc://{dir}/\(name)"]
+                [pipeline.output]
+                \(jetStream(server, stream: "F\(name.uppercased())_OUT", prefix: "f\(name).out"))
+                \(name == "d" ? "when_full = \"drop\"" : "")
+                """
+            }.joined(separator: "\n"))
+        let view = try ServerView(server)
+        func limit(_ stream: String, _ maxMessages: Int) throws {
+            let reply = try view.limit(stream, maxMessages: maxMessages)
+            #expect(reply.contains("\"max_msgs\":\(maxMessages),"), "\(reply)")
+        }
+        try limit("FB_OUT", 2)
+        try limit("FD_OUT", 2)
+        let peers = TestPeers()
+        let x = seededFloats(4 * 3 * 10, seed: 5)
+        for name in ["b", "d"] {
+            let push = try peers.socket(.push, connect: ["ipc://\(daemon.directory.path)/\(name)"])
+            for seq in 0..<5 { try push.sendTensor(key: "cam", header: #"{"dtype":"float32","shape":[4,3,10],"seq":\#(seq)}"#, floats: x) }
+        }
+        func stats(_ pipeline: String) throws -> JSONValue? { try daemon.ctl("stats")["pipelines"]?[pipeline] }
+        #expect(try eventually(timeout: 20) { try stats("d")?["dropped_by_reason"]?["when_full"]?.intValue == 3 })
+        #expect(eventually(timeout: 20) { daemon.log.contains("JetStream output stream full: waiting for room") })
+        #expect(try stats("b")?["dropped"]?.intValue == 0 && stats("b")?["published"]?.intValue == 2)
+        try limit("FB_OUT", -1)
+        #expect(try eventually(timeout: 20) { try view.messageCount("FB_OUT") == 5 })
+        #expect(try view.messages("FB_OUT").map { $0.header["seq"]?.intValue } == [0, 1, 2, 3, 4])
+        #expect(try view.messages("FD_OUT").map { $0.header["seq"]?.intValue } == [0, 1])
+        #expect(try eventually(timeout: 10) { try stats("b")?["published"]?.intValue == 5 && stats("b")?["in_flight"]?.intValue == 0 })
+        #expect(daemon.log.contains("JetStream output stream has room again"))
+        #expect(daemon.stop() == 0)
+    }
 }
 
 /// A daemon with one pipeline "p", JetStream in (2 partitions) and out, on `server`.

@@ -66,10 +66,7 @@ struct StreamLifecycleTests {
         let (server, view, settings, worker) = try twoApplied()
         defer { server.stop() }
         func limit(_ maxMessages: Int) throws {
-            let info = try JSONSerialization.jsonObject(with: Data(view.jetStream.api("STREAM.INFO.LIFE_OUT", ""))) as? [String: Any]
-            var config = try #require(info?["config"] as? [String: Any])
-            (config["max_msgs"], config["discard"]) = (maxMessages, "new")
-            let reply = String(decoding: try view.jetStream.api("STREAM.UPDATE.LIFE_OUT", String(decoding: try JSONSerialization.data(withJSONObject: config), as: UTF8.self)), as: UTF8.self)
+            let reply = try view.limit("LIFE_OUT", maxMessages: maxMessages)
             #expect(reply.contains("\"max_msgs\":\(maxMessages),"), "\(reply)")
         }
         try limit(2)

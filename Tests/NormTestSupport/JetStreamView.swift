@@ -27,6 +27,17 @@ public struct ServerView {
         }
     }
 
+    /// Sets a stream's `max_msgs` (-1: none) with `discard = "new"`: at the limit it refuses a
+    /// publish, as an operator's limit on an output stream does. Returns the server's reply.
+    @discardableResult
+    public func limit(_ stream: String, maxMessages: Int) throws -> String {
+        let info = try JSONSerialization.jsonObject(with: Data(jetStream.api("STREAM.INFO.\(stream)", ""))) as? [String: Any]
+        guard var config = info?["config"] as? [String: Any] else { throw TestFailure("no stream \(stream)") }
+        (config["max_msgs"], config["discard"]) = (maxMessages, "new")
+        let json = String(decoding: try JSONSerialization.data(withJSONObject: config), as: UTF8.self)
+        return String(decoding: try jetStream.api("STREAM.UPDATE.\(stream)", json), as: UTF8.self)
+    }
+
     public func messageCount(_ stream: String) throws -> Int {
         let info = try JSONParser.parse(try jetStream.api("STREAM.INFO.\(stream)", ""))
         return info["state"]?["messages"]?.intValue ?? 0
