@@ -10,6 +10,8 @@ public protocol ClusterObserver: Sendable {
     /// A message of `key` was rejected (the daemon logs it within its rejection log's budget: a
     /// producer's flood of bad messages must not flood the journal).
     func rejected(_ rejection: Rejection, key: String)
+    /// A rejected input's dead letter was published (sent) or could not ever be (dropped).
+    func deadLettered(sent: Bool)
     /// A key's state of record is now `statistics` (nil for kinds without running statistics).
     func applied(key: String, channels: Int, statistics: RunningStatistics?)
     /// These keys' partition is no longer owned here.

@@ -32,9 +32,12 @@ extension ClusterProcessor {
         }
     }
 
-    /// Marks the key's input refused, then counts and dead-letters it; returns why it is left
-    /// unacknowledged when the mark could not be written (it comes back and is refused again).
+    /// Dead-letters the key's input, marks it refused and counts it; returns why it is left
+    /// unacknowledged when either could not be written (it comes back and is refused again).
     func refuse(key: String, sequence: UInt64, message: NATSMessage, _ entry: inout KeyEntry) -> String? {
+        let rejection = Rejection(.maxKeys, "new key beyond max_keys \(settings.maxKeys): the state bucket \(settings.stateBucket) holds that many keys")
+        // The dead letter first: once marked, a redelivery is taken for one already refused.
+        guard deadLetter(key: key, sequence: sequence, message: message, rejection) else { return "a dead letter was not published" }
         do {
             try markRefused(key, KeyState(statistics: nil, lastApplied: sequence, stream: inputStream).encoded)
         } catch {
@@ -43,9 +46,7 @@ extension ClusterProcessor {
         }
         entry.state.lastApplied = sequence
         keys[key] = entry
-        reject(
-            key: key, sequence: sequence, message: message,
-            Rejection(.maxKeys, "new key beyond max_keys \(settings.maxKeys): the state bucket \(settings.stateBucket) holds that many keys"))
+        countRejected(key: key, message: message, rejection)
         return nil
     }
 

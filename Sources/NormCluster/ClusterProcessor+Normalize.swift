@@ -72,30 +72,52 @@ extension ClusterProcessor {
         return nil
     }
 
-    /// Counts a rejected input that was not normalized, and dead-letters it.
-    func reject(key: String, sequence: UInt64, message: NATSMessage, _ rejection: Rejection) {
+    /// Dead-letters a rejected input that was not normalized, then counts it; false when the
+    /// dead letter could not be published (the input is left for redelivery).
+    func reject(key: String, sequence: UInt64, message: NATSMessage, _ rejection: Rejection) -> Bool {
+        guard deadLetter(key: key, sequence: sequence, message: message, rejection) else { return false }
+        countRejected(key: key, message: message, rejection)
+        return true
+    }
+
+    func countRejected(key: String, message: NATSMessage, _ rejection: Rejection) {
         counters.received.add(1, ordering: .relaxed)
         observer?.received(bytes: message.body.count)
         counters.rejected.add(1, ordering: .relaxed)
         observer?.rejected(rejection, key: key)
-        deadLetter(key: key, sequence: sequence, message: message, rejection)
     }
 
     /// A rejected input goes to "<output prefix>.rejected.<key>" with the reason in
-    /// `Normd-Reject` and the input's own header and payload, once (its message id).
-    func deadLetter(key: String, sequence: UInt64, message: NATSMessage, _ rejection: Rejection) {
+    /// `Normd-Reject` and the input's own header and payload, once (its message id). Returns
+    /// false when it was not published, for the input to be redelivered, as an output that was
+    /// not published is (the output stream full or away): a dead letter is an output too. One
+    /// that can never be published — over the server's max_payload with its reason added — is
+    /// counted as dropped and said in the log.
+    func deadLetter(key: String, sequence: UInt64, message: NATSMessage, _ rejection: Rejection) -> Bool {
         let token = Self.keyRejection(key, isUTF8: message.subjectIsUTF8) == nil ? key : "_"
         var headers = message.headers.filter { !$0.key.hasPrefix("Nats-") }
         headers["Normd-Reject"] = WireEncoder.deadLetterHeader(rejection)
         let letter = NATSMessage(subject: "\(settings.outputPrefix).rejected.\(token)", headers: headers, body: message.body)
+        let id = "rejected:\(key):\(sequence)"
+        let size = message.body.count + headers.reduce(64 + id.utf8.count) { $0 + $1.key.utf8.count + $1.value.utf8.count + 4 }
+        guard size <= jetStream.connection.maxPayload else {
+            observer?.deadLettered(sent: false)
+            logger.warning(
+                "dead letter dropped: over the server's max_payload with its reason",
+                metadata: ["key": "\(key)", "bytes": "\(size)", "max_payload": "\(jetStream.connection.maxPayload)"])
+            return true
+        }
         do {
             if settings.outputStream != nil {
-                _ = try outputSink.publish(letter, messageID: "rejected:\(key):\(sequence)")
+                if try outputSink.publish(letter, messageID: id).duplicate { return true }
             } else {
                 try jetStream.connection.publish(letter)
             }
+            observer?.deadLettered(sent: true)
+            return true
         } catch {
-            logger.warning("dead letter not published", metadata: ["key": "\(key)", "error": "\(error)"])
+            logger.warning("dead letter not published; the input will be redelivered", metadata: ["key": "\(key)", "error": "\(error)"])
+            return false
         }
     }
 }

@@ -87,7 +87,7 @@ final class ClusterProcessor: @unchecked Sendable {
         if let rejection = Self.keyRejection(key, isUTF8: message.subjectIsUTF8) {
             // Rejected before its key reaches the server in a subject: a key too long for the
             // server's control line would have it close the connection.
-            reject(key: key, sequence: ack.streamSequence, message: message, rejection)
+            guard reject(key: key, sequence: ack.streamSequence, message: message, rejection) else { return "a dead letter was not published" }
             acknowledge(reply, key: key)
             return nil
         }
@@ -171,7 +171,9 @@ final class ClusterProcessor: @unchecked Sendable {
                 return "an output was not published"
             }
         }
-        if case .failure(let rejection) = result { deadLetter(key: key, sequence: sequence, message: message, rejection) }
+        if case .failure(let rejection) = result, !deadLetter(key: key, sequence: sequence, message: message, rejection) {
+            return "a dead letter was not published"
+        }
         let next = KeyState(statistics: statistics, lastApplied: sequence, stream: inputStream)
         do {
             entry.revision = try state.put(KeyState.bucketKey(key), next.encoded, ifRevision: entry.revision)

@@ -38,6 +38,7 @@ struct ClusterKeyLimitEndToEndTests {
         let stats = try #require(try daemon.ctl("stats")["pipelines"]?["flood"])
         #expect(stats["published"]?.intValue == 5)
         #expect(stats["rejected"] == .object([("max_keys", .int(55))]))
+        #expect(stats["dead_letters"]?["sent"]?.intValue == 55)
         #expect(try eventually(timeout: 10) { try view.messageCount("FLOOD_OUT") == 60 })  // 5 outputs, 55 dead letters
         let info = try JSONParser.parse(try view.jetStream.api("STREAM.INFO.KV_NORMD_STATE_flood", ""))
         #expect(info["state"]?["messages"]?.intValue == 5 && info["config"]?["max_msgs"]?.intValue == 5)

@@ -70,14 +70,17 @@ struct StreamLifecycleTests {
             #expect(reply.contains("\"max_msgs\":\(maxMessages),"), "\(reply)")
         }
         try limit(2)
+        // A rejected input's dead letter waits for room too: it is an output.
+        _ = try view.jetStream.publish(NATSMessage(subject: "\(settings.inputPrefix).bad", headers: ["Normd-Header": "{"], body: [0]))
         try view.publishInput(prefix: settings.inputPrefix, keys: ["k"], batches: 4, shape: [2, 3, 4], from: 2)
         let counters = worker.worker.counters
         #expect(eventually(timeout: 30) { counters.redeliveries.load(ordering: .relaxed) >= 1 })
         try limit(-1)
-        #expect(try eventually(timeout: 30) { try view.messageCount("LIFE_OUT") == 4 && counters.published.load(ordering: .relaxed) == 4 })
+        #expect(try eventually(timeout: 30) { try view.messageCount("LIFE_OUT") == 5 && counters.received.load(ordering: .relaxed) == 5 })
         worker.stop()
-        #expect(counters.received.load(ordering: .relaxed) == 4)
-        #expect(try view.messages("LIFE_OUT").map { $0.header["seq"]?.intValue } == [0, 1, 2, 3])
+        #expect(counters.published.load(ordering: .relaxed) == 4 && counters.rejected.load(ordering: .relaxed) == 1)
+        #expect(try view.messages("LIFE_OUT").filter { !$0.subject.contains(".rejected.") }.map { $0.header["seq"]?.intValue } == [0, 1, 2, 3])
+        #expect(try view.messages("LIFE_OUT").filter { $0.subject == "life.out.rejected.bad" }.count == 1)
         #expect(try view.state("NORMD_STATE_LIFE", key: "k")?.statistics?.batchesTracked == 4)
     }
 

@@ -117,6 +117,7 @@ struct PipelineClusterObserver: ClusterObserver {
     func applied(key: String, channels: Int, statistics: RunningStatistics?) {
         state.store.restore(key: key, channels: channels, statistics: statistics)
     }
+    func deadLettered(sent: Bool) { state.counters.deadLetter(sent: sent) }
     func released(keys: [String]) { state.store.remove(keys) }
     func turned() { pipeline.lastTurn.store(MonotonicClock.nanoseconds(), ordering: .relaxed) }
 }
