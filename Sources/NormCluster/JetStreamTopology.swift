@@ -43,10 +43,29 @@ public struct JetStreamTopology: Sendable {
         return "\(s.inputStream) \(created)"
     }
 
-    /// The output stream, "<output prefix>.>", with a two-minute duplicate window.
+    /// The output stream, "<output prefix>.>", with a two-minute duplicate window. An existing
+    /// stream must take that subject: one made for another prefix (another pipeline's, sharing
+    /// the stream's name) would answer no publish, and the pipeline would wait for ever.
     public func ensureOutputStream() throws(ClusterError) {
         guard let output = settings.outputStream else { return }
-        try ensureStream(output, #"{"name":"\#(output)","subjects":["\#(settings.outputPrefix).>"],"duplicate_window":120000000000}"#) { _ in nil }
+        let subject = "\(settings.outputPrefix).>"
+        try ensureStream(output, #"{"name":"\#(output)","subjects":["\#(subject)"],"duplicate_window":120000000000}"#) { config in
+            let subjects = config["subjects"]?.arrayValue?.compactMap(\.stringValue) ?? []
+            guard !subjects.contains(where: { Self.covers($0, subject) }) else { return nil }
+            return "stream \(output) exists with subjects \(subjects), which do not take \(subject): give this pipeline an output stream of its own, or add \(subject) to it"
+        }
+    }
+
+    /// Whether stream subject `filter` takes every subject `subject` (ending in ">") stands for.
+    static func covers(_ filter: String, _ subject: String) -> Bool {
+        let f = filter.split(separator: ".", omittingEmptySubsequences: false)
+        let s = subject.split(separator: ".", omittingEmptySubsequences: false)
+        for (i, token) in f.enumerated() {
+            if token == ">" { return true }
+            guard i < s.count, s[i] != ">", s[i] != "*" else { return false }
+            if token != "*" && token != s[i] { return false }
+        }
+        return f.count == s.count
     }
 
     /// Sets the state bucket's `max_msgs` to `max_keys` (-1: none) when it differs, and returns

@@ -88,6 +88,27 @@ struct ClusterTests {
         #expect(!JetStreamTopology.isAtLeast211("2.9.25") && !JetStreamTopology.isAtLeast211("2.10.26") && !JetStreamTopology.isAtLeast211(""))
     }
 
+    @Test("an output stream's subjects take the pipeline's prefix only when they cover every subject under it")
+    func subjectCover() {
+        for filter in [">", "a.>", "*.>", "*.out.>", "a.*.>", "a.out.>"] { #expect(JetStreamTopology.covers(filter, "a.out.>"), "\(filter)") }
+        for filter in ["b.out.>", "out.>", "a.out", "a.out.*", "a.*", "a.out.x.>"] { #expect(!JetStreamTopology.covers(filter, "a.out.>"), "\(filter)") }
+    }
+
+    @Test("two pipelines naming one output stream with other prefixes: the second is refused at start, saying why")
+    func sharedOutputStream() throws {
+        let server = try NATSServer()
+        defer { server.stop() }
+        let view = try ServerView(server)
+        var a = ClusterSettings(pipeline: "a", urls: [server.url])
+        (a.outputStream, a.outputPrefix) = ("SHARED_OUT", "a.out")
+        var b = a
+        (b.pipeline, b.outputPrefix) = ("b", "b.out")
+        try JetStreamTopology(settings: a, jetStream: view.jetStream).ensureOutputStream()
+        #expect(throws: Never.self) { try JetStreamTopology(settings: a, jetStream: view.jetStream).ensureOutputStream() }
+        let error = #expect(throws: ClusterError.self) { try JetStreamTopology(settings: b, jetStream: view.jetStream).ensureOutputStream() }
+        #expect(error?.code == .topology && error?.message.contains("do not take b.out.>") == true, "\(String(describing: error))")
+    }
+
     @Test("settings: ack_wait must be shorter than the ownership timeout; keys must be subject tokens")
     func settingsChecks() {
         var s = ClusterSettings(pipeline: "p", urls: ["nats://127.0.0.1:4222"])
