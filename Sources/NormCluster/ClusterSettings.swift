@@ -14,6 +14,10 @@ public struct ClusterSettings: Sendable, Equatable {
     /// `max_keys`: the state bucket holds at most this many keys, and the server refuses a new
     /// one beyond (rejected `max_keys`); 0: no limit.
     public var maxKeys = 0
+    /// The settings that decide a pipeline's numbers, as its configuration writes them: every
+    /// instance of a pipeline should hold the same, or a key's outputs depend on which instance
+    /// owns it. Empty: not compared.
+    public var agreement = ""
 
     public init(pipeline: String, urls: [String]) {
         self.pipeline = pipeline

@@ -55,6 +55,7 @@ public final class ClusterWorker: Sendable {
         processor = ClusterProcessor(
             settings: settings, inputStream: inputStream, normalizer: Normalizer(settings: norm, threads: threads), mode: mode, affine: affine, channels: channels,
             outputDType: outputDType, seed: seed, state: state, refusals: refusals, jetStream: jetStream, output: output, counters: counters, observer: observer, logger: logger)
+        compareAgreement()
     }
 
     public func stop() { stopRequested.store(true, ordering: .relaxed) }

@@ -109,6 +109,24 @@ struct ClusterTests {
         #expect(error?.code == .topology && error?.message.contains("do not take b.out.>") == true, "\(String(describing: error))")
     }
 
+    @Test("an instance started with other settings than the last one warns, naming the lines that differ; the same settings do not")
+    func agreement() throws {
+        let server = try NATSServer()
+        defer { server.stop() }
+        var settings = ClusterSettings(pipeline: "AGREE", urls: [server.url])
+        (settings.inputStream, settings.inputPrefix, settings.outputStream, settings.outputPrefix) = ("AGREE_IN", "agree.in", "AGREE_OUT", "agree.out")
+        func start(momentum: String) throws -> [(String, String)] {
+            settings.agreement = "kind = \"batch\"\nmomentum = \(momentum)\ndtype = same"
+            let worker = try RunningWorker(settings)
+            worker.stop()
+            return worker.log.all.filter { $0.level == .warning }.map { ("\($0.metadata["here"] ?? "")", "\($0.metadata["last_instance"] ?? "")") }
+        }
+        #expect(try start(momentum: "0.1").isEmpty)
+        let warned = try start(momentum: "0.2")
+        #expect(warned.count == 1 && warned.first?.0 == "momentum = 0.2" && warned.first?.1 == "momentum = 0.1", "\(warned)")
+        #expect(try start(momentum: "0.2").isEmpty)
+    }
+
     @Test("settings: ack_wait must be shorter than the ownership timeout; keys must be subject tokens")
     func settingsChecks() {
         var s = ClusterSettings(pipeline: "p", urls: ["nats://127.0.0.1:4222"])

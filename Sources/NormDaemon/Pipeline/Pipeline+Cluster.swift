@@ -26,6 +26,7 @@ extension Pipeline {
         (cluster.inputStream, cluster.inputPrefix, cluster.partitions) = (config.input.stream, config.input.subjectPrefix, config.input.partitions)
         (cluster.ackWait, cluster.ownerTimeout) = (config.input.ackWaitS, config.input.ownerTimeoutS)
         cluster.maxKeys = config.norm.settings.hasRunningStatistics ? config.norm.maxKeys : 0
+        cluster.agreement = Self.agreement(config)
         if config.output.socket == .jetstream {
             (cluster.outputStream, cluster.outputPrefix) = (config.output.stream, config.output.subjectPrefix)
         } else {
@@ -41,6 +42,24 @@ extension Pipeline {
         } catch {
             throw DaemonError(.socket, "pipeline \(config.name): \(error)")
         }
+    }
+
+    /// What every instance of a cluster pipeline should agree on, as the configuration writes it:
+    /// the norm keys that decide the numbers (not `mode`, which `ctl mode` sets per instance; not
+    /// `init`'s path, which may differ between machines: its statistics are compared instead; not
+    /// drift), and the output dtype.
+    static func agreement(_ config: PipelineConfiguration) -> String {
+        let compared: Set<String> = [
+            "kind", "channels", "groups", "eps", "momentum", "affine", "stats", "track_running_stats", "nonfinite", "max_keys", "key_policy", "variance",
+        ]
+        var lines = ConfigurationSchema.norm.keys.filter { compared.contains($0.name) }.map { "\($0.name) = \($0.render(config.norm))" }
+        lines.append("dtype = \(config.output.dtype?.rawValue ?? "same")")
+        if let initial = config.norm.initValues {
+            // FNV-1a over the statistics' text: the same on every machine (hashValue is seeded per process).
+            let digest = "\(initial)".utf8.reduce(UInt64(0xcbf2_9ce4_8422_2325)) { ($0 ^ UInt64($1)) &* 0x100_0000_01b3 }
+            lines.append("init = \(String(digest, radix: 16))")
+        }
+        return lines.joined(separator: "\n")
     }
 
     /// Makes the worker again after it stopped on an error (libnats closes a connection for good
