@@ -54,7 +54,7 @@ public struct JetStreamBench: Sendable {
                 results.append(Round(target: target, messagesPerSecond: rate))
                 progress("\(target) round \(round + 1)/\(rounds): \(Int(rate)) messages/s")
                 for stream in [settings.inputStream, settings.outputStream!] { _ = try? jetStream.api("STREAM.DELETE.\(stream)", "") }
-                for bucket in [settings.stateBucket, settings.memberBucket] { _ = try? jetStream.api("STREAM.DELETE.KV_\(bucket)", "") }
+                for bucket in [settings.stateBucket, settings.memberBucket, settings.refusalBucket] { _ = try? jetStream.api("STREAM.DELETE.KV_\(bucket)", "") }
             }
         }
         endProgress()
@@ -111,12 +111,15 @@ public struct JetStreamBench: Sendable {
             try process.run()
             processes.append(process)
         }
-        // Settled: every instance has said it is alive, and has heartbeated again since (so has
-        // counted the others): each asks for its share from the start.
+        // Settled: every instance has said it is alive ("m.<id>"; the bucket holds the settings
+        // too), and has heartbeated again since (so has counted the others): each asks for its
+        // share from the start.
         let members = try jetStream.keyValue(settings.memberBucket)
         func revisions() -> [String: UInt64] {
             Dictionary(
-                uniqueKeysWithValues: ((try? members.keys()) ?? []).compactMap { key in (try? members.get(key)).flatMap { $0.map { (key, $0.revision) } } })
+                uniqueKeysWithValues: ((try? members.keys()) ?? []).filter { $0.hasPrefix("m.") }.compactMap { key in
+                    (try? members.get(key)).flatMap { $0.map { (key, $0.revision) } }
+                })
         }
         let deadline = Date().addingTimeInterval(30)
         var seen = revisions()
