@@ -61,10 +61,11 @@ public final class ClusterWorker: Sendable {
     public func stop() { stopRequested.store(true, ordering: .relaxed) }
 
     /// Drops the connection at once, leaving what was delivered unacknowledged: what a killed
-    /// instance leaves behind, for in-process tests.
+    /// instance leaves behind, for in-process tests. `run` then ends with the connection's
+    /// error, as when libnats closes it for good (it is not asked to stop: a stop seen before
+    /// the error would end `run` without one).
     public func abandon() {
         connection.close()
-        stop()
     }
 
 

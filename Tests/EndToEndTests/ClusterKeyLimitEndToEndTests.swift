@@ -39,7 +39,7 @@ struct ClusterKeyLimitEndToEndTests {
         #expect(stats["published"]?.intValue == 5)
         #expect(stats["rejected"] == .object([("max_keys", .int(55))]))
         #expect(stats["dead_letters"]?["sent"]?.intValue == 55)
-        #expect(try eventually(timeout: 10) { try view.messageCount("FLOOD_OUT") == 60 })  // 5 outputs, 55 dead letters
+        #expect(try eventually(timeout: 30) { try view.messageCount("FLOOD_OUT") == 60 })  // 5 outputs, 55 dead letters
         let info = try JSONParser.parse(try view.jetStream.api("STREAM.INFO.KV_NORMD_STATE_flood", ""))
         #expect(info["state"]?["messages"]?.intValue == 5 && info["config"]?["max_msgs"]?.intValue == 5)
         let rejectionLines = daemon.log.split(separator: "\n").filter { $0.contains("reason=max_keys") }

@@ -44,7 +44,7 @@ struct FullDiskTests {
         for key in 100..<300 {
             try push.sendTensor(key: "k\(key)", header: #"{"dtype":"float32","shape":[2,2,4]}"#, floats: seededFloats(16, seed: UInt64(key)))
         }
-        #expect(try eventually(timeout: 10) { try daemon.ctl("stats")["pipelines"]?["lru"]?["rejected"]?["max_keys"]?.intValue == 200 })
+        #expect(try eventually(timeout: 30) { try daemon.ctl("stats")["pipelines"]?["lru"]?["rejected"]?["max_keys"]?.intValue == 200 })
         #expect(try daemon.ctl("show", "lru")["keys"]?.objectValue?.count == 100)
         #expect(daemon.log.contains("its state cannot be written"), "the refusal says why")
 

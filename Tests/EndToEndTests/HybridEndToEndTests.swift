@@ -185,7 +185,7 @@ struct HybridEndToEndTests {
         #expect(try eventually(timeout: 20) { try view.messageCount("FB_OUT") == 5 })
         #expect(try view.messages("FB_OUT").map { $0.header["seq"]?.intValue } == [0, 1, 2, 3, 4])
         #expect(try view.messages("FD_OUT").map { $0.header["seq"]?.intValue } == [0, 1])
-        #expect(try eventually(timeout: 10) { try stats("b")?["published"]?.intValue == 5 && stats("b")?["in_flight"]?.intValue == 0 })
+        #expect(try eventually(timeout: 30) { try stats("b")?["published"]?.intValue == 5 && stats("b")?["in_flight"]?.intValue == 0 })
         #expect(daemon.log.contains("JetStream output stream has room again"))
         #expect(daemon.stop() == 0)
     }

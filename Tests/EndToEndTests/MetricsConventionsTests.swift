@@ -72,7 +72,7 @@ struct MetricsConventionsTests {
         #expect(try daemon.ctl("reload")["error"] == .string("config"))
         _ = try daemon.ctl("checkpoint")
         #expect(
-            try eventually(timeout: 5) {
+            try eventually(timeout: 30) {
                 let now = try Self.parse(try daemon.ctlText("metrics"))
                 return Self.value(now, "normd_config_last_reload_successful") == 0
                     && (Self.value(now, "normd_checkpoint_last_success_timestamp_seconds") ?? 0) > 0

@@ -35,7 +35,7 @@ struct MetricsListenerTests {
         // (and scrapes are shared for a second): wait for the count rather than racing it.
         var metrics = ""
         #expect(
-            try eventually(timeout: 10) {
+            try eventually(timeout: 30) {
                 metrics = try get("/metrics")
                 return metrics.contains("normd_published_total{pipeline=\"bn\"} 1")
             })

@@ -53,7 +53,7 @@ struct OperationsEndToEndTests {
         // Polled rather than slept for, so a loaded CI machine cannot turn a late write into a failure.
         let stateFile = URL(fileURLWithPath: "\(first.stateDir)/bn.safetensors")
         #expect(
-            eventually(timeout: 10) {
+            eventually(timeout: 30) {
                 let file = (try? Data(contentsOf: stateFile)).flatMap { try? SafeTensors.decode(Array($0)) }
                 return file?.tensors["cam0.num_batches_tracked"]?.int64Scalar == 3
             }, "no periodic checkpoint with the third batch within 10 s")
@@ -153,7 +153,7 @@ struct OperationsEndToEndTests {
         #expect(refused["detail"]?.stringValue?.contains("normd.toml:") == true)
         daemon.signal(SIGHUP)
         // The SIGHUP reload is refused as the ctl one was: a second "reload refused" line.
-        #expect(eventually(timeout: 10) { daemon.log.components(separatedBy: "reload refused").count - 1 >= 2 }, "\(daemon.log)")
+        #expect(eventually(timeout: 30) { daemon.log.components(separatedBy: "reload refused").count - 1 >= 2 }, "\(daemon.log)")
         #expect(daemon.process.isRunning)
         try Self.feed(daemon, TestPeers(), pipeline: "added", count: 1, seed: 9)
         #expect(try eventually { try daemon.ctl("stats")["pipelines"]?["added"]?["published"] == .number("2") })

@@ -33,7 +33,7 @@ struct ClusterRestartTests {
                 subject_prefix = "again.out"
                 """, log: log)
         let pipeline = try #require(daemon.daemon.pipeline(named: "again"))
-        #expect(eventually(timeout: 10) { pipeline.clusterWorker.withLock { $0 } != nil })
+        #expect(eventually(timeout: 30) { pipeline.clusterWorker.withLock { $0 } != nil })
         try view.publishInput(prefix: "again.in", keys: ["a", "b"], batches: 2, shape: [2, 3, 4])
         #expect(try eventually(timeout: 20) { try view.messageCount("AGAIN_OUT") == 4 })
 

@@ -107,6 +107,7 @@ public final class Pipeline: Sendable {
                 try worker.run(shouldStop: { [self] in isStopping })
                 break
             } catch {
+                if isStopping { break }
                 logger.error("cluster worker stopped: \(error); starting it again")
             }
             clusterWorker.withLock { $0 = nil }
