@@ -34,8 +34,8 @@ extension ClusterProcessor {
 
     /// Dead-letters the key's input, marks it refused and counts it; returns why it is left
     /// unacknowledged when either could not be written (it comes back and is refused again).
-    func refuse(key: String, sequence: UInt64, message: NATSMessage, _ entry: inout KeyEntry) -> String? {
-        let rejection = Rejection(.maxKeys, "new key beyond max_keys \(settings.maxKeys): the state bucket \(settings.stateBucket) holds that many keys")
+    /// The mark tells a key let in later (or reset) which of its inputs were refused.
+    func refuse(key: String, sequence: UInt64, message: NATSMessage, _ rejection: Rejection) -> String? {
         // The dead letter first: once marked, a redelivery is taken for one already refused.
         guard deadLetter(key: key, sequence: sequence, message: message, rejection) else { return "a dead letter was not published" }
         do {
@@ -44,8 +44,6 @@ extension ClusterProcessor {
             logger.warning("refusal not marked; the input will be redelivered", metadata: ["key": "\(key)", "error": "\(error)"])
             return "a refusal was not marked"
         }
-        entry.state.lastApplied = sequence
-        keys[key] = entry
         countRejected(key: key, message: message, rejection)
         return nil
     }

@@ -12,7 +12,8 @@ extension ClusterProcessor {
         if cached == nil {
             do {
                 guard let stored = try state.get(KeyState.bucketKey(key)) else { return false }
-                cached = KeyEntry(partition: -1, state: try KeyState(decoding: stored.value), revision: stored.revision)
+                guard let decoded = try? KeyState(decoding: stored.value) else { return rewrite(key, revision: stored.revision) }
+                cached = KeyEntry(partition: -1, state: decoded, revision: stored.revision)
             } catch {
                 logger.warning("key state not read for a reset", metadata: ["key": "\(key)", "error": "\(error)"])
                 return false
@@ -34,5 +35,20 @@ extension ClusterProcessor {
         observer?.applied(key: key, channels: channels, statistics: seeded)
         logger.notice("key reset in the bucket", metadata: ["key": "\(key)", "last_applied": "\(entry.state.lastApplied)"])
         return true
+    }
+
+    /// Writes an unreadable key state anew: no statistics (the next batch starts from the seed),
+    /// going on after the last input rejected `state` (its refusal mark). Without a mark, none of
+    /// the key's inputs was rejected yet, and the stream's inputs of the key are applied again.
+    private func rewrite(_ key: String, revision: UInt64) -> Bool {
+        do {
+            let next = KeyState(statistics: nil, lastApplied: try refusedThrough(key), stream: inputStream)
+            _ = try state.put(KeyState.bucketKey(key), next.encoded, ifRevision: revision)
+            logger.notice("unreadable key state written anew; the key's next batch starts from its seed", metadata: ["key": "\(key)", "last_applied": "\(next.lastApplied)"])
+            return true
+        } catch {
+            logger.warning("reset not written; read the key again and retry", metadata: ["key": "\(key)", "error": "\(error)"])
+            return false
+        }
     }
 }

@@ -91,7 +91,19 @@ final class ClusterProcessor: @unchecked Sendable {
             acknowledge(reply, key: key)
             return nil
         }
-        guard var entry = load(key, partition: partition) else { return "the key's state could not be read" }
+        var entry: KeyEntry
+        switch load(key, partition: partition) {
+        case .loaded(let loaded): entry = loaded
+        case .failed: return "the key's state could not be read"
+        case .unreadable(let problem):
+            // The key's state of record is damaged: its inputs are dead-lettered (and marked, so
+            // a reset goes on after them) rather than stalling the partition's other keys.
+            let rejection = Rejection(
+                .state, "the key's state in the bucket \(settings.stateBucket) cannot be read (\(problem)); `normd ctl reset` writes it anew")
+            if let failure = refuse(key: key, sequence: ack.streamSequence, message: message, rejection) { return failure }
+            acknowledge(reply, key: key)
+            return nil
+        }
         logger.trace(
             "delivery",
             metadata: ["key": "\(key)", "sequence": "\(ack.streamSequence)", "delivered": "\(ack.delivered)", "applied": "\(entry.state.lastApplied)"])
@@ -105,7 +117,10 @@ final class ClusterProcessor: @unchecked Sendable {
             switch admit(key: key, &entry) {
             case .failed(let why): return why
             case .refused:
-                if let failure = refuse(key: key, sequence: ack.streamSequence, message: message, &entry) { return failure }
+                let rejection = Rejection(.maxKeys, "new key beyond max_keys \(settings.maxKeys): the state bucket \(settings.stateBucket) holds that many keys")
+                if let failure = refuse(key: key, sequence: ack.streamSequence, message: message, rejection) { return failure }
+                entry.state.lastApplied = ack.streamSequence
+                keys[key] = entry
             case .admitted:
                 // The server redelivers a dead owner's messages in no particular order, so the
                 // first delivery of a key under a new owner, and any redelivery, may have skipped
@@ -213,17 +228,31 @@ final class ClusterProcessor: @unchecked Sendable {
         return "\(error) (the bucket \(settings.stateBucket) is gone: was it deleted? Restarting normd makes it again, empty, and its keys start from init)"
     }
 
-    private func load(_ key: String, partition: Int) -> KeyEntry? {
-        if let cached = keys[key] { return cached }
+    enum Loaded {
+        case loaded(KeyEntry)
+        /// The bucket could not be asked: the input is left for redelivery.
+        case failed
+        /// The bucket holds a value that is not a key state: why.
+        case unreadable(String)
+    }
+
+    private func load(_ key: String, partition: Int) -> Loaded {
+        if let cached = keys[key] { return .loaded(cached) }
         do {
             guard let entry = try state.get(KeyState.bucketKey(key)) else {
-                // A key refused at max_keys before: its refused inputs are not missed ones.
+                // A key refused before (max_keys, or its state unreadable): its refused inputs
+                // are not missed ones.
                 let refused = try refusedThrough(key)
                 let fresh = KeyEntry(partition: partition, state: KeyState(statistics: nil, lastApplied: refused, stream: inputStream), revision: 0)
                 keys[key] = fresh
-                return fresh
+                return .loaded(fresh)
             }
-            var state = try KeyState(decoding: entry.value)
+            var state: KeyState
+            do {
+                state = try KeyState(decoding: entry.value)
+            } catch {
+                return .unreadable(error.message)
+            }
             let fromEarlierStream = state.stream.map { $0 != inputStream } ?? false
             if fromEarlierStream, let stream = state.stream {
                 // Its sequence numbers a message of a stream since deleted: this stream's messages
@@ -236,10 +265,10 @@ final class ClusterProcessor: @unchecked Sendable {
             var loaded = KeyEntry(partition: partition, state: state, revision: entry.revision)
             loaded.fromEarlierStream = fromEarlierStream
             keys[key] = loaded
-            return loaded
+            return .loaded(loaded)
         } catch {
             logger.warning("key state not read", metadata: ["key": "\(key)", "error": "\(bucketProblem(error))"])
-            return nil
+            return .failed
         }
     }
 }

@@ -9,6 +9,9 @@ public enum RejectReason: String, Sendable, CaseIterable, Codable {
     case nonfinite
     case tooFewValues = "too_few_values"
     case maxKeys = "max_keys"
+    /// Cluster mode: the key's state of record in the bucket cannot be read (written by
+    /// something else, or damaged) until `ctl reset` writes it anew.
+    case state
 
     public init(_ code: NormError.Code) {
         switch code {

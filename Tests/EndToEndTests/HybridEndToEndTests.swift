@@ -1,5 +1,6 @@
 import Foundation
 import NATS
+import NormCluster
 import NormFormats
 import NormTestSupport
 import Testing
@@ -225,6 +226,39 @@ struct ClusterControlTests {
         #expect(try view.messages("NORMD_OUT").map { $0.header["norm"]?["batches"]?.intValue } == [1, 2, 3, 1, 2])
         #expect(try view.state("NORMD_STATE_p", key: "x")?.statistics?.batchesTracked == 2)
         #expect(try daemon.ctl("show", "p", "x")["keys"]?["x"]?["num_batches_tracked"]?.intValue == 2)
+        #expect(daemon.stop() == 0)
+    }
+
+    @Test("a key whose state in the bucket cannot be read: its batches are rejected `state` and the other keys go on; ctl reset writes it anew")
+    func unreadableState() throws {
+        let server = try NATSServer()
+        let daemon = try clusterDaemon(server)
+        let view = try ServerView(server)
+        try view.publishInput(prefix: "normd.in", keys: ["x"], batches: 1, shape: [4, 3, 10])
+        #expect(try eventually(timeout: 20) { try view.messageCount("NORMD_OUT") == 1 })
+        // Something else wrote the key's entry.
+        _ = try view.jetStream.keyValue("NORMD_STATE_p").put(KeyState.bucketKey("bad"), Array("not a key state".utf8))
+        try view.publishInput(prefix: "normd.in", keys: ["bad", "x"], batches: 3, shape: [4, 3, 10], from: 1)  // input sequences 2 to 5
+        #expect(try eventually(timeout: 30) { try view.messageCount("NORMD_OUT") == 5 })
+        let stored = try view.messages("NORMD_OUT")
+        #expect(stored.map(\.subject) == ["normd.out.x", "normd.out.rejected.bad", "normd.out.x", "normd.out.rejected.bad", "normd.out.x"])
+        #expect(stored.filter { $0.subject == "normd.out.x" }.map { $0.header["norm"]?["batches"]?.intValue } == [1, 2, 3])
+        let stats = try daemon.ctl("stats")["pipelines"]?["p"]
+        #expect(
+            stats?["rejected"]?["state"]?.intValue == 2 && stats?["published"]?.intValue == 3 && stats?["received"]?.intValue == 5,
+            "\(String(describing: stats))")
+        #expect(daemon.log.contains("cannot be read"), "\(daemon.log)")
+
+        // This instance never loaded the key, but the bucket has it: the reset reaches it.
+        let reply = try daemon.ctl("reset", "p", "bad")
+        #expect(reply["reset"] == .array([.string("bad")]) && reply["pending"] == nil, "\(reply)")
+        let rewritten = try #require(try view.state("NORMD_STATE_p", key: "bad"))
+        #expect(rewritten.statistics == nil && rewritten.lastApplied == 4)  // after its last rejected input
+        try view.publishInput(prefix: "normd.in", keys: ["bad"], batches: 4, shape: [4, 3, 10], from: 3)
+        #expect(try eventually(timeout: 30) { try view.messageCount("NORMD_OUT") == 6 })
+        #expect(try view.messages("NORMD_OUT").last?.header["norm"]?["batches"]?.intValue == 1)
+        #expect(try view.state("NORMD_STATE_p", key: "bad")?.statistics?.batchesTracked == 1)
+        #expect(try daemon.ctl("reset", "p", "nobody")["error"] == .string("unknown_key"))
         #expect(daemon.stop() == 0)
     }
 }

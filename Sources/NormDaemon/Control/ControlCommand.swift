@@ -164,8 +164,14 @@ public enum ControlCommand: Equatable, Sendable {
         case .reset(let name, let key):
             let pipeline = try daemon.requirePipeline(name)
             let store = pipeline.state.store
+            let worker = pipeline.clusterWorker.withLock { $0 }
+            let unknown = ControlError(.unknownKey, "pipeline \(name) has no key \(key.map { JSONValue.string($0).serialized } ?? "")")
+            var known = true
             if let key {
-                guard store.reset(key) else { throw ControlError(.unknownKey, "pipeline \(name) has no key \(JSONValue.string(key).serialized)") }
+                known = store.reset(key)
+                // Cluster mode: the bucket may hold a key this instance has not loaded (another
+                // instance's, or one whose state cannot be read).
+                guard known || worker != nil else { throw unknown }
             } else {
                 store.resetAll()
             }
@@ -173,10 +179,14 @@ public enum ControlCommand: Equatable, Sendable {
             var reply: [(String, JSONValue)] = [("pipeline", .string(name)), ("reset", .array(keys.map { .string($0) }))]
             // Cluster mode: the bucket is the state of record; the worker writes the reset there
             // between two messages, or the next batch would carry on from the bucket's values.
-            if let worker = pipeline.clusterWorker.withLock({ $0 }), worker.reset(keys) == nil {
-                daemon.logger.warning(
-                    "reset not yet written to the bucket: the cluster worker is busy; it will be when it turns", metadata: ["pipeline": "\(name)"])
-                reply.append(("pending", .bool(true)))
+            if let worker {
+                guard let written = worker.reset(keys) else {
+                    daemon.logger.warning(
+                        "reset not yet written to the bucket: the cluster worker is busy; it will be when it turns", metadata: ["pipeline": "\(name)"])
+                    reply.append(("pending", .bool(true)))
+                    return .object(reply)
+                }
+                if !known && written.isEmpty { throw unknown }
             }
             return .object(reply)
         }
