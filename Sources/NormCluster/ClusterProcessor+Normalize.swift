@@ -50,16 +50,14 @@ extension ClusterProcessor {
         return .success((out, output))
     }
 
-    /// Publishes an output: on JetStream with "<key>:<input sequence>" as its message id.
-    /// Returns whether the output stream already had that id (within its duplicate window).
-    func send(key: String, sequence: UInt64, header: [UInt8], payload: [UInt8]) throws -> Bool {
+    /// Publishes an output: on JetStream once, with "<key>:<input sequence>" as its message id.
+    func send(key: String, sequence: UInt64, header: [UInt8], payload: [UInt8]) throws -> JetStreamSink.Stored {
         switch output {
         case .jetStream:
-            let id = "\(key):\(sequence)"
-            return try outputSink.publish(key: key, header: header, payload: payload, messageID: id).duplicate
+            return try outputSink.publishOnce(key: key, header: header, payload: payload, messageID: "\(key):\(sequence)")
         case .sink(let sink):
             try sink(key, header, payload)
-            return false
+            return .stored
         }
     }
 
@@ -109,7 +107,7 @@ extension ClusterProcessor {
         }
         do {
             if settings.outputStream != nil {
-                if try outputSink.publish(letter, messageID: id).duplicate { return true }
+                if try outputSink.publishOnce(letter, messageID: id) == .duplicate { return true }
             } else {
                 try jetStream.connection.publish(letter)
             }

@@ -170,10 +170,11 @@ final class ClusterProcessor: @unchecked Sendable {
         var result = normalize(key: key, message: message, statistics: &statistics)
         if case .success(let (header, payload)) = result {
             do {
-                if try send(key: key, sequence: sequence, header: header, payload: payload), entry.fromEarlierStream {
+                if try send(key: key, sequence: sequence, header: header, payload: payload) == .unverified, entry.fromEarlierStream {
                     // After an instance died between publishing and writing the state, a
                     // duplicate is the same output, stored once. But the key's state was of a
-                    // stream since made anew, which numbers from 1 again: its ids are taken.
+                    // stream since made anew, which numbers from 1 again: its ids are taken, and
+                    // the output that took this one is gone from the stream, so not compared.
                     logger.warning(
                         "the output stream took a new output for a duplicate and did not store it: its message id was used within the duplicate window (was the input stream made anew?)",
                         metadata: ["key": "\(key)", "message_id": "\(key):\(sequence)"])

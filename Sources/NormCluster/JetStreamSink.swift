@@ -42,18 +42,62 @@ public final class JetStreamSink: Sendable {
     /// False while libnats reconnects (it does for ever).
     public var isConnected: Bool { jetStream.connection.isConnected }
 
-    /// Publishes one output; with `messageID`, a second publish of it is dropped by the server.
-    @discardableResult
-    public func publish(key: String, header: [UInt8], payload: [UInt8], messageID: String? = nil) throws -> JetStream.Acknowledgement {
+    /// Publishes one output (a ZeroMQ-fed pipeline's, with no message id).
+    public func publish(key: String, header: [UInt8], payload: [UInt8]) throws {
+        try publish(output(key: key, header: header, payload: payload, messageID: nil), messageID: nil)
+    }
+
+    /// Publishes one output once under `messageID` (`publishOnce`).
+    public func publishOnce(key: String, header: [UInt8], payload: [UInt8], messageID: String) throws -> Stored {
+        try publishOnce(output(key: key, header: header, payload: payload, messageID: messageID), messageID: messageID)
+    }
+
+    private func output(key: String, header: [UInt8], payload: [UInt8], messageID: String?) throws -> NATSMessage {
         // The header block: "NATS/1.0\r\n", each "Name: value\r\n", "\r\n".
         let size = payload.count + header.count + (messageID?.utf8.count ?? 0) + 64
         guard size <= maxPayload else { throw TooLarge(bytes: size, limit: maxPayload) }
-        let message = NATSMessage(subject: "\(prefix).\(key)", headers: ["Normd-Header": String(decoding: header, as: UTF8.self)], body: payload)
-        return try publish(message, messageID: messageID)
+        return NATSMessage(subject: "\(prefix).\(key)", headers: ["Normd-Header": String(decoding: header, as: UTF8.self)], body: payload)
+    }
+
+    /// What a publish with a message id did.
+    public enum Stored: Equatable, Sendable {
+        /// Stored under the id.
+        case stored
+        /// The stream holds this very message under the id already (a redelivered input's).
+        case duplicate
+        /// The id was taken by another message, which the stream no longer holds to compare:
+        /// taken for a duplicate, not stored.
+        case unverified
+        /// The id was taken by another message (of an input stream since made anew, which
+        /// numbers from 1 again): stored without an id.
+        case storedWithoutID
+    }
+
+    /// Publishes `message` once under `messageID`. The server drops a message whose id it has
+    /// seen within its duplicate window; the message it kept is compared, and when it is another
+    /// one (the id reused), this message is published again without the id rather than lost.
+    public func publishOnce(_ message: NATSMessage, messageID: String) throws -> Stored {
+        let ack = try publish(message, messageID: messageID)
+        guard ack.duplicate else { return .stored }
+        let kept: NATSMessage?
+        do {
+            kept = try jetStream.message(in: ack.stream, sequence: ack.sequence)
+        } catch {
+            logger.debug("the message kept under a duplicate id was not read", metadata: ["id": "\(messageID)", "error": "\(error)"])
+            kept = nil
+        }
+        guard let kept else { return .unverified }
+        if kept.body == message.body && ["Normd-Header", "Normd-Reject"].allSatisfy({ kept.headers[$0] == message.headers[$0] }) { return .duplicate }
+        try publish(message, messageID: nil)
+        logger.warning(
+            "message id taken by another message within the output stream's duplicate window (was the input stream made anew?): published without an id",
+            metadata: ["id": "\(messageID)", "kept_at": "\(ack.sequence)"])
+        return .storedWithoutID
     }
 
     /// Publishes `message` on the output stream; when no stream takes its subject (an operator
     /// deleted the output stream), makes the stream again and publishes once more.
+    @discardableResult
     public func publish(_ message: NATSMessage, messageID: String?) throws -> JetStream.Acknowledgement {
         let jetStream = jetStream
         let first = Result { () throws(NATSError) in try jetStream.publish(message, messageID: messageID) }

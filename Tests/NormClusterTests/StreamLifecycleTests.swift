@@ -99,7 +99,7 @@ struct StreamLifecycleTests {
         worker.stop()
     }
 
-    @Test("the input stream deleted and made anew: a key's statistics go on from its first message, none taken for a duplicate; ids the output stream has seen are said in the log")
+    @Test("the input stream deleted and made anew: a key's statistics go on from its first message, none taken for a duplicate; outputs under ids the output stream has seen are stored without them, and the log says so")
     func inputStreamMadeAnew() throws {
         let server = try NATSServer()
         let view = try ServerView(server)
@@ -123,15 +123,36 @@ struct StreamLifecycleTests {
         #expect(state.statistics?.batchesTracked == 6 && state.lastApplied == 3 && state.stream != stream)
 
         // Made anew once more, with the first output stream: its ids x:1… were used within its
-        // duplicate window, the server keeps none of the new outputs, and the log says why.
+        // duplicate window by other outputs, so the new outputs are stored without an id, and
+        // the log says why.
         _ = try view.jetStream.api("STREAM.DELETE.LIFE_IN", "")
         worker = try RunningWorker(settings)
         try view.publishInput(prefix: settings.inputPrefix, keys: ["x"], batches: 2, shape: [2, 3, 4])
         counters = worker.worker.counters
         #expect(eventually(timeout: 20) { counters.received.load(ordering: .relaxed) == 2 })
         worker.stop()
-        #expect(try view.messageCount("LIFE_OUT") == 3)
+        #expect(try view.messages("LIFE_OUT").map { $0.header["norm"]?["batches"]?.intValue } == [1, 2, 3, 7, 8])
         #expect(try view.state("NORMD_STATE_LIFE", key: "x")?.statistics?.batchesTracked == 8)
-        #expect(warnings(worker).filter { $0.contains("took a new output for a duplicate") }.count == 2, "\(warnings(worker))")
+        #expect(warnings(worker).filter { $0.contains("published without an id") }.count == 2, "\(warnings(worker))")
+    }
+
+    @Test("a redelivered input's output is the one the stream kept under its id: not stored twice")
+    func redeliveredOutputKeptOnce() throws {
+        let server = try NATSServer()
+        let view = try ServerView(server)
+        let settings = settings(server)
+        let worker = try RunningWorker(settings)
+        try view.publishInput(prefix: settings.inputPrefix, keys: ["x"], batches: 1, shape: [2, 3, 4])
+        #expect(try eventually(timeout: 20) { try view.messageCount("LIFE_OUT") == 1 })
+        worker.stop()
+        let kept = try #require(try view.jetStream.message(in: "LIFE_OUT", sequence: 1))
+        let sink = worker.worker.processor.outputSink
+        let output = NATSMessage(subject: kept.subject, headers: kept.headers.filter { !$0.key.hasPrefix("Nats-") }, body: kept.body)
+        #expect(try sink.publishOnce(output, messageID: "x:1") == .duplicate)
+        #expect(try view.messageCount("LIFE_OUT") == 1)
+        // Another message under a used id is stored without it, not dropped.
+        let other = NATSMessage(subject: kept.subject, headers: output.headers, body: kept.body.reversed())
+        #expect(try sink.publishOnce(other, messageID: "x:1") == .storedWithoutID)
+        #expect(try view.messageCount("LIFE_OUT") == 2)
     }
 }
