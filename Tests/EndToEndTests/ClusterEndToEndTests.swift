@@ -137,6 +137,23 @@ struct ClusterEndToEndTests {
         }
     }
 
+    @Test("a URL's password is never written: not when it is refused at start, not when the connection is back")
+    func credentialsRedacted() throws {
+        let server = try NATSServer(options: ["--user", "normd", "--pass", "s3cret-pw"])
+        let authority = server.url.replacingOccurrences(of: "nats://", with: "")
+        let refused = try DaemonProcess(pipelines: Self.pipelines("nats://normd:wrong-pw@\(authority)", "x"), waitUntilReady: false)
+        #expect(eventually(timeout: 30) { !refused.process.isRunning })
+        #expect(refused.process.terminationStatus != 0)
+        #expect(refused.log.contains("nats://normd:***@\(authority)") && !refused.log.contains("wrong-pw"), "\(refused.log.suffix(600))")
+
+        let daemon = try DaemonProcess(pipelines: Self.pipelines("nats://normd:s3cret-pw@\(authority)", "x"))
+        server.kill()
+        try server.restart()
+        #expect(eventually(timeout: 30) { daemon.log.contains("NATS connection back") })
+        #expect(daemon.stop() == 0)
+        #expect(daemon.log.contains("url=nats://normd:***@\(authority)") && !daemon.log.contains("s3cret-pw"), "\(daemon.log.suffix(2000))")
+    }
+
     @Test("a missing server is a clear error at start; shared statistics and a long ack_wait are refused")
     func startErrors() throws {
         let server = try NATSServer()

@@ -106,4 +106,19 @@ struct NATSTests {
         let error = #expect(throws: NATSError.self) { _ = try NATSConnection(urls: [url], name: "test", timeout: 0.5) }
         #expect(error?.description.contains(url) == true, "\(String(describing: error))")
     }
+
+    @Test(
+        "a URL's password or token is written ***, wherever the URL stands in a text",
+        arguments: [
+            ("nats://normd:s3cret@127.0.0.1:4222", "nats://normd:***@127.0.0.1:4222"),
+            ("nats://t0ken@h:4222", "nats://***@h:4222"),
+            ("nats://normd:p@ss@h:1/x", "nats://normd:***@h:1/x"),
+            ("nats://h:4222", "nats://h:4222"),
+            ("connecting to nats://a:b@h1:1, tls://c:d@h2:2: refused", "connecting to nats://a:***@h1:1, tls://c:***@h2:2: refused"),
+            ("[\"nats://a:b@h1:1\", \"nats://h2:2\"]", "[\"nats://a:***@h1:1\", \"nats://h2:2\"]"),
+            ("no URL here: a@b", "no URL here: a@b"),
+        ])
+    func credentialsRedacted(url: String, written: String) {
+        #expect(URLCredentials.redacted(url) == written)
+    }
 }

@@ -39,4 +39,13 @@ struct ReloadChangeLogTests {
                 "norm.max_keys (0 → 70)",
             ])
     }
+
+    @Test("a NATS URL's password is not written in the reload log")
+    func urlCredentials() {
+        var old = PipelineConfiguration(name: "p")
+        old.input.url = "nats://normd:old-pw@h:4222"
+        var new = old
+        new.input.url = "nats://normd:new-pw@h:4222"
+        #expect(new.changes(from: old) == ["input.url (\"nats://normd:***@h:4222\" → \"nats://normd:***@h:4222\")"])
+    }
 }

@@ -11,11 +11,14 @@ public final class NATSServer: @unchecked Sendable {
     public let port: Int
     private(set) var process: Process
     let directory: URL
+    /// More command-line options, kept for `restart` (e.g. `--user`, `--pass`).
+    let options: [String]
 
-    public init() throws {
+    public init(options: [String] = []) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("normd-nats-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        (process, url, port) = try Self.launch(directory: directory, port: -1)
+        self.options = options
+        (process, url, port) = try Self.launch(directory: directory, port: -1, options: options)
     }
 
     /// Stops the server as a crash would (SIGKILL), keeping its JetStream store.
@@ -26,18 +29,19 @@ public final class NATSServer: @unchecked Sendable {
 
     /// Starts it again on the same port with the same store.
     public func restart() throws {
-        (process, _, _) = try Self.launch(directory: directory, port: port)
+        (process, _, _) = try Self.launch(directory: directory, port: port, options: options)
     }
 
     /// Starts nats-server on `port` (-1: one the kernel picks) and waits for its ports file.
-    private static func launch(directory: URL, port: Int) throws -> (Process, String, Int) {
+    private static func launch(directory: URL, port: Int, options: [String]) throws -> (Process, String, Int) {
         let executable = try Self.executable()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = [
-            "-a", "127.0.0.1", "-p", "\(port)", "-js", "-sd", directory.appendingPathComponent("js").path,
-            "--ports_file_dir", directory.path, "--http_port", "0",
-        ]
+        process.arguments =
+            [
+                "-a", "127.0.0.1", "-p", "\(port)", "-js", "-sd", directory.appendingPathComponent("js").path,
+                "--ports_file_dir", directory.path, "--http_port", "0",
+            ] + options
         let log = FileHandle(forWritingAtPath: "/dev/null")
         process.standardOutput = log
         process.standardError = log
