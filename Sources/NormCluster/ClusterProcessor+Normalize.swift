@@ -112,8 +112,10 @@ extension ClusterProcessor {
                 try jetStream.connection.publish(letter)
             }
             observer?.deadLettered(sent: true)
+            outputHasRoom()
             return true
         } catch {
+            if outputFull(error) { return false }
             logger.warning("dead letter not published; the input will be redelivered", metadata: ["key": "\(key)", "error": "\(error)"])
             return false
         }

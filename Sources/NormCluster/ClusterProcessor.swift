@@ -32,6 +32,9 @@ final class ClusterProcessor: @unchecked Sendable {
 
     /// The keys of owned partitions as the bucket had them, with the revision to write over.
     var keys: [String: KeyEntry] = [:]
+    /// Uptime nanoseconds since which the output stream has refused publishes at its limit, or
+    /// nil (`ClusterProcessor+OutputFull.swift`).
+    var outputFullSince: UInt64?
     /// The input stream's name and creation time, written into every key's state. The worker
     /// sets it again (and forgets every key) when it had to make the stream or a consumer anew.
     var inputStream: String
@@ -183,9 +186,11 @@ final class ClusterProcessor: @unchecked Sendable {
                 result = .failure(Rejection(.tooLarge, tooLarge.description))
                 statistics = entry.state.statistics
             } catch {
+                if outputFull(error) { return "the output stream is full" }
                 logger.warning("output not published; the input will be redelivered", metadata: ["key": "\(key)", "error": "\(error)"])
                 return "an output was not published"
             }
+            outputHasRoom()
         }
         if case .failure(let rejection) = result, !deadLetter(key: key, sequence: sequence, message: message, rejection) {
             return "a dead letter was not published"

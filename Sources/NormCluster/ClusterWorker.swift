@@ -206,7 +206,7 @@ public final class ClusterWorker: Sendable {
             if partitions[p].pin != nil { lose(p, &partitions[p], why: "the pin changed") }
             partitions[p].pin = pin
             processor.forget(partition: p)
-            logger.notice("partition taken", metadata: ["partition": "\(p)"])
+            logger.log(level: ownershipLevel, "partition taken", metadata: ["partition": "\(p)"])
         }
         partitions[p].delivered += 1
         if let failure = processor.process(message, partition: p) {
@@ -223,8 +223,12 @@ public final class ClusterWorker: Sendable {
     private func lose(_ p: Int, _ partition: inout Partition, why: String) {
         partition.pin = nil
         processor.forget(partition: p)
-        logger.notice("partition lost", metadata: ["partition": "\(p)", "reason": "\(why)"])
+        logger.log(level: ownershipLevel, "partition lost", metadata: ["partition": "\(p)", "reason": "\(why)"])
     }
+
+    /// While the output stream is full, partitions are let go and taken again every few seconds
+    /// (their inputs wait unacknowledged): that is said once, not at every turn.
+    private var ownershipLevel: Logger.Level { processor.outputFullSince == nil ? .notice : .debug }
 
     private func release(_ p: Int, _ partition: inout Partition, why: String) {
         partition.releasing = false

@@ -61,7 +61,7 @@ struct StreamLifecycleTests {
         #expect(warnings(worker) == ["the output stream was gone: made it again"], "\(warnings(worker))")
     }
 
-    @Test("the output stream at its message limit: inputs wait unacknowledged, are published once it has room, and are counted once each")
+    @Test("the output stream at its message limit: inputs wait unacknowledged, are published once it has room, and are counted once each; the log says so once")
     func outputStreamFull() throws {
         let (server, view, settings, worker) = try twoApplied()
         defer { server.stop() }
@@ -74,7 +74,7 @@ struct StreamLifecycleTests {
         _ = try view.jetStream.publish(NATSMessage(subject: "\(settings.inputPrefix).bad", headers: ["Normd-Header": "{"], body: [0]))
         try view.publishInput(prefix: settings.inputPrefix, keys: ["k"], batches: 4, shape: [2, 3, 4], from: 2)
         let counters = worker.worker.counters
-        #expect(eventually(timeout: 30) { counters.redeliveries.load(ordering: .relaxed) >= 1 })
+        #expect(eventually(timeout: 30) { counters.redeliveries.load(ordering: .relaxed) >= 2 })
         try limit(-1)
         #expect(try eventually(timeout: 30) { try view.messageCount("LIFE_OUT") == 5 && counters.received.load(ordering: .relaxed) == 5 })
         worker.stop()
@@ -82,6 +82,11 @@ struct StreamLifecycleTests {
         #expect(try view.messages("LIFE_OUT").filter { !$0.subject.contains(".rejected.") }.map { $0.header["seq"]?.intValue } == [0, 1, 2, 3])
         #expect(try view.messages("LIFE_OUT").filter { $0.subject == "life.out.rejected.bad" }.count == 1)
         #expect(try view.state("NORMD_STATE_LIFE", key: "k")?.statistics?.batchesTracked == 4)
+        // Said once when it fills and once when it has room, not at every try in between.
+        let said = worker.log.all.filter { $0.level >= .notice }.map(\.message)
+        #expect(said.filter { $0.hasPrefix("the output stream is full") }.count == 1, "\(said)")
+        #expect(said.filter { $0 == "the output stream has room again: publishing" }.count == 1, "\(said)")
+        #expect(!said.contains { $0.contains("not published") || $0.hasPrefix("partition lost") }, "\(said)")
     }
 
     @Test("the member bucket deleted under a running worker is made again, and its heartbeats go on: the log says when they failed and when they work again")
