@@ -37,7 +37,7 @@ extension ClusterProcessor {
     /// The mark tells a key let in later (or reset) which of its inputs were refused.
     func refuse(key: String, sequence: UInt64, message: NATSMessage, _ rejection: Rejection) -> String? {
         // The dead letter first: once marked, a redelivery is taken for one already refused.
-        guard deadLetter(key: key, sequence: sequence, message: message, rejection) else { return "a dead letter was not published" }
+        guard deadLetter(key: key, sequence: sequence, message: message, rejection) != .failed else { return "a dead letter was not published" }
         do {
             try markRefused(key, KeyState(statistics: nil, lastApplied: sequence, stream: inputStream).encoded)
         } catch {

@@ -73,8 +73,13 @@ extension ClusterProcessor {
     /// Dead-letters a rejected input that was not normalized, then counts it; false when the
     /// dead letter could not be published (the input is left for redelivery).
     func reject(key: String, sequence: UInt64, message: NATSMessage, _ rejection: Rejection) -> Bool {
-        guard deadLetter(key: key, sequence: sequence, message: message, rejection) else { return false }
-        countRejected(key: key, message: message, rejection)
+        switch deadLetter(key: key, sequence: sequence, message: message, rejection) {
+        case .failed: return false
+        case .alreadySent:
+            // Counted when it was sent (right after): a redelivery whose acknowledgement was lost.
+            counters.duplicatesSkipped.add(1, ordering: .relaxed)
+        case .sent: countRejected(key: key, message: message, rejection)
+        }
         return true
     }
 
@@ -91,7 +96,16 @@ extension ClusterProcessor {
     /// not published is (the output stream full or away): a dead letter is an output too. One
     /// that can never be published — over the server's max_payload with its reason added — is
     /// counted as dropped and said in the log.
-    func deadLetter(key: String, sequence: UInt64, message: NATSMessage, _ rejection: Rejection) -> Bool {
+    enum DeadLetter {
+        /// Published, or dropped as one that can never be (counted as dropped).
+        case sent
+        /// The output stream holds this very dead letter already (under its message id).
+        case alreadySent
+        /// Not published: the input is left for redelivery.
+        case failed
+    }
+
+    func deadLetter(key: String, sequence: UInt64, message: NATSMessage, _ rejection: Rejection) -> DeadLetter {
         let token = Self.keyRejection(key, isUTF8: message.subjectIsUTF8) == nil ? key : "_"
         var headers = message.headers.filter { !$0.key.hasPrefix("Nats-") }
         headers["Normd-Reject"] = WireEncoder.deadLetterHeader(rejection)
@@ -103,21 +117,21 @@ extension ClusterProcessor {
             logger.warning(
                 "dead letter dropped: over the server's max_payload with its reason",
                 metadata: ["key": "\(key)", "bytes": "\(size)", "max_payload": "\(jetStream.connection.maxPayload)"])
-            return true
+            return .sent
         }
         do {
             if settings.outputStream != nil {
-                if try outputSink.publishOnce(letter, messageID: id) == .duplicate { return true }
+                if try outputSink.publishOnce(letter, messageID: id) == .duplicate { return .alreadySent }
             } else {
                 try jetStream.connection.publish(letter)
             }
             observer?.deadLettered(sent: true)
             outputHasRoom()
-            return true
+            return .sent
         } catch {
-            if outputFull(error) { return false }
+            if outputFull(error) { return .failed }
             logger.warning("dead letter not published; the input will be redelivered", metadata: ["key": "\(key)", "error": "\(error)"])
-            return false
+            return .failed
         }
     }
 }

@@ -101,6 +101,12 @@ final class ClusterProcessor: @unchecked Sendable {
         case .unreadable(let problem):
             // The key's state of record is damaged: its inputs are dead-lettered (and marked, so
             // a reset goes on after them) rather than stalling the partition's other keys.
+            if ack.delivered > 1, let refused = try? refusedThrough(key), ack.streamSequence <= refused {
+                // Rejected and marked before; its acknowledgement was lost.
+                counters.duplicatesSkipped.add(1, ordering: .relaxed)
+                acknowledge(reply, key: key)
+                return nil
+            }
             let rejection = Rejection(
                 .state, "the key's state in the bucket \(settings.stateBucket) cannot be read (\(problem)); `normd ctl reset` writes it anew")
             if let failure = refuse(key: key, sequence: ack.streamSequence, message: message, rejection) { return failure }
@@ -192,7 +198,7 @@ final class ClusterProcessor: @unchecked Sendable {
             }
             outputHasRoom()
         }
-        if case .failure(let rejection) = result, !deadLetter(key: key, sequence: sequence, message: message, rejection) {
+        if case .failure(let rejection) = result, deadLetter(key: key, sequence: sequence, message: message, rejection) == .failed {
             return "a dead letter was not published"
         }
         let next = KeyState(statistics: statistics, lastApplied: sequence, stream: inputStream)

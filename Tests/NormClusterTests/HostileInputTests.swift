@@ -77,6 +77,30 @@ struct HostileInputTests {
         #expect(warnings.isEmpty, "\(warnings)")
     }
 
+    @Test("an input rejected before its key's state, delivered again after its acknowledgement was lost, is counted once")
+    func rejectedRedelivery() throws {
+        let server = try NATSServer()
+        let view = try ServerView(server)
+        var settings = ClusterSettings(pipeline: "HOST", urls: [server.url])
+        (settings.inputStream, settings.inputPrefix, settings.outputStream, settings.outputPrefix) = ("HOST_IN", "host.in", "HOST_OUT", "host.out")
+        settings.partitions = 1
+        let worker = try RunningWorker(settings)
+        worker.stop()  // its processor is driven here, with deliveries made up
+        _ = try view.jetStream.keyValue("NORMD_STATE_HOST").put(KeyState.bucketKey("damaged"), Array("not a key state".utf8))
+        let processor = worker.worker.processor, counters = worker.worker.counters
+        let header = #"{"dtype":"float32","shape":[2,3,4]}"#, body = seededFloats(24, seed: 7).withUnsafeBytes { Array($0) }
+        for (sequence, key) in [(1, String(repeating: "k", count: 300)), (2, "damaged")] {
+            for delivered in 1...2 {
+                let message = NATSMessage(
+                    subject: "host.in.0.\(key)", reply: "$JS.ACK.HOST_IN.c.\(delivered).\(sequence).\(sequence).0.0", headers: ["Normd-Header": header], body: body)
+                #expect(processor.process(message, partition: 0) == nil)
+            }
+        }
+        #expect(counters.received.load(ordering: .relaxed) == 2 && counters.rejected.load(ordering: .relaxed) == 2)
+        #expect(counters.duplicatesSkipped.load(ordering: .relaxed) == 2)
+        #expect(try view.messages("HOST_OUT").map(\.subject) == ["host.out.rejected._", "host.out.rejected.damaged"])
+    }
+
     /// Publishes with the NATS protocol itself, for a subject libnats (through Swift strings)
     /// cannot send; waits for the server's PONG, so the message is in the stream.
     func rawPublish(port: Int, subject: [UInt8], header: String, body: [UInt8]) throws {
