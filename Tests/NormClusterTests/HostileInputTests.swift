@@ -27,13 +27,19 @@ struct HostileInputTests {
         case notUTF8
     }
 
+    /// One partition, so every key shares it.
+    static func settings(_ server: NATSServer) -> ClusterSettings {
+        var settings = ClusterSettings(pipeline: "HOST", urls: [server.url])
+        (settings.inputStream, settings.inputPrefix, settings.outputStream, settings.outputPrefix) = ("HOST_IN", "host.in", "HOST_OUT", "host.out")
+        settings.partitions = 1
+        return settings
+    }
+
     @Test("each input once, processed or rejected, and the partition's other keys go on", arguments: Case.allCases)
     func hostileInput(_ hostile: Case) throws {
         let server = try NATSServer()
         let view = try ServerView(server)
-        var settings = ClusterSettings(pipeline: "HOST", urls: [server.url])
-        (settings.inputStream, settings.inputPrefix, settings.outputStream, settings.outputPrefix) = ("HOST_IN", "host.in", "HOST_OUT", "host.out")
-        settings.partitions = 1
+        let settings = Self.settings(server)
         let worker = try RunningWorker(settings)
         let body = seededFloats(24, seed: 7, mean: 1, std: 2).withUnsafeBytes { Array($0) }
         func publish(_ key: String, seq: Int, extra: [String: String] = [:], header: String? = nil) throws {
@@ -81,9 +87,7 @@ struct HostileInputTests {
     func rejectedRedelivery() throws {
         let server = try NATSServer()
         let view = try ServerView(server)
-        var settings = ClusterSettings(pipeline: "HOST", urls: [server.url])
-        (settings.inputStream, settings.inputPrefix, settings.outputStream, settings.outputPrefix) = ("HOST_IN", "host.in", "HOST_OUT", "host.out")
-        settings.partitions = 1
+        let settings = Self.settings(server)
         let worker = try RunningWorker(settings)
         worker.stop()  // its processor is driven here, with deliveries made up
         _ = try view.jetStream.keyValue("NORMD_STATE_HOST").put(KeyState.bucketKey("damaged"), Array("not a key state".utf8))
