@@ -70,8 +70,9 @@ extension ClusterProcessor {
         return nil
     }
 
-    /// Dead-letters a rejected input that was not normalized, then counts it; false when the
-    /// dead letter could not be published (the input is left for redelivery).
+    /// Dead-letters a rejected input that was not normalized, then counts it (or, when the output
+    /// stream holds its dead letter already, counts it a duplicate); false when the dead letter
+    /// could not be published (the input is left for redelivery).
     func reject(key: String, sequence: UInt64, message: NATSMessage, _ rejection: Rejection) -> Bool {
         switch deadLetter(key: key, sequence: sequence, message: message, rejection) {
         case .failed: return false
@@ -90,12 +91,7 @@ extension ClusterProcessor {
         observer?.rejected(rejection, key: key)
     }
 
-    /// A rejected input goes to "<output prefix>.rejected.<key>" with the reason in
-    /// `Normd-Reject` and the input's own header and payload, once (its message id). Returns
-    /// false when it was not published, for the input to be redelivered, as an output that was
-    /// not published is (the output stream full or away): a dead letter is an output too. One
-    /// that can never be published — over the server's max_payload with its reason added — is
-    /// counted as dropped and said in the log.
+    /// What became of a dead letter.
     enum DeadLetter {
         /// Published, or dropped as one that can never be (counted as dropped).
         case sent
@@ -105,6 +101,12 @@ extension ClusterProcessor {
         case failed
     }
 
+    /// A rejected input goes to "<output prefix>.rejected.<key>" with the reason in
+    /// `Normd-Reject` and the input's own header and payload, once (its message id). When it was
+    /// not published, the input is left for redelivery, as an output that was not published is
+    /// (the output stream full or away): a dead letter is an output too. One that can never be
+    /// published — over the server's max_payload with its reason added — is counted as dropped
+    /// and said in the log.
     func deadLetter(key: String, sequence: UInt64, message: NATSMessage, _ rejection: Rejection) -> DeadLetter {
         let token = Self.keyRejection(key, isUTF8: message.subjectIsUTF8) == nil ? key : "_"
         var headers = message.headers.filter { !$0.key.hasPrefix("Nats-") }

@@ -1,5 +1,6 @@
 import Logging
 import NATS
+import Synchronization
 
 /// Publishes outputs on "<prefix>.<key>" with the header in `Normd-Header`, waiting for the
 /// stream's acknowledgement; refuses what is over the server's `max_payload` before sending.
@@ -9,6 +10,8 @@ public final class JetStreamSink: Sendable {
     /// Makes the output stream again when a publish finds none (an operator deleted it).
     let topology: JetStreamTopology
     let logger: Logger
+    /// Messages published without their id because another message had taken it.
+    private let withoutID = Atomic<Int>(0)
 
     /// A message over the server's limit; the caller rejects the batch with `too_large`.
     public struct TooLarge: Error, CustomStringConvertible {
@@ -89,9 +92,13 @@ public final class JetStreamSink: Sendable {
         guard let kept else { return .unverified }
         if kept.body == message.body && ["Normd-Header", "Normd-Reject"].allSatisfy({ kept.headers[$0] == message.headers[$0] }) { return .duplicate }
         try publish(message, messageID: nil)
-        logger.warning(
+        // After an input stream is made anew, every output for two minutes may come here: the
+        // 1st, 2nd, 4th, 8th… are warned, with the count.
+        let count = withoutID.add(1, ordering: .relaxed).newValue
+        logger.log(
+            level: count & (count - 1) == 0 ? .warning : .debug,
             "message id taken by another message within the output stream's duplicate window (was the input stream made anew?): published without an id",
-            metadata: ["id": "\(messageID)", "kept_at": "\(ack.sequence)"])
+            metadata: ["id": "\(messageID)", "kept_at": "\(ack.sequence)", "so_far": "\(count)"])
         return .storedWithoutID
     }
 
