@@ -36,7 +36,7 @@ public final class NATSConnection: @unchecked Sendable {
         defer { cURLs.forEach { free($0) } }
         try cURLs.withUnsafeMutableBufferPointer { (pointers) throws(NATSError) in
             try pointers.withMemoryRebound(to: UnsafePointer<CChar>?.self) { (servers) throws(NATSError) in
-                try NATSRaw.check("setting NATS servers \(URLCredentials.redacted("\(urls)"))") { natsOptions_SetServers(options, servers.baseAddress, Int32(urls.count)) }
+                try NATSRaw.check("setting NATS servers \(URLCredentials.redacted(urls: urls))") { natsOptions_SetServers(options, servers.baseAddress, Int32(urls.count)) }
             }
         }
         try NATSRaw.check("naming the connection") { natsOptions_SetName(options, name) }
@@ -57,7 +57,7 @@ public final class NATSConnection: @unchecked Sendable {
                 }, context)
             }
             try NATSRaw.check("setting the reconnected callback") {
-                natsOptions_SetReconnectedCB(options, { connection, context in EventHandler.post(.reconnected(URLCredentials.redacted(NATSConnection.connectedURL(connection))), context) }, context)
+                natsOptions_SetReconnectedCB(options, { connection, context in EventHandler.post(.reconnected(URLCredentials.redacted(url: NATSConnection.connectedURL(connection))), context) }, context)
             }
             try NATSRaw.check("setting the closed callback") { natsOptions_SetClosedCB(options, { _, context in EventHandler.release(context) }, context) }
         }
@@ -65,7 +65,7 @@ public final class NATSConnection: @unchecked Sendable {
         let status = natsConnection_Connect(&connection, options)
         guard status == NATS_OK, let connection else {
             events?.release()
-            throw NATSRaw.error(status, "connecting to \(URLCredentials.redacted(urls.joined(separator: ", ")))")
+            throw NATSRaw.error(status, "connecting to \(URLCredentials.redacted(urls: urls))")
         }
         raw = connection
     }

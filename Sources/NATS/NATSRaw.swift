@@ -19,7 +19,7 @@ enum NATSRaw {
         var message = String(cString: natsStatus_GetText(status))
         var last = NATS_OK
         if let detail = nats_GetLastError(&last), last == status {
-            let text = String(cString: detail)
+            let text = URLCredentials.redacted(String(cString: detail))
             if !text.isEmpty, text != message { message += ": \(text)" }
         }
         return NATSError(status: Int32(status.rawValue), message: message, context: context, jetStreamCode: jetStreamCode)

@@ -140,7 +140,7 @@ public struct JetStreamTopology: Sendable {
         guard let version, Self.isAtLeast211(version), reply["config"]?["priority_policy"]?.stringValue == "pinned_client" else {
             throw ClusterError(
                 .serverTooOld,
-                "the NATS server at \(URLCredentials.redacted(s.urls.joined(separator: ", "))) is \(version.map { "version \($0)" } ?? "older than 2.11 (it reports no version)"); cluster mode needs nats-server 2.11 or newer for pinned consumers")
+                "the NATS server at \(URLCredentials.redacted(urls: s.urls)) is \(version.map { "version \($0)" } ?? "older than 2.11 (it reports no version)"); cluster mode needs nats-server 2.11 or newer for pinned consumers")
         }
     }
 

@@ -117,8 +117,25 @@ struct NATSTests {
             ("connecting to nats://a:b@h1:1, tls://c:d@h2:2: refused", "connecting to nats://a:***@h1:1, tls://c:***@h2:2: refused"),
             ("[\"nats://a:b@h1:1\", \"nats://h2:2\"]", "[\"nats://a:***@h1:1\", \"nats://h2:2\"]"),
             ("no URL here: a@b", "no URL here: a@b"),
+            ("nats://u:pa/ss@h:1", "nats://u:***@h:1"),
+            ("tls://t0k?en#x@h:1", "tls://***@h:1"),
+            ("(\"nats://u:pa ss@h:1\" → \"nats://h:1\")", "(\"nats://u:***@h:1\" → \"nats://h:1\")"),
+            ("[\"nats://u:p\\\"q@h1:1\", \"nats://v:w@h2:2\"]", "[\"nats://u:***@h1:1\", \"nats://v:***@h2:2\"]"),
         ])
     func credentialsRedacted(url: String, written: String) {
         #expect(URLCredentials.redacted(url) == written)
+    }
+
+    @Test(
+        "a single URL's credentials run to its last @, as libnats reads them",
+        arguments: [
+            ("nats://u:pa ss, \"x\"://y@h:1", "nats://u:***@h:1"),
+            ("nats://t/o@k@h:1", "nats://***@h:1"),
+            ("nats://h:4222", "nats://h:4222"),
+            ("h:4222", "h:4222"),
+        ])
+    func urlRedacted(url: String, written: String) {
+        #expect(URLCredentials.redacted(url: url) == written)
+        #expect(URLCredentials.redacted(urls: [url, "tls://a:b c@h2:2"]) == written + ", tls://a:***@h2:2")
     }
 }

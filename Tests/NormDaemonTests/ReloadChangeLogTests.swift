@@ -48,4 +48,15 @@ struct ReloadChangeLogTests {
         new.input.url = "nats://normd:new-pw@h:4222"
         #expect(new.changes(from: old) == ["input.url (\"nats://normd:***@h:4222\" → \"nats://normd:***@h:4222\")"])
     }
+
+    @Test("a NATS password holding a space, a slash or an escaped quote is not written in the reload log")
+    func urlCredentialsUnusualPassword() throws {
+        var old = PipelineConfiguration(name: "p")
+        old.output.urls = ["nats://normd:old pw/1@h:4222", "nats://h2:4222"]
+        var new = old
+        new.output.urls = ["nats://normd:new\"pw?#@h:4222", "nats://h2:4222"]
+        let change = try #require(new.changes(from: old).first)
+        #expect(change.hasPrefix("output.urls ("), "\(change)")
+        #expect(!change.contains("pw") && change.contains("nats://normd:***@h:4222") && change.contains("nats://h2:4222"), "\(change)")
+    }
 }

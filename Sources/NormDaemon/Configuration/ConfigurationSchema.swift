@@ -109,7 +109,7 @@ enum ConfigurationSchema {
     }
 
     static func natsURLProblem(_ url: String) -> String? {
-        url.hasPrefix("nats://") || url.hasPrefix("tls://") ? nil : "\"\(URLCredentials.redacted(url))\" is not a nats:// or tls:// URL"
+        url.hasPrefix("nats://") || url.hasPrefix("tls://") ? nil : "\"\(URLCredentials.redacted(url: url))\" is not a nats:// or tls:// URL"
     }
 
     static var output: ConfigurationSection<OutputSettings> {
