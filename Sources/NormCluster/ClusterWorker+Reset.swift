@@ -2,23 +2,32 @@ import Dispatch
 import Synchronization
 
 extension ClusterWorker {
+    /// What came of a reset of one key.
+    public enum ResetOutcome: Sendable, Equatable {
+        case written
+        /// The bucket has no such key.
+        case absent
+        /// The bucket could not be read or written: why.
+        case failed(String)
+    }
+
     /// Keys whose statistics go back to their seed, and who waits for it.
     final class ResetRequest: Sendable {
         let keys: [String]
         let done = DispatchSemaphore(value: 0)
-        let written = Mutex<[String]>([])
+        let outcomes = Mutex<[String: ResetOutcome]>([:])
         init(keys: [String]) { self.keys = keys }
     }
 
     /// Writes `keys`' statistics back to their seed in the bucket (the state of record), on the
-    /// worker's thread between two messages, and returns those written — or nil when the worker
-    /// did not get to it within `timeout` seconds (it waits on a full output, or has stopped); it
-    /// still does them when it turns again.
-    public func reset(_ keys: [String], timeout: Double = 5) -> [String]? {
+    /// worker's thread between two messages, and returns what came of each — or nil when the
+    /// worker did not get to it within `timeout` seconds (it waits on a full output, or has
+    /// stopped); it still does them when it turns again.
+    public func reset(_ keys: [String], timeout: Double = 5) -> [String: ResetOutcome]? {
         let request = ResetRequest(keys: keys)
         resets.withLock { $0.append(request) }
         guard request.done.wait(timeout: .now() + timeout) == .success else { return nil }
-        return request.written.withLock { $0 }
+        return request.outcomes.withLock { $0 }
     }
 
     func doResets() {
@@ -27,8 +36,9 @@ extension ClusterWorker {
             return pending
         }
         for request in pending {
-            let written = request.keys.filter { processor.reset($0) }
-            request.written.withLock { $0 = written }
+            var outcomes: [String: ResetOutcome] = [:]
+            for key in request.keys { outcomes[key] = processor.reset(key) }
+            request.outcomes.withLock { [outcomes] in $0 = outcomes }
             request.done.signal()
         }
     }

@@ -193,6 +193,16 @@ struct HybridEndToEndTests {
 }
 
 /// A daemon with one pipeline "p", JetStream in (2 partitions) and out, on `server`.
+/// A server and a cluster daemon that has applied key "x"'s first batch.
+private func oneApplied() throws -> (NATSServer, DaemonProcess, ServerView) {
+    let server = try NATSServer()
+    let daemon = try clusterDaemon(server)
+    let view = try ServerView(server)
+    try view.publishInput(prefix: "normd.in", keys: ["x"], batches: 1, shape: [4, 3, 10])
+    #expect(try eventually(timeout: 20) { try view.messageCount("NORMD_OUT") == 1 })
+    return (server, daemon, view)
+}
+
 private func clusterDaemon(_ server: NATSServer) throws -> DaemonProcess {
     try DaemonProcess(
         pipelines: """
@@ -231,11 +241,8 @@ struct ClusterControlTests {
 
     @Test("a key whose state in the bucket cannot be read: its batches are rejected `state` and the other keys go on; ctl reset writes it anew")
     func unreadableState() throws {
-        let server = try NATSServer()
-        let daemon = try clusterDaemon(server)
-        let view = try ServerView(server)
-        try view.publishInput(prefix: "normd.in", keys: ["x"], batches: 1, shape: [4, 3, 10])
-        #expect(try eventually(timeout: 20) { try view.messageCount("NORMD_OUT") == 1 })
+        let (server, daemon, view) = try oneApplied()
+        defer { server.stop() }
         // Something else wrote the key's entry.
         _ = try view.jetStream.keyValue("NORMD_STATE_p").put(KeyState.bucketKey("bad"), Array("not a key state".utf8))
         try view.publishInput(prefix: "normd.in", keys: ["bad", "x"], batches: 3, shape: [4, 3, 10], from: 1)  // input sequences 2 to 5
@@ -259,6 +266,23 @@ struct ClusterControlTests {
         #expect(try view.messages("NORMD_OUT").last?.header["norm"]?["batches"]?.intValue == 1)
         #expect(try view.state("NORMD_STATE_p", key: "bad")?.statistics?.batchesTracked == 1)
         #expect(try daemon.ctl("reset", "p", "nobody")["error"] == .string("unknown_key"))
+        #expect(daemon.stop() == 0)
+    }
+
+    @Test(
+        "a reset the state bucket cannot take is an error naming the bucket, for a key this instance holds and one it does not; the pipeline is not answered as reset"
+    )
+    func resetNotWritten() throws {
+        let (server, daemon, view) = try oneApplied()
+        defer { server.stop() }
+        _ = try view.jetStream.api("STREAM.DELETE.KV_NORMD_STATE_p", "")
+        for key in ["x", "elsewhere"] {
+            let reply = try daemon.ctl("reset", "p", key)
+            #expect(reply["error"] == .string("internal") && reply["reset"] == nil, "\(key): \(reply)")
+            #expect(reply["detail"]?.stringValue?.contains("NORMD_STATE_p") == true, "\(key): \(reply)")
+        }
+        let all = try daemon.ctl("reset", "p")
+        #expect(all["error"] == .string("internal") && all["detail"]?.stringValue?.contains("\"x\"") == true, "\(all)")
         #expect(daemon.stop() == 0)
     }
 }

@@ -180,13 +180,21 @@ public enum ControlCommand: Equatable, Sendable {
             // Cluster mode: the bucket is the state of record; the worker writes the reset there
             // between two messages, or the next batch would carry on from the bucket's values.
             if let worker {
-                guard let written = worker.reset(keys) else {
+                guard let outcomes = worker.reset(keys) else {
                     daemon.logger.warning(
                         "reset not yet written to the bucket: the cluster worker is busy; it will be when it turns", metadata: ["pipeline": "\(name)"])
                     reply.append(("pending", .bool(true)))
                     return .object(reply)
                 }
-                if !known && written.isEmpty { throw unknown }
+                // Not written to the state of record is not reset: the next batch would go on
+                // from the bucket's values. Said, so the operator tries again.
+                let failed = keys.compactMap { key in
+                    if case .failed(let why) = outcomes[key] { return "\(JSONValue.string(key).serialized): \(why)" } else { return nil }
+                }
+                if !failed.isEmpty {
+                    throw ControlError(.internalError, "reset not written; try again once the NATS server answers: \(failed.joined(separator: "; "))")
+                }
+                if !known && outcomes.values.allSatisfy({ $0 == .absent }) { throw unknown }
             }
             return .object(reply)
         }
