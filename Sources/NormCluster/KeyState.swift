@@ -70,7 +70,11 @@ public struct KeyState: Sendable, Equatable {
         var values: [Double] = []
         for _ in 0..<(2 * Int(channels)) { values.append(Double(bitPattern: try read(UInt64.self))) }
         guard offset == bytes.count else { throw ClusterError(.state, "a key's state has \(bytes.count - offset) bytes too many") }
-        statistics = RunningStatistics(mean: Array(values[..<Int(channels)]), variance: Array(values[Int(channels)...]), batchesTracked: batches)
+        let statistics = RunningStatistics(mean: Array(values[..<Int(channels)]), variance: Array(values[Int(channels)...]), batchesTracked: batches)
+        // Well formed but not statistics (another tool's NaN, a negative variance or count): as
+        // unreadable as a cut entry, or every batch of the key would be refused as non-finite.
+        if let problem = statistics.problem { throw ClusterError(.state, "a key's state holds values that cannot be statistics: \(problem)") }
+        self.statistics = statistics
     }
 
     /// The bucket key of a stream key: hex of its bytes (bucket keys allow fewer characters

@@ -3,7 +3,9 @@ extension Normalizer {
     /// does after a training step.
     func update(_ statistics: inout RunningStatistics, mean batchMean: UnsafeBufferPointer<Double>, variance batchVariance: UnsafeBufferPointer<Double>) throws(NormError) {
         let channels = batchMean.count
-        let tracked = statistics.batchesTracked + 1
+        // A count loaded at Int64's largest (a file or bucket entry written by another tool) stays
+        // there: no stream reaches it by counting, and the increment must not trap.
+        let tracked = statistics.batchesTracked == .max ? .max : statistics.batchesTracked + 1
         let m = settings.momentum.factor(afterIncrement: tracked)
         func moved(_ running: Double, _ batch: Double) -> Double { (1 - m) * running + m * batch }
         // Checked before anything is written, so a refused batch leaves the statistics as they were.

@@ -39,6 +39,17 @@ struct StateSafetyTests {
         #expect(result.stderr.contains(initPath) && result.stderr.contains(tensor), "\(result.stderr)")
     }
 
+    @Test("an init file whose num_batches_tracked is Int64's largest: batches are normalized, the count stays, the daemon lives")
+    func largestCount() throws {
+        let directory = DaemonProcess.makeDirectory()
+        let initPath = directory.appendingPathComponent("huge.safetensors").path
+        try Data(Self.statistics(mean: [0, 0, 0], variance: [1, 1, 1], count: .max).encoded()).write(to: URL(fileURLWithPath: initPath))
+        let daemon = try DaemonProcess(pipelines: pipelineTOML(norm: "channels = 3\ninit = \"\(initPath)\""), directory: directory)
+        try OperationsEndToEndTests.feed(daemon, TestPeers(), count: 2)
+        #expect(try OperationsEndToEndTests.runningStats(daemon)?["num_batches_tracked"] == .number(String(Int64.max)))
+        #expect(daemon.stop() == 0)
+    }
+
     @Test("a state file with a NaN variance falls back to the previous generation, as a corrupt one does")
     func badStateFileFallsBack() throws {
         let directory = DaemonProcess.makeDirectory()

@@ -73,6 +73,13 @@ struct ClusterTests {
         #expect(try KeyState(decoding: empty.encoded) == empty)
         #expect(throws: ClusterError.self) { _ = try KeyState(decoding: Array(state.encoded.dropLast())) }
         #expect(throws: ClusterError.self) { _ = try KeyState(decoding: Array("{}".utf8)) }
+        // Well formed, but no statistics: refused as the state files and init files refuse them.
+        for foreign in [
+            RunningStatistics(mean: [.nan, 0], variance: [1, 1], batchesTracked: 1), RunningStatistics(mean: [0, 0], variance: [1, -1], batchesTracked: 1),
+            RunningStatistics(mean: [0, 0], variance: [1, .infinity], batchesTracked: 1), RunningStatistics(mean: [0, 0], variance: [1, 1], batchesTracked: -3),
+        ] {
+            #expect(throws: ClusterError.self) { _ = try KeyState(decoding: KeyState(statistics: foreign, lastApplied: 1).encoded) }
+        }
         let named = KeyState(statistics: state.statistics, lastApplied: 42, stream: "IN 2026-12-07T03:00:00.123456789Z")
         #expect(try KeyState(decoding: named.encoded) == named)
         #expect(named.encoded.count == state.encoded.count + named.stream!.utf8.count)

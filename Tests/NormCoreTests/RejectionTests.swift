@@ -97,4 +97,13 @@ struct RejectionTests {
         let var0 = finite0.map { ($0 - mean0) * ($0 - mean0) }.reduce(0, +) / 3
         #expect(abs(Double(y[1]) - (2 - mean0) / (var0 + 1e-5).squareRoot()) < 1e-5)
     }
+
+    @Test("num_batches_tracked loaded at Int64's largest stays there: the batch is normalized and the statistics move, nothing traps")
+    func countAtItsLargest() throws {
+        let x: [Float] = [1, 2, 3, 4, 5, 6, 7, 8]  // [2, 2, 2]: channel 0 = 1,2,5,6; channel 1 = 3,4,7,8
+        var stats: RunningStatistics? = RunningStatistics(mean: [0, 0], variance: [1, 1], batchesTracked: .max)
+        _ = try normalize(x, shape: [2, 2, 2], settings: NormSettings(kind: .batch, momentum: .factor(0.5)), statistics: &stats)
+        #expect(stats?.batchesTracked == .max)
+        #expect(stats?.mean == [0.5 * 3.5, 0.5 * 5.5])
+    }
 }
