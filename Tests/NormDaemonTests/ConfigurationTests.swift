@@ -103,6 +103,30 @@ struct ConfigurationTests {
         #expect(syntax.count == 1 && syntax[0].hasPrefix("normd.toml:1: "))
     }
 
+    @Test("a configuration read from a pipe (a process substitution, /dev/stdin) loads as a file does; a file that cannot be read says why")
+    func readFromPipe() throws {
+        var ends: [Int32] = [0, 0]
+        #expect(pipe(&ends) == 0)
+        let text = "[[pipeline]]\nname = \"piped\"\n[pipeline.input]\nbind = [\"ipc:///tmp/a\"]\n[pipeline.output]\nbind = [\"ipc:///tmp/b\"]\n"
+        #expect(text.utf8.withContiguousStorageIfAvailable { write(ends[1], $0.baseAddress, $0.count) } == text.utf8.count)
+        close(ends[1])
+        defer { close(ends[0]) }
+        let loaded = try ConfigurationLoader.load(path: "/dev/fd/\(ends[0])", environment: Self.environment)
+        #expect(loaded.configuration.pipelines.map(\.name) == ["piped"])
+
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("normd-config-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let latin1 = folder.appendingPathComponent("latin1.toml")
+        try Data([0x23, 0x20, 0xE9, 0x0A]).write(to: latin1)
+        for (path, why) in [
+            (folder.appendingPathComponent("none.toml").path, "No such file or directory"), (folder.path, "Is a directory"), (latin1.path, "not UTF-8 text"),
+        ] {
+            let error = #expect(throws: ConfigurationError.self) { _ = try ConfigurationLoader.load(path: path, environment: Self.environment) }
+            #expect(error?.description == "\(path): cannot read: \(why)", "\(String(describing: error))")
+        }
+    }
+
     @Test("keys that do not apply to the kind are accepted with a warning")
     func warnings() throws {
         let text =

@@ -32,13 +32,10 @@ public enum ConfigurationLoader {
         """
 
     public static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigurationError) -> Loaded {
-        let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            throw ConfigurationError(file: path, "cannot read: \(error.localizedDescription)")
+        switch FileContents.text(path) {
+        case .success(let text): return try parse(text, file: path, environment: environment)
+        case .failure(let failure): throw ConfigurationError(file: path, "cannot read: \(failure)")
         }
-        return try parse(text, file: path, environment: environment)
     }
 
     public static func parse(

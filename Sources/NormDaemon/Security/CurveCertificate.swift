@@ -26,8 +26,10 @@ public struct CurveCertificate: Sendable, Equatable, CustomStringConvertible, Cu
 
     public static func load(secretFile name: String) throws(DaemonError) -> CurveCertificate {
         let path = resolve(name)
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw DaemonError(.configuration, "cannot read CURVE certificate \(path)")
+        let text: String
+        switch FileContents.text(path) {
+        case .success(let contents): text = contents
+        case .failure(let failure): throw DaemonError(.configuration, "cannot read CURVE certificate \(path): \(failure)")
         }
         func value(_ name: String) -> String? {
             for line in text.split(separator: "\n") {

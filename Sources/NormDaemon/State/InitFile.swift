@@ -10,12 +10,14 @@ public struct InitFile: Sendable, Equatable {
 
     /// Reads and checks names and shapes against the pipeline's configuration.
     public static func load(path: String, norm: NormConfiguration, spatial: Int? = nil) throws(DaemonError) -> InitFile {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw DaemonError(.configuration, "init file \(path) cannot be read")
+        let data: [UInt8]
+        switch FileContents.read(path) {
+        case .success(let bytes): data = bytes
+        case .failure(let failure): throw DaemonError(.configuration, "init file \(path) cannot be read: \(failure)")
         }
         let file: SafeTensors
         do {
-            file = try SafeTensors.decode(Array(data))
+            file = try SafeTensors.decode(data)
         } catch {
             throw DaemonError(.configuration, "init file \(path) is not safetensors: \(error.message)")
         }

@@ -139,10 +139,14 @@ public struct StateFiles: Sendable {
     }
 
     private static func read(_ path: String) -> Result<Snapshot?, SafeTensors.FormatError> {
-        guard FileManager.default.fileExists(atPath: path) else { return .success(nil) }
-        guard let data = FileManager.default.contents(atPath: path) else { return .failure(.init(message: "\(path) is unreadable")) }
+        let data: [UInt8]
+        switch FileContents.read(path) {
+        case .success(let bytes): data = bytes
+        case .failure(let failure) where failure.isMissing: return .success(nil)
+        case .failure(let failure): return .failure(.init(message: "\(path) is unreadable: \(failure)"))
+        }
         do {
-            return .success(try decode(try SafeTensors.decode(Array(data))))
+            return .success(try decode(try SafeTensors.decode(data)))
         } catch {
             return .failure(.init(message: "\(path) is corrupt: \(error.message)"))
         }
