@@ -127,6 +127,27 @@ struct ConfigurationTests {
         }
     }
 
+    @Test("a Unix socket path longer than sun_path holds (107 bytes) is a configuration error, as run would fail on it; 107 is fine")
+    func unixSocketPathLength() {
+        let long = "/tmp/" + String(repeating: "a", count: 103)  // 108 bytes
+        let fits = String(long.dropLast())
+        let text = """
+            [daemon]
+            control_socket = "\(long)"
+            [[pipeline]]
+            name = "a"
+            [pipeline.input]
+            bind = ["ipc://\(long)", "ipc://\(fits)"]
+            [pipeline.output]
+            bind = ["inproc://\(long)\(long)"]
+            """
+        #expect(
+            problems(text) == [
+                "normd.toml:2: daemon.control_socket: the path is 108 bytes; a Unix socket's path holds at most 107",
+                "normd.toml:6: pipeline[0].input.bind[0]: \"ipc://\(long)\": the path is 108 bytes; a Unix socket's path holds at most 107",
+            ])
+    }
+
     @Test("keys that do not apply to the kind are accepted with a warning")
     func warnings() throws {
         let text =

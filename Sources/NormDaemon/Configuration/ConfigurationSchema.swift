@@ -18,7 +18,7 @@ enum ConfigurationSchema {
                 .string(
                     "control_socket", \.controlSocket, example: "\"/run/normd/normd.sock\"",
                     "the control socket (mode 0660); default /run/normd/normd.sock for root, else $XDG_RUNTIME_DIR/normd/normd.sock or /tmp/normd-$UID/normd.sock",
-                    check: { $0.isEmpty ? "must not be empty" : nil }),
+                    check: { $0.isEmpty ? "must not be empty" : Endpoint.unixSocketPathProblem($0) }),
                 .string(
                     "state_dir", \.stateDir, example: "\"/var/lib/normd\"",
                     "running-statistics checkpoints; default /var/lib/normd for root, else $XDG_STATE_HOME/normd"),

@@ -6,7 +6,9 @@ enum Endpoint {
         let rest = String(endpoint[separator.upperBound...])
         switch scheme {
         case "ipc", "inproc":
-            return rest.isEmpty ? "\"\(endpoint)\" has no path" : nil
+            if rest.isEmpty { return "\"\(endpoint)\" has no path" }
+            if scheme == "ipc", let problem = unixSocketPathProblem(rest) { return "\"\(endpoint)\": \(problem)" }
+            return nil
         case "tcp":
             guard let colon = rest.lastIndex(of: ":"), !rest[..<colon].isEmpty else { return "\"\(endpoint)\" needs HOST:PORT" }
             let port = rest[rest.index(after: colon)...]
@@ -16,5 +18,13 @@ enum Endpoint {
         default:
             return "\"\(endpoint)\": transport \(scheme) is not supported (tcp, ipc, inproc)"
         }
+    }
+
+    /// A Unix socket's path holds at most 107 bytes (`sun_path`, ending in a NUL): longer, and
+    /// binding or connecting fails at start, so `check-config` says it first.
+    static func unixSocketPathProblem(_ path: String) -> String? {
+        let limit = 107
+        let count = path.utf8.count
+        return count > limit ? "the path is \(count) bytes; a Unix socket's path holds at most \(limit)" : nil
     }
 }
