@@ -83,14 +83,11 @@ public struct EndToEndBench: Sendable {
     /// One round of `target` in a process of its own, the producer paced at `rate` when given.
     private func measureProcess(_ target: String, round: Int, buffer: ZMQBuffer, header: String, rate: Double?) throws -> Round {
         let directory = try Self.roundDirectory(round: round, target: target)
-        defer { try? FileManager.default.removeItem(at: directory) }
+        defer { BenchChildren.remove(directory) }
         let input = "ipc://\(directory.path)/in"
         let output = "ipc://\(directory.path)/out"
         let process = try start(target, directory: directory, input: input, output: output)
-        defer {
-            process.terminate()
-            process.waitUntilExit()
-        }
+        defer { BenchChildren.end(process) }
         var driver = LoadDriver(input: input, output: output, payload: buffer, header: header, inFlight: inFlight, hwm: hwm)
         driver.keys = keys
         driver.rate = rate
@@ -105,14 +102,14 @@ public struct EndToEndBench: Sendable {
     private static func roundDirectory(round: Int, target: String) throws -> URL {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "normd-bench-\(getpid())-\(round)-\(target.replacingOccurrences(of: " ", with: "-"))")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try BenchChildren.makeFolder(directory)
         return directory
     }
 
     /// The producer and consumer joined directly over ipc://, with the same messages and window.
     private func measureDriverAlone(buffer: ZMQBuffer, header: String, label: String) throws -> Round {
         let directory = try Self.roundDirectory(round: 0, target: "driver")
-        defer { try? FileManager.default.removeItem(at: directory) }
+        defer { BenchChildren.remove(directory) }
         let endpoint = "ipc://\(directory.path)/direct"
         var driver = LoadDriver(input: endpoint, output: endpoint, payload: buffer, header: header, inFlight: inFlight, hwm: hwm)
         driver.keys = keys
@@ -157,13 +154,16 @@ public struct EndToEndBench: Sendable {
             process.arguments = ["run", "--config", config]
         }
         process.standardOutput = FileHandle.nullDevice
-        try process.run()
+        try BenchChildren.run(process)
         let socket = target == "forwarder" || peer != nil ? nil : "\(directory.path)/ctl.sock"
         let started = waitUntilReady(process, seconds: 10) {
             if let socket { return (try? ControlClient.send(["stats"], socket: socket)) != nil }
             return FileManager.default.fileExists(atPath: "\(directory.path)/out")
         }
-        guard started else { throw BenchError("\(target) did not start") }
+        guard started else {
+            BenchChildren.end(process)
+            throw BenchError("\(target) did not start")
+        }
         return process
     }
 

@@ -77,13 +77,16 @@ public struct JetStreamBench: Sendable {
 
     private func runInstances(_ n: Int, _ settings: ClusterSettings, _ jetStream: JetStream, then publish: () throws -> Void) throws -> Double {
         var processes: [Process] = []
+        var directories: [URL] = []
         defer {
             for p in processes where p.isRunning { p.terminate() }
-            for p in processes { p.waitUntilExit() }
+            for p in processes { BenchChildren.end(p) }
+            for directory in directories { BenchChildren.remove(directory) }
         }
         for i in 0..<n {
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("normd-jsbench-\(settings.pipeline)-\(i)")
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("normd-jsbench-\(getpid())-\(settings.pipeline)-\(i)")
+            try BenchChildren.makeFolder(directory)
+            directories.append(directory)
             let config = directory.appendingPathComponent("bench.toml").path
             try """
             \(benchDaemonTable(directory))
@@ -108,7 +111,7 @@ public struct JetStreamBench: Sendable {
             process.executableURL = URL(fileURLWithPath: executable)
             process.arguments = ["run", "--config", config]
             process.standardOutput = FileHandle.nullDevice
-            try process.run()
+            try BenchChildren.run(process)
             processes.append(process)
         }
         // Settled: every instance has said it is alive ("m.<id>"; the bucket holds the settings

@@ -39,12 +39,7 @@ public struct Soak: Sendable {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let endpoints = SoakEndpoints(directory: directory.path)
         let daemon = try startDaemon(endpoints)
-        defer {
-            if daemon.isRunning {
-                daemon.terminate()
-                daemon.waitUntilExit()
-            }
-        }
+        defer { BenchChildren.end(daemon) }
         progress(
             "soak: \(executable), \(format(duration, 0)) s at \(format(rate, 0)) batches/s, \(keys) keys, \(producers) producers, folder \(directory.path)")
 
@@ -164,10 +159,11 @@ public struct Soak: Sendable {
         let log = FileHandle(forWritingAtPath: "\(endpoints.directory)/normd.log")
         process.standardOutput = log
         process.standardError = log
-        try process.run()
+        try BenchChildren.run(process)
         if waitUntilReady(process, seconds: 20, isReady: { (try? ControlClient.send(["stats"], socket: endpoints.control)) != nil }) {
             return process
         }
+        BenchChildren.end(process)
         throw BenchError("normd did not start for the soak; its log is \(endpoints.directory)/normd.log")
     }
 }

@@ -67,6 +67,7 @@ struct Bench: AsyncParsableCommand {
         if forwarderProcess {
             try EndToEndBench.forwarder(input: input ?? "", output: output ?? "", hwm: hwm)
         }
+        BenchChildren.cleanUpOnSignals()
         if kernel {
             var bench = KernelBench()
             bench.rounds = rounds
