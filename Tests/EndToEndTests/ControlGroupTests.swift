@@ -54,6 +54,7 @@ struct ControlGroupTests {
         if reachable { return DaemonProcess.binary }
         let copy = URL(fileURLWithPath: "/tmp/normd-bin-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: copy, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o755])
+        TestFolders.removeAtExit(copy.path)
         let binary = copy.appendingPathComponent("normd")
         try FileManager.default.copyItem(atPath: DaemonProcess.binary, toPath: binary.path)
         chmod(binary.path, 0o755)

@@ -27,9 +27,7 @@ final class DaemonProcess {
     }()
 
     static func makeDirectory() -> URL {
-        let url = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("normd-e2e-\(UUID().uuidString.prefix(8))")
-        try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
+        TestFolders.make("e2e")
     }
 
     /// `pipelines` is TOML for the `[[pipeline]]` tables; `{dir}` stands for the temporary folder.

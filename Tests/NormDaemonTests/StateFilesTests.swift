@@ -1,6 +1,7 @@
 import Foundation
 import NormCore
 import NormFormats
+import NormTestSupport
 import Testing
 
 @testable import NormDaemon
@@ -8,9 +9,7 @@ import Testing
 @Suite("State files: generations and fallback")
 struct StateFilesTests {
     static func folder() throws -> StateFiles {
-        let path = NSTemporaryDirectory() + "normd-state-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        return StateFiles(directory: path)
+        StateFiles(directory: TestFolders.make("state", permissions: 0o700).path)
     }
 
     static func snapshot(batches: Int64) -> StateFiles.Snapshot {
