@@ -82,7 +82,7 @@ struct CommandLineTests {
         }
     }
 
-    @Test("keygen writes a zcert pair, the secret one readable only by its owner")
+    @Test("keygen writes a zcert pair, the secret one readable only by its owner, and never replaces an existing pair")
     func keygen() throws {
         let directory = DaemonProcess.makeDirectory().path
         let result = try runNormd(["keygen", directory, "server"])
@@ -92,5 +92,11 @@ struct CommandLineTests {
         #expect(secret.publicKey == publicOnly.publicKey && publicOnly.secretKey == nil && secret.secretKey != nil)
         let permissions = try FileManager.default.attributesOfItem(atPath: "\(directory)/server.key_secret")[.posixPermissions] as? Int
         #expect(permissions == 0o600)
+
+        // Run again: the pair stays as it was, and the refusal says why.
+        let again = try runNormd(["keygen", directory, "server"])
+        #expect(again.status != 0 && again.stderr.contains("server.key_secret exists"), "\(again.stderr)")
+        #expect(try CurveCertificate.load(secretFile: "\(directory)/server.key_secret").secretKey == secret.secretKey)
+        #expect(try CurveCertificate.load(secretFile: "\(directory)/server.key").publicKey == secret.publicKey)
     }
 }

@@ -61,12 +61,22 @@ public struct CurveCertificate: Sendable, Equatable, CustomStringConvertible, Cu
             if secret { text += "    secret-key = \"\(secretKey)\"\n" }
             return text
         }
-        let secretFD = open(secretFile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard secretFD >= 0 else { throw DaemonError(.system, "cannot create \(secretFile)", errno: errno) }
-        let handle = FileHandle(fileDescriptor: secretFD, closeOnDealloc: true)
-        try handle.write(contentsOf: Data(body("**Secret**", secret: true).utf8))
-        fchmod(secretFD, 0o600)
-        try Data(body("Public", secret: false).utf8).write(to: URL(fileURLWithPath: publicFile))
+        // Never over an existing pair: peers that trust its public key would be refused from then on.
+        for file in [secretFile, publicFile] where access(file, F_OK) == 0 {
+            throw DaemonError(
+                .system,
+                "\(file) exists; normd keygen does not replace a certificate (peers that trust its public key would be refused): remove the pair first, or choose another name"
+            )
+        }
+        func create(_ file: String, _ text: String, mode: mode_t) throws {
+            let fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
+            guard fd >= 0 else { throw DaemonError(.system, "cannot create \(file)", errno: errno) }
+            let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+            fchmod(fd, mode)
+            try handle.write(contentsOf: Data(text.utf8))
+        }
+        try create(secretFile, body("**Secret**", secret: true), mode: 0o600)
+        try create(publicFile, body("Public", secret: false), mode: 0o644)
         return (publicFile, secretFile)
     }
 
