@@ -110,17 +110,22 @@ public struct SafeTensors: Sendable, Equatable {
             guard let dtypeName = value["dtype"]?.stringValue, let dtype = DType(rawValue: dtypeName) else {
                 throw FormatError(message: "tensor \(name) has an unsupported dtype")
             }
-            guard let shape = value["shape"]?.arrayValue?.compactMap(\.intValue), shape.allSatisfy({ $0 >= 0 }),
-                let offsets = value["data_offsets"]?.arrayValue?.compactMap(\.intValue), offsets.count == 2,
-                offsets[0] >= 0, offsets[0] <= offsets[1], offsets[1] <= dataSize
-            else {
+            // Every dimension and offset a whole number: one that is not is an error, not left out.
+            let dimensions = value["shape"]?.arrayValue?.map(\.intValue)
+            let bounds = value["data_offsets"]?.arrayValue?.map(\.intValue)
+            guard let dimensions, let bounds, !dimensions.contains(nil), !bounds.contains(nil) else {
                 throw FormatError(message: "tensor \(name) has a bad shape or data range")
             }
-            let (count, overflow) = shape.reduce((1, false)) { acc, d in
+            let shape = dimensions.map { $0! }
+            let offsets = bounds.map { $0! }
+            guard shape.allSatisfy({ $0 >= 0 }), offsets.count == 2, offsets[0] >= 0, offsets[0] <= offsets[1], offsets[1] <= dataSize else {
+                throw FormatError(message: "tensor \(name) has a bad shape or data range")
+            }
+            let (count, overflow) = (shape + [dtype.size]).reduce((1, false)) { acc, d in
                 let r = acc.0.multipliedReportingOverflow(by: d)
                 return (r.partialValue, acc.1 || r.overflow)
             }
-            guard !overflow, count * dtype.size == offsets[1] - offsets[0] else {
+            guard !overflow, count == offsets[1] - offsets[0] else {
                 throw FormatError(message: "tensor \(name): shape \(shape) does not match its \(offsets[1] - offsets[0]) bytes")
             }
             result.tensors[ExactString(name)] = Tensor(dtype: dtype, shape: shape, data: Array(bytes[(headerEnd + offsets[0])..<(headerEnd + offsets[1])]))

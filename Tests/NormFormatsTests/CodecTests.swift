@@ -42,6 +42,22 @@ struct CodecTests {
         #expect(throws: SafeTensors.FormatError.self) { try SafeTensors.decode(Array(bytes.prefix(20))) }
     }
 
+    @Test(
+        "safetensors headers that cannot be tensors are refused, never trapped on: a size past Int, a dimension or offset that is not a whole number",
+        arguments: [
+            #"{"t":{"dtype":"F64","shape":[2305843009213693952],"data_offsets":[0,0]}}"#,
+            #"{"t":{"dtype":"F64","shape":[1152921504606846976,4],"data_offsets":[0,0]}}"#,
+            #"{"t":{"dtype":"F64","shape":[1,"x"],"data_offsets":[0,8]}}"#,
+            #"{"t":{"dtype":"F64","shape":[1,1.5],"data_offsets":[0,8]}}"#,
+            #"{"t":{"dtype":"F64","shape":[1],"data_offsets":[0,null,8]}}"#,
+            #"{"t":{"dtype":"F64","shape":[1],"data_offsets":[8,0]}}"#,
+        ])
+    func safetensorsBadHeader(header: String) {
+        var bytes = withUnsafeBytes(of: UInt64(header.utf8.count).littleEndian) { Array($0) }
+        bytes += Array(header.utf8) + [UInt8](repeating: 0, count: 8)
+        #expect(throws: SafeTensors.FormatError.self) { try SafeTensors.decode(bytes) }
+    }
+
     @Test("safetensors names with quotes, backslashes, control bytes and two spellings of ñ come back byte for byte")
     func safetensorsHostileNames() throws {
         let names = ["a\"b", "back\\slash", "line\nbreak\u{1}", "\u{F1}.running_mean", "n\u{303}.running_mean", "emoji\u{1F600}"]
