@@ -109,5 +109,6 @@ if Context.environment["NORMD_FUZZ"] == "1" {
         .target(name: "FuzzDriver", path: "Fuzz/FuzzDriver"),
         .executableTarget(name: "FuzzHeader", dependencies: ["NormFormats", "NormCore", "FuzzDriver"], path: "Fuzz/FuzzHeader"),
         .executableTarget(name: "FuzzConfig", dependencies: ["NormDaemon", "FuzzDriver"], path: "Fuzz/FuzzConfig"),
+        .executableTarget(name: "FuzzState", dependencies: ["NormDaemon", "NormCluster", "NormFormats", "FuzzDriver"], path: "Fuzz/FuzzState"),
     ]
 }
