@@ -31,6 +31,12 @@ struct TopRendererTests {
         #expect(renderer.render(second, previous: nil, history: [:]).contains(" -  "), "no rates on the first screen")
     }
 
+    @Test("a socket that is not normd's: a reply that is not JSON, or has no pipelines, is an error that says so", arguments: ["garbage", "{}", "[1]"])
+    func notNormd(reply: String) {
+        let error = #expect(throws: TopError.self) { _ = try TopSample.read(takenAt: 0) { _ in reply } }
+        #expect(error?.description.hasSuffix("is this normd's control socket?") == true, "\(String(describing: error))")
+    }
+
     @Test("sparklines scale to their peak; lines never exceed the width")
     func sparklineAndWidth() {
         #expect(TopRenderer.sparkline([0, 1, 2, 4, 8]) == "▁▂▃▅█")

@@ -35,10 +35,13 @@ public struct TopSample: Sendable {
 
     /// Reads `stats` and `drift PIPELINE` from a control reply function (the socket, or a test's).
     public static func read(takenAt: Double, ask: ([String]) throws -> String) throws -> TopSample {
-        let stats = try JSONParser.parse(Array(try ask(["stats"]).utf8))
+        let stats = try reply(to: ["stats"], ask)
         if let error = stats["error"]?.stringValue { throw TopError("stats: \(error): \(stats["detail"]?.stringValue ?? "")") }
+        guard let listed = stats["pipelines"]?.objectValue else {
+            throw TopError("the reply to stats has no \"pipelines\" object: is this normd's control socket?")
+        }
         var pipelines: [Pipeline] = []
-        for (name, value) in stats["pipelines"]?.objectValue ?? [] {
+        for (name, value) in listed {
             var p = Pipeline(name: name, mode: value["mode"]?.stringValue ?? "")
             p.received = value["received"]?.intValue ?? 0
             p.published = value["published"]?.intValue ?? 0
@@ -50,7 +53,7 @@ public struct TopSample: Sendable {
             p.latencyP99 = value["latency_ms"]?["p99"]?.doubleValue
             p.rejected = (value["rejected"]?.objectValue ?? []).compactMap { reason, count in count.intValue.map { (reason, $0) } }
             p.dropped = (value["dropped_by_reason"]?.objectValue ?? []).compactMap { reason, count in count.intValue.map { (reason, $0) } }
-            let drift = try JSONParser.parse(Array(try ask(["drift", name]).utf8))
+            let drift = try reply(to: ["drift", name], ask)
             p.drift = drift["drift"]?.stringValue ?? "off"
             p.driftKeys = (drift["keys"]?.arrayValue ?? []).compactMap { entry in
                 guard let key = entry["key"]?.stringValue, let score = entry["score"]?.doubleValue else { return nil }
@@ -59,6 +62,15 @@ public struct TopSample: Sendable {
             pipelines.append(p)
         }
         return TopSample(uptime: stats["uptime_s"]?.doubleValue ?? 0, pipelines: pipelines, takenAt: takenAt)
+    }
+
+    private static func reply(to command: [String], _ ask: ([String]) throws -> String) throws -> JSONValue {
+        let text = try ask(command)
+        do {
+            return try JSONParser.parse(Array(text.utf8))
+        } catch {
+            throw TopError("the reply to \(command.joined(separator: " ")) is not JSON (\(error)): is this normd's control socket?")
+        }
     }
 }
 
