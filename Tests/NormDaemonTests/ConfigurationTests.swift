@@ -99,6 +99,9 @@ struct ConfigurationTests {
                 "normd.toml:8: pipeline[1].name: \"a\" is already the name of another pipeline"
             ])
         #expect(problems("[daemon]\n") == ["normd.toml: pipeline: no [[pipeline]] is configured"])
+        // A byte order mark first (Windows editors) and CRLF line ends read as the plain file does.
+        #expect(problems("\u{FEFF}" + one.replacingOccurrences(of: "\n", with: "\r\n")).isEmpty)
+        #expect(problems("\u{FEFF}[daemon\n") == problems("[daemon\n"))
         let syntax = problems("[daemon\nthreads = 1\n")
         #expect(syntax.count == 1 && syntax[0].hasPrefix("normd.toml:1: "))
     }

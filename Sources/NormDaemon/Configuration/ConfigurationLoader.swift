@@ -42,6 +42,9 @@ public enum ConfigurationLoader {
         _ text: String, file: String, environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws(ConfigurationError) -> Loaded {
         let document: TOMLParser.Document
+        // A byte order mark, as some Windows editors write at the start of UTF-8, is not TOML
+        // but says nothing either: skipped, so the first line reads as it looks.
+        let text = text.unicodeScalars.first == "\u{FEFF}" ? String(text.unicodeScalars.dropFirst()) : text
         do {
             document = try TOMLParser.parse(text)
         } catch {
