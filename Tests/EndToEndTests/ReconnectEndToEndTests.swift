@@ -61,4 +61,15 @@ struct ReconnectEndToEndTests {
         #expect(try daemon.ctl("show", "p", "k")["keys"]?["k"]?["num_batches_tracked"]?.intValue == 20)
         #expect(daemon.stop() == 0)
     }
+
+    @Test("a connect endpoint whose host name does not resolve is warned about once, naming it; a numeric one is not")
+    func unresolvedHost() throws {
+        let connect = #"connect = ["tcp://127.0.0.1:9", "tcp://nonexistent.invalid:5555"]"#
+        let daemon = try DaemonProcess(pipelines: pipelineTOML("p", inputExtra: connect))
+        #expect(eventually { daemon.log.contains("host=nonexistent.invalid") }, "\(daemon.log)")
+        let warnings = daemon.log.split(separator: "\n").filter { $0.contains("does not resolve") }
+        #expect(warnings.count == 1 && warnings[0].contains("endpoint=tcp://nonexistent.invalid:5555"), "\(warnings)")
+        #expect(try daemon.ctl("stats")["pipelines"]?["p"] != nil, "the pipeline runs meanwhile")
+        #expect(daemon.stop() == 0)
+    }
 }

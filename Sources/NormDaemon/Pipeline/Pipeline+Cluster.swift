@@ -97,6 +97,7 @@ extension Pipeline {
         } catch {
             throw DaemonError(.socket, "pipeline \(config.name): \(error)")
         }
+        ConnectCheck.warnUnresolved(config.output.connect, side: "output", logger: logger)
         // Only the worker's thread sends; the box carries the socket there.
         let box = UncheckedSocket(socket)
         let topic = config.output.topic

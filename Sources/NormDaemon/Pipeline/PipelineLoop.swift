@@ -77,6 +77,8 @@ final class PipelineLoop {
                 jetStreamOutput = nil
             }
             deadLetter = try config.output.deadLetter.isEmpty ? nil : factory.deadLetter(config.output)
+            ConnectCheck.warnUnresolved(config.input.connect, side: "input", logger: pipeline.logger)
+            if output != nil { ConnectCheck.warnUnresolved(config.output.connect, side: "output", logger: pipeline.logger) }
         } catch let error as DaemonError {
             throw error
         } catch {
