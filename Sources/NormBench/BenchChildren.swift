@@ -10,6 +10,9 @@ public enum BenchChildren {
     private struct Made {
         var processes: [Int32: String] = [:]
         var folders: Set<String> = []
+        /// Set by a signal: from then on nothing is started or made, so what the measuring
+        /// thread would start while the clean-up runs cannot be left behind.
+        var closing = false
     }
 
     private static let made = Mutex(Made())
@@ -24,9 +27,11 @@ public enum BenchChildren {
 
     /// Starts `process` and keeps its pid until `end` (or until an interrupted run ends it).
     static func run(_ process: Process) throws {
-        try process.run()
-        let pid = process.processIdentifier
-        made.withLock { $0.processes[pid] = process.executableURL?.lastPathComponent ?? "child" }
+        try made.withLock { made throws in
+            guard !made.closing else { throw BenchError("interrupted") }
+            try process.run()
+            made.processes[process.processIdentifier] = process.executableURL?.lastPathComponent ?? "child"
+        }
     }
 
     /// Ends `process` (SIGTERM, then waits for it) and forgets it.
@@ -39,8 +44,11 @@ public enum BenchChildren {
 
     /// Makes `folder` (and its parents) and keeps it until `remove`.
     static func makeFolder(_ folder: URL) throws {
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        made.withLock { _ = $0.folders.insert(folder.path) }
+        try made.withLock { made throws in
+            guard !made.closing else { throw BenchError("interrupted") }
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            made.folders.insert(folder.path)
+        }
     }
 
     /// Removes `folder` and forgets it.
@@ -72,7 +80,10 @@ public enum BenchChildren {
 
     /// Ends what is still running (SIGTERM; SIGKILL after 5 s) and removes the folders.
     static func cleanUp() {
-        let (pids, folders) = made.withLock { ($0.processes.keys.sorted(), $0.folders.sorted()) }
+        let pids = made.withLock { made in
+            made.closing = true
+            return made.processes.keys.sorted()
+        }
         for pid in pids { kill(pid, SIGTERM) }
         let deadline = DispatchTime.now().uptimeNanoseconds + 5_000_000_000
         var running = pids
@@ -81,7 +92,8 @@ public enum BenchChildren {
             running = running.filter { kill($0, 0) == 0 && !isZombie($0) }
         }
         for pid in running { kill(pid, SIGKILL) }
-        for folder in folders { try? FileManager.default.removeItem(atPath: folder) }
+        // Read now, not with the pids: the measuring thread may have made one meanwhile.
+        for folder in made.withLock({ $0.folders.sorted() }) { try? FileManager.default.removeItem(atPath: folder) }
     }
 
     /// Whether `pid` has exited and waits to be reaped (Foundation reaps its children on a

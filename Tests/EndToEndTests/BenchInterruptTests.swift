@@ -22,9 +22,9 @@ struct BenchInterruptTests {
     }
 
     @Test(
-        "SIGTERM (timeout) or SIGINT to a bench run ends the daemon it started and removes its folders; it exits 128 + the signal",
-        arguments: [SIGTERM, SIGINT])
-    func interrupted(signal: Int32) throws {
+        "SIGTERM (timeout) or SIGINT to a bench run, during a normd round or the driver's: the daemons it started end, its folders go, it exits 128 + the signal",
+        arguments: [(SIGTERM, "normd"), (SIGINT, "normd"), (SIGTERM, "driver")])
+    func interrupted(signal: Int32, during phase: String) throws {
         let temporary = DaemonProcess.makeDirectory()
         let bench = Process()
         bench.executableURL = URL(fileURLWithPath: DaemonProcess.binary)
@@ -37,13 +37,18 @@ struct BenchInterruptTests {
         let folders = { (try? FileManager.default.contentsOfDirectory(atPath: temporary.path)) ?? [] }
         // A normd round is running: its folder holds the daemon's control socket.
         #expect(eventually { folders().contains { FileManager.default.fileExists(atPath: "\(temporary.path)/\($0)/ctl.sock") } }, "\(folders())")
-        let daemons = Self.children(of: bench.processIdentifier)
-        #expect(!daemons.isEmpty)
+        var started = Self.children(of: bench.processIdentifier)
+        #expect(!started.isEmpty)
+        if phase == "driver" {
+            // The next round's driver alone: its folder, and no daemon.
+            #expect(eventually { folders().contains { $0.hasSuffix("-driver") } }, "\(folders())")
+            started = Self.children(of: bench.processIdentifier)
+        }
 
         kill(bench.processIdentifier, signal)
         bench.waitUntilExit()
         #expect(bench.terminationReason == .exit && bench.terminationStatus == 128 + signal)
-        #expect(eventually { daemons.allSatisfy(Self.ended) }, "the bench's daemon \(daemons) outlived it")
+        #expect(eventually { started.allSatisfy(Self.ended) }, "the bench's daemon \(started) outlived it")
         #expect(folders().isEmpty, "\(folders())")
     }
 }
