@@ -8,7 +8,7 @@ import Synchronization
 /// sockets in a folder left behind, and holding the terminal's output open.
 public enum BenchChildren {
     private struct Made {
-        var processes: [Int32: String] = [:]
+        var processes: Set<Int32> = []
         var folders: Set<String> = []
         /// Set by a signal: from then on nothing is started or made, so what the measuring
         /// thread would start while the clean-up runs cannot be left behind.
@@ -30,7 +30,7 @@ public enum BenchChildren {
         try made.withLock { made throws in
             guard !made.closing else { throw BenchError("interrupted") }
             try process.run()
-            made.processes[process.processIdentifier] = process.executableURL?.lastPathComponent ?? "child"
+            made.processes.insert(process.processIdentifier)
         }
     }
 
@@ -39,7 +39,7 @@ public enum BenchChildren {
         if process.isRunning { process.terminate() }
         process.waitUntilExit()
         let pid = process.processIdentifier
-        made.withLock { _ = $0.processes.removeValue(forKey: pid) }
+        made.withLock { _ = $0.processes.remove(pid) }
     }
 
     /// Makes `folder` (and its parents) and keeps it until `remove`.
@@ -82,7 +82,7 @@ public enum BenchChildren {
     static func cleanUp() {
         let pids = made.withLock { made in
             made.closing = true
-            return made.processes.keys.sorted()
+            return made.processes.sorted()
         }
         for pid in pids { kill(pid, SIGTERM) }
         let deadline = DispatchTime.now().uptimeNanoseconds + 5_000_000_000
