@@ -34,7 +34,7 @@ public func fuzzHeader(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     guard let reparsed = try? JSONParser.parse(output), let members = reparsed.objectValue else {
         fatalError("output header does not parse: \(output)")
     }
-    for (name, value) in decoded.members where name != "dtype" && name != "norm" {
+    for (name, _) in decoded.members where name != "dtype" && name != "norm" {
         precondition(reparsed[name] == decoded.members.last { $0.0 == name }?.1, "field \(name) changed")
     }
     precondition(members.contains { $0.0 == "norm" })
