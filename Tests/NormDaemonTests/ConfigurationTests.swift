@@ -91,6 +91,43 @@ struct ConfigurationTests {
         #expect(found.first?.hasPrefix("normd.toml:8: ") == true, "\(found)")
     }
 
+    @Test(
+        "values past what the machine or ZeroMQ can hold are refused, not clamped or allocated: threads (each a lane), hwm (a C int), a fixed channels (arrays at start)",
+        arguments: [
+            ("threads = 1025", "", "", "", "normd.toml:2: daemon.threads: 1025 is above the maximum 1024"),
+            ("threads = 4611686018427387904", "", "", "", "normd.toml:2: daemon.threads: 4611686018427387904 is above the maximum 1024"),
+            ("", "hwm = 2147483648", "", "", "normd.toml:7: pipeline[0].input.hwm: 2147483648 is above the maximum 2147483647"),
+            ("", "", "hwm = 2147483648", "", "normd.toml:10: pipeline[0].output.hwm: 2147483648 is above the maximum 2147483647"),
+            ("", "", "", "channels = 16777217", "normd.toml:13: pipeline[0].norm.channels: 16777217 is above the maximum 16777216"),
+        ])
+    func valuesAboveTheirMaximum(daemon: String, input: String, output: String, norm: String, message: String) {
+        func text(_ daemon: String, _ input: String, _ output: String, _ norm: String) -> String {
+            """
+            [daemon]
+            \(daemon)
+            [[pipeline]]
+            name = "a"
+            [pipeline.input]
+            bind = ["ipc:///tmp/a"]
+            \(input)
+            [pipeline.output]
+            bind = ["ipc:///tmp/b"]
+            \(output)
+            [pipeline.norm]
+            kind = "group"
+            \(norm)
+
+            """
+        }
+        #expect(problems(text(daemon, input, output, norm)) == [message])
+        // The maximum itself is taken.
+        let largest = [daemon, input, output, norm].map {
+            $0.replacingOccurrences(of: "1025", with: "1024").replacingOccurrences(of: "4611686018427387904", with: "1024")
+                .replacingOccurrences(of: "2147483648", with: "2147483647").replacingOccurrences(of: "16777217", with: "16777216")
+        }
+        #expect(problems(text(largest[0], largest[1], largest[2], largest[3])).isEmpty)
+    }
+
     @Test("duplicate names, no pipeline, TOML syntax errors")
     func structural() {
         let one = "[[pipeline]]\nname = \"a\"\n[pipeline.input]\nbind = [\"ipc:///tmp/a\"]\n[pipeline.output]\nbind = [\"ipc:///tmp/b\"]\n"

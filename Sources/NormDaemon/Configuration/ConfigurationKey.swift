@@ -44,11 +44,13 @@ struct ConfigurationKey<Settings> {
             }, render: { TOMLText.list($0[keyPath: path]) })
     }
 
-    static func int(_ name: String, _ path: WritableKeyPath<Settings, Int>, minimum: Int = 0, example: String? = nil, _ doc: String) -> Self {
+    static func int(
+        _ name: String, _ path: WritableKeyPath<Settings, Int>, minimum: Int = 0, maximum: Int = .max, example: String? = nil, _ doc: String
+    ) -> Self {
         Self(
             name: name, doc: doc, example: example,
             read: { table, settings in
-                settings[keyPath: path] = table.int(name, settings[keyPath: path], minimum: minimum)
+                settings[keyPath: path] = table.int(name, settings[keyPath: path], minimum: minimum, maximum: maximum)
             }, render: { "\($0[keyPath: path])" })
     }
 

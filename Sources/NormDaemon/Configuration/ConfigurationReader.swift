@@ -72,7 +72,7 @@ final class ConfigurationReader {
             return fallback
         }
 
-        func int(_ name: String, _ fallback: Int, minimum: Int = 0) -> Int {
+        func int(_ name: String, _ fallback: Int, minimum: Int = 0, maximum: Int = .max) -> Int {
             guard let node = node(name) else { return fallback }
             guard case .int(let i) = node else {
                 reader.fail(key(name), "expected an integer, found \(node.typeName)")
@@ -80,6 +80,10 @@ final class ConfigurationReader {
             }
             guard i >= minimum else {
                 reader.fail(key(name), "\(i) is below the minimum \(minimum)")
+                return fallback
+            }
+            guard i <= maximum else {
+                reader.fail(key(name), "\(i) is above the maximum \(maximum)")
                 return fallback
             }
             return i

@@ -6,7 +6,9 @@ extension ConfigurationSchema {
             table: "pipeline.norm",
             keys: [
                 .choice("kind", \.kind, choices(NormKind.self)),
-                .int("channels", \.channels, example: "64", "0 = learned per key from its first batch"),
+                .int(
+                    "channels", \.channels, maximum: NormConfiguration.maxChannels, example: "64",
+                    "0 = learned per key from its first batch; at most \(NormConfiguration.maxChannels)"),
                 .int("groups", \.groups, minimum: 1, example: "8", "group only; must divide channels"),
                 .double("eps", \.eps, range: 0...1, exclusiveLower: true, "added to the variance"),
                 ConfigurationKey(

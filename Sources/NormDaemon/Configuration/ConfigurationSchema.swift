@@ -23,7 +23,9 @@ enum ConfigurationSchema {
                     "state_dir", \.stateDir, example: "\"/var/lib/normd\"",
                     "running-statistics checkpoints; default /var/lib/normd for root, else $XDG_STATE_HOME/normd"),
                 .double("checkpoint_interval_s", \.checkpointIntervalS, range: 0...86_400, exclusiveLower: true, "seconds between checkpoints"),
-                .int("threads", \.threads, "workers per batch and per-key lanes; 0 = one per core"),
+                .int(
+                    "threads", \.threads, maximum: DaemonSettings.maxThreads,
+                    "workers per batch and per-key lanes; 0 = one per core; at most \(DaemonSettings.maxThreads)"),
                 .string(
                     "log_level", \.logLevel, logLevels.joined(separator: ", "),
                     check: { logLevels.contains($0) ? nil : "\"\($0)\" is not one of \(logLevels.joined(separator: ", "))" }),
@@ -55,7 +57,9 @@ enum ConfigurationSchema {
                         if table.has("topics") && input.socket != .sub { table.reader.warn(table.key("topics"), "applies to socket = \"sub\" only; ignored") }
                         input.topics = table.strings("topics", input.topics)
                     }, render: { TOMLText.list($0.topics) }),
-                .int("hwm", \.hwm, "messages; size it in bytes: hwm × batch size is the memory it may take"),
+                .int(
+                    "hwm", \.hwm, maximum: Int(Int32.max),
+                    "messages (at most \(Int32.max), ZeroMQ's limit); size it in bytes: hwm × batch size is the memory it may take"),
                 .int("max_message_bytes", \.maxMessageBytes, minimum: 1, "also ZMQ_MAXMSGSIZE: ZeroMQ disconnects a peer that sends more"),
             ])
         section.check = { table, input in
@@ -119,7 +123,7 @@ enum ConfigurationSchema {
                 .choice("socket", \.socket, example: "\"pub\"", choices(OutputSocketKind.self)),
                 .strings("connect", \.connect, "endpoints to connect to", check: { Endpoint.problem($0, bind: false) }),
                 .strings("bind", \.bind, example: "[\"tcp://127.0.0.1:5556\"]", "endpoints to bind", check: { Endpoint.problem($0, bind: true) }),
-                .int("hwm", \.hwm, "messages"),
+                .int("hwm", \.hwm, maximum: Int(Int32.max), "messages (at most \(Int32.max), ZeroMQ's limit)"),
                 .string(
                     "topic", \.topic, "frame 0 of outputs; \"\" = the input key",
                     check: { $0.utf8.count > WireDecoder.maxKeyBytes ? "longer than \(WireDecoder.maxKeyBytes) bytes" : nil }),

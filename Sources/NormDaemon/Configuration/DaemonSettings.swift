@@ -4,6 +4,8 @@ public struct DaemonSettings: Sendable, Equatable {
     public var stateDir: String
     public var checkpointIntervalS: Double = 10
     public var threads: Int = 0
+    /// Beyond any machine normd runs on; each thread is a lane with its own queue and buffers.
+    public static let maxThreads = 1024
     public var logLevel: String = "info"
     public var controlGroup: String = ""
     public var shutdownTimeoutS: Double = 10

@@ -4,6 +4,9 @@ import NormCore
 public struct NormConfiguration: Sendable, Equatable {
     public var kind: NormKind = .batch
     public var channels: Int = 0
+    /// 2^24: far beyond any layer's channels, and small enough that the per-channel arrays a fixed
+    /// `channels` allocates at start (affine weights, each key's statistics) fit in memory.
+    public static let maxChannels = 1 << 24
     public var groups: Int = 1
     public var eps: Double = 1e-5
     public var momentum: Momentum = .factor(0.1)
