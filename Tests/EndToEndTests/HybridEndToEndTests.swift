@@ -200,6 +200,9 @@ private func oneApplied() throws -> (NATSServer, DaemonProcess, ServerView) {
     let view = try ServerView(server)
     try view.publishInput(prefix: "normd.in", keys: ["x"], batches: 1, shape: [4, 3, 10])
     #expect(try eventually(timeout: 20) { try view.messageCount("NORMD_OUT") == 1 })
+    // The output is published before the key's state is written: wait for the write too, or a
+    // test that deletes the bucket next can make that write fail and the partition be let go.
+    #expect(try eventually(timeout: 20) { try view.state("NORMD_STATE_p", key: "x") != nil })
     return (server, daemon, view)
 }
 
@@ -234,8 +237,9 @@ struct ClusterControlTests {
         try view.publishInput(prefix: "normd.in", keys: ["x"], batches: 5, shape: [4, 3, 10], from: 3)
         #expect(try eventually(timeout: 20) { try view.messageCount("NORMD_OUT") == 5 })
         #expect(try view.messages("NORMD_OUT").map { $0.header["norm"]?["batches"]?.intValue } == [1, 2, 3, 1, 2])
-        #expect(try view.state("NORMD_STATE_p", key: "x")?.statistics?.batchesTracked == 2)
-        #expect(try daemon.ctl("show", "p", "x")["keys"]?["x"]?["num_batches_tracked"]?.intValue == 2)
+        // The key's state is written a moment after its output is published.
+        #expect(try eventually(timeout: 20) { try view.state("NORMD_STATE_p", key: "x")?.statistics?.batchesTracked == 2 })
+        #expect(try eventually(timeout: 20) { try daemon.ctl("show", "p", "x")["keys"]?["x"]?["num_batches_tracked"]?.intValue == 2 })
         #expect(daemon.stop() == 0)
     }
 
@@ -250,10 +254,13 @@ struct ClusterControlTests {
         let stored = try view.messages("NORMD_OUT")
         #expect(stored.map(\.subject) == ["normd.out.x", "normd.out.rejected.bad", "normd.out.x", "normd.out.rejected.bad", "normd.out.x"])
         #expect(stored.filter { $0.subject == "normd.out.x" }.map { $0.header["norm"]?["batches"]?.intValue } == [1, 2, 3])
-        let stats = try daemon.ctl("stats")["pipelines"]?["p"]
+        // The counts follow each output's state write, a moment after the output itself.
+        var stats: JSONValue?
         #expect(
-            stats?["rejected"]?["state"]?.intValue == 2 && stats?["published"]?.intValue == 3 && stats?["received"]?.intValue == 5,
-            "\(String(describing: stats))")
+            try eventually(timeout: 20) {
+                stats = try daemon.ctl("stats")["pipelines"]?["p"]
+                return stats?["rejected"]?["state"]?.intValue == 2 && stats?["published"]?.intValue == 3 && stats?["received"]?.intValue == 5
+            }, "\(String(describing: stats))")
         #expect(daemon.log.contains("cannot be read"), "\(daemon.log)")
 
         // This instance never loaded the key, but the bucket has it: the reset reaches it.
@@ -264,7 +271,7 @@ struct ClusterControlTests {
         try view.publishInput(prefix: "normd.in", keys: ["bad"], batches: 4, shape: [4, 3, 10], from: 3)
         #expect(try eventually(timeout: 30) { try view.messageCount("NORMD_OUT") == 6 })
         #expect(try view.messages("NORMD_OUT").last?.header["norm"]?["batches"]?.intValue == 1)
-        #expect(try view.state("NORMD_STATE_p", key: "bad")?.statistics?.batchesTracked == 1)
+        #expect(try eventually(timeout: 20) { try view.state("NORMD_STATE_p", key: "bad")?.statistics?.batchesTracked == 1 })
         #expect(try daemon.ctl("reset", "p", "nobody")["error"] == .string("unknown_key"))
         #expect(daemon.stop() == 0)
     }
