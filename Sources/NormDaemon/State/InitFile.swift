@@ -73,6 +73,13 @@ public struct InitFile: Sendable, Equatable {
         if let unknown = file.tensors.keys.sorted().first(where: { !known.contains($0.string) }) {
             throw DaemonError(.configuration, "init file \(path): unexpected tensor \"\(unknown)\" (expected \(known.sorted().joined(separator: ", ")))")
         }
+        // A file that seeds nothing is not what `init` was set for (a wrong or truncated export).
+        if result.statistics == nil && file.tensors["num_batches_tracked"] != nil {
+            throw DaemonError(.configuration, "init file \(path): num_batches_tracked without running_mean and running_var")
+        }
+        if result.affine == nil && result.statistics == nil {
+            throw DaemonError(.configuration, "init file \(path) holds none of weight and bias, running_mean and running_var: it would seed nothing")
+        }
         return result
     }
 }
