@@ -206,7 +206,8 @@ private func oneApplied() throws -> (NATSServer, DaemonProcess, ServerView) {
     return (server, daemon, view)
 }
 
-private func clusterDaemon(_ server: NATSServer) throws -> DaemonProcess {
+/// One JetStream pipeline "p" on `server`, 2 partitions, every other key at its default.
+func clusterDaemon(_ server: NATSServer, waitUntilReady: Bool = true) throws -> DaemonProcess {
     try DaemonProcess(
         pipelines: """
             [[pipeline]]
@@ -218,7 +219,7 @@ private func clusterDaemon(_ server: NATSServer) throws -> DaemonProcess {
             [pipeline.output]
             socket = "jetstream"
             url = "\(server.url)"
-            """)
+            """, waitUntilReady: waitUntilReady)
 }
 
 @Suite("Cluster mode: control commands reach the state of record")

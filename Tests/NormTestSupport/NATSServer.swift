@@ -27,6 +27,9 @@ public final class NATSServer: @unchecked Sendable {
         process.waitUntilExit()
     }
 
+    /// Sends the server a signal (SIGSTOP holds it: connections are taken by the kernel, never answered).
+    public func signal(_ number: Int32) { Foundation.kill(process.processIdentifier, number) }
+
     /// Starts it again on the same port with the same store.
     public func restart() throws {
         (process, _, _) = try Self.launch(directory: directory, port: port, options: options)

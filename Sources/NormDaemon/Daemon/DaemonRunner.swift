@@ -20,6 +20,7 @@ public enum DaemonRunner {
     public static func run(source: ConfigurationSource, resetState: Bool, logger makeLogger: (String) -> Logger) async -> Int32 {
         // Peers come and go; a write to one that left must be an error, never the end of the daemon.
         signal(SIGPIPE, SIG_IGN)
+        StartupHangup.install()
         let missing = CPUSupport.missingFeatures()
         guard missing.isEmpty else {
             FileHandle.standardError.write(

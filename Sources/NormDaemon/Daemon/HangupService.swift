@@ -6,7 +6,12 @@ struct HangupService: Service {
     let daemon: Daemon
 
     func run() async {
-        for await _ in await UnixSignalsSequence(trapping: .sighup).cancelOnGracefulShutdown() {
+        let hangups = await UnixSignalsSequence(trapping: .sighup)
+        if StartupHangup.take() {
+            daemon.logger.info("SIGHUP while starting: reloading")
+            await Blocking.run { [daemon] in _ = try? daemon.reload() }
+        }
+        for await _ in hangups.cancelOnGracefulShutdown() {
             daemon.logger.info("SIGHUP: reloading")
             await Blocking.run { [daemon] in _ = try? daemon.reload() }
         }
