@@ -31,6 +31,15 @@ struct TopRendererTests {
         #expect(renderer.render(second, previous: nil, history: [:]).contains(" -  "), "no rates on the first screen")
     }
 
+    @Test("a key holding control characters (a producer's escape sequence) is shown escaped, never sent to the terminal as is")
+    func controlCharactersInKeys() {
+        var sample = Self.sample(at: 10, published: 1, bytesOut: 0)
+        sample.pipelines[0].driftKeys = [("\u{1B}]52;c;eA==\u{07}", 3, 0, true), ("k\u{9B}2J\u{7F}", 2, 0, false), ("caméra", 1, 0, false)]
+        let screen = TopRenderer().render(sample, previous: nil, history: [:])
+        #expect(!screen.unicodeScalars.contains { $0.properties.generalCategory == .control && $0 != "\n" }, "\(screen.debugDescription)")
+        #expect(screen.contains("\\u{1B}]52;c;eA==\\u{7}") && screen.contains("k\\u{9B}2J\\u{7F}") && screen.contains("caméra"), "\(screen)")
+    }
+
     @Test("a socket that is not normd's: a reply that is not JSON, or has no pipelines, is an error that says so", arguments: ["garbage", "{}", "[1]"])
     func notNormd(reply: String) {
         let error = #expect(throws: TopError.self) { _ = try TopSample.read(takenAt: 0) { _ in reply } }

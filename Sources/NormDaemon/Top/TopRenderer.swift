@@ -34,6 +34,22 @@ public struct TopRenderer: Sendable {
 
     static func number(_ value: Double?, _ digits: Int = 1) -> String { value.map { String(format: "%.\(digits)f", $0) } ?? "-" }
 
+    /// `text` with every control character (C0, DEL, C1) written as `\u{XX}`. Keys come from
+    /// producers: a key holding an escape sequence must not reach the operator's terminal, where
+    /// it could move the cursor, retitle the window or set the clipboard.
+    static func printable(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else { return text }
+        var out = ""
+        for scalar in text.unicodeScalars {
+            if scalar.properties.generalCategory == .control {
+                out += "\\u{" + String(scalar.value, radix: 16, uppercase: true) + "}"
+            } else {
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+
     static func column(_ text: String, _ width: Int) -> String {
         text.count >= width ? String(text.prefix(width - 1)) + " " : text + String(repeating: " ", count: width - text.count)
     }
@@ -57,7 +73,7 @@ public struct TopRenderer: Sendable {
             let outRate = rate(p.published, before?.published)
             let gbps = rate(p.bytesOut, before?.bytesOut).map { $0 / 1e9 }
             let cells = [
-                (p.name, 14), (p.mode, 7), (Self.number(inRate), 10), (Self.number(outRate), 10), (Self.number(gbps, 2), 7),
+                (Self.printable(p.name), 14), (Self.printable(p.mode), 7), (Self.number(inRate), 10), (Self.number(outRate), 10), (Self.number(gbps, 2), 7),
                 (Self.number(p.latencyP50, 2), 8), (Self.number(p.latencyP99, 2), 8), ("\(p.inFlight)", 10), ("\(p.keys)", 7),
             ]
             out += cells.map { Self.column($0.0, $0.1) }.joined() + "\n"
@@ -73,7 +89,8 @@ public struct TopRenderer: Sendable {
                 if keyOrder == .name { keys.sort { Array($0.key.utf8).lexicographicallyPrecedes(Array($1.key.utf8)) } }
                 out += "  drift (\(p.drift)), \(keys.isEmpty ? "no key scored yet" : "worst \(min(keysShown, keys.count)) of \(keys.count) keys"):\n"
                 for key in keys.prefix(keysShown) {
-                    out += "    \(Self.column(key.key, 24))score \(Self.column(Self.number(key.score, 2), 7))channel \(Self.column("\(key.channel)", 5))"
+                    out +=
+                        "    \(Self.column(Self.printable(key.key), 24))score \(Self.column(Self.number(key.score, 2), 7))channel \(Self.column("\(key.channel)", 5))"
                     out += "\(key.alarm ? "ALARM" : "")\n"
                 }
             }
