@@ -24,5 +24,9 @@ struct DaemonLogHandlerTests {
             date: Date(timeIntervalSince1970: 0))
         #expect(line == #"ts=1970-01-01T00:00:00.000Z level=info msg="normd ready" config="/etc/my \"normd\".toml" pipelines=a,b"#)
         #expect(!handler.format(level: .info, message: "a\nb", metadata: ["k": "x\ny"]).contains("\n"))
+        // A producer's key with escape sequences (C0 ESC, C1 CSI, DEL) reaches no terminal as is.
+        #expect(
+            handler.format(level: .info, message: "m", metadata: ["key": "\u{1B}[2J\u{9B}1m\u{7F}é"], date: Date(timeIntervalSince1970: 0))
+                == #"ts=1970-01-01T00:00:00.000Z level=info msg=m key="\u001b[2J\u009b1m\u007fé""#)
     }
 }

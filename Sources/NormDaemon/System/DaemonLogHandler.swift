@@ -56,7 +56,7 @@ public struct DaemonLogHandler: LogHandler {
 
     /// A logfmt value: bare when it can be, else quoted with `"`, `\` and control characters escaped.
     static func value(_ text: String) -> String {
-        let bare = !text.isEmpty && text.unicodeScalars.allSatisfy { $0.value > 0x20 && $0 != "\"" && $0 != "=" && $0 != "\\" && $0.value != 0x7F }
+        let bare = !text.isEmpty && text.unicodeScalars.allSatisfy { $0.value > 0x20 && $0 != "\"" && $0 != "=" && $0 != "\\" && !isControl($0) }
         return bare ? text : "\"" + escape(text).replacingOccurrences(of: "\"", with: "\\\"") + "\""
     }
 
@@ -70,9 +70,12 @@ public struct DaemonLogHandler: LogHandler {
             case "\r": out += "\\r"
             case "\t": out += "\\t"
             default:
-                if scalar.value < 0x20 || scalar.value == 0x7F { out += String(format: "\\u%04x", scalar.value) } else { out.unicodeScalars.append(scalar) }
+                if isControl(scalar) { out += String(format: "\\u%04x", scalar.value) } else { out.unicodeScalars.append(scalar) }
             }
         }
         return out
     }
+
+    /// C0, DEL and C1: a key from a producer may hold an escape sequence meant for whoever reads the log in a terminal.
+    private static func isControl(_ scalar: Unicode.Scalar) -> Bool { scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) }
 }
