@@ -14,7 +14,7 @@ struct StartupSignalTests {
         var stopped = true
         defer { if stopped { server.signal(SIGCONT) } }
         let daemon = try clusterDaemon(server, waitUntilReady: false)
-        #expect(eventually(timeout: 20) { Self.established(toPort: server.port) }, "the daemon never connected")
+        #expect(eventually(timeout: 20) { Self.waitingToBeAccepted(port: server.port) }, "the daemon never connected")
         daemon.signal(SIGHUP)
         server.signal(SIGCONT)
         stopped = false
@@ -24,15 +24,18 @@ struct StartupSignalTests {
         #expect(daemon.stop() == 0)
     }
 
-    /// Whether a TCP connection to `port` on this machine is established (the kernel's table).
-    static func established(toPort port: Int) -> Bool {
-        let suffix = String(format: ":%04X", port)
-        for file in ["/proc/net/tcp", "/proc/net/tcp6"] {
-            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { continue }
-            for line in text.split(separator: "\n").dropFirst() {
-                let fields = line.split(separator: " ")
-                if fields.count > 3 && fields[2].hasSuffix(suffix) && fields[3] == "01" { return true }
-            }
+    /// Whether the socket listening on `port` holds a connection it has not accepted: the kernel
+    /// completed the daemon's connect, and the stopped server never took it. (Read off the listening
+    /// sockets, which /proc/net/tcp lists first: established ones further down can be skipped
+    /// between two reads while other tests open and close connections.)
+    static func waitingToBeAccepted(port: Int) -> Bool {
+        let local = String(format: "0100007F:%04X", port)
+        let text = (try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8)) ?? ""
+        for line in text.split(separator: "\n").dropFirst() {
+            // sl local_address rem_address st tx_queue:rx_queue; 0A is LISTEN, rx_queue its accept queue.
+            let fields = line.split(separator: " ")
+            guard fields.count > 4, fields[1] == local, fields[3] == "0A", let queue = fields[4].split(separator: ":").last else { continue }
+            return (Int(queue, radix: 16) ?? 0) > 0
         }
         return false
     }
