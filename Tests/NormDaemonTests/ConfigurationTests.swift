@@ -161,6 +161,8 @@ struct ConfigurationTests {
         try Data([0x23, 0x20, 0xE9, 0x0A]).write(to: latin1)
         for (path, why) in [
             (folder.appendingPathComponent("none.toml").path, "No such file or directory"), (folder.path, "Is a directory"), (latin1.path, "not UTF-8 text"),
+            // A path that never ends is given up on at the limit, not read until memory runs out.
+            ("/dev/zero", "longer than 16777216 bytes: not a file normd reads (is it a device or an endless pipe?)"),
         ] {
             let error = #expect(throws: ConfigurationError.self) { _ = try ConfigurationLoader.load(path: path, environment: Self.environment) }
             #expect(error?.description == "\(path): cannot read: \(why)", "\(String(describing: error))")

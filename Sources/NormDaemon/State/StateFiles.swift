@@ -140,7 +140,7 @@ public struct StateFiles: Sendable {
 
     private static func read(_ path: String) -> Result<Snapshot?, SafeTensors.FormatError> {
         let data: [UInt8]
-        switch FileContents.read(path) {
+        switch FileContents.read(path, limit: FileContents.stateLimit) {
         case .success(let bytes): data = bytes
         case .failure(let failure) where failure.isMissing: return .success(nil)
         case .failure(let failure): return .failure(.init(message: "\(path) is unreadable: \(failure)"))
