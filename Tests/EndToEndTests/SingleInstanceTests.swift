@@ -40,4 +40,18 @@ struct SingleInstanceTests {
         try OperationsEndToEndTests.feed(first, TestPeers(), count: 1)
         #expect(first.stop() == 0)
     }
+
+    @Test(
+        "an ipc endpoint or a control socket whose path is a file is refused at start and the file kept (libzmq and a stale-socket cleanup would delete it)",
+        arguments: ["input", "dead_letter", "control_socket"])
+    func fileWhereASocketGoes(place: String) throws {
+        let directory = DaemonProcess.makeDirectory()
+        let file = directory.appendingPathComponent(place == "control_socket" ? "ctl.sock" : "bn.\(place == "input" ? "in" : "dead")")
+        try Data("someone's data\n".utf8).write(to: file)
+        let daemon = try DaemonProcess(pipelines: pipelineTOML(deadLetter: true), directory: directory, waitUntilReady: false)
+        try #require(eventually(timeout: 20) { !daemon.process.isRunning }, "normd started over the file: \(daemon.log)")
+        #expect(daemon.process.terminationStatus == 1)
+        #expect(daemon.log.contains("\(file.path) is a regular file, not a socket"), "\(daemon.log)")
+        #expect(try String(contentsOf: file, encoding: .utf8) == "someone's data\n")
+    }
 }

@@ -14,6 +14,8 @@ public final class ControlServer: Service, Sendable {
     let logger: Logger
     let handler: @Sendable (String) -> String
     private let listener: Int32
+    /// The socket this server bound, so that only it is removed at the end, not what replaced it.
+    private let boundInode: ino_t?
     private let closed = Atomic<Bool>(false)
     private let stopRequested = Atomic<Bool>(false)
     private let finished = DispatchSemaphore(value: 0)
@@ -35,6 +37,7 @@ public final class ControlServer: Service, Sendable {
             allowedGroup = group.pointee.gr_gid
         }
         listener = try UnixSocket.listen(path: path, group: allowedGroup.map { ($0, controlGroup) })
+        boundInode = UnixSocket.socketInode(at: path)
         let folder = (path as NSString).deletingLastPathComponent
         var info = stat()
         if allowedGroup != nil, stat(folder.isEmpty ? "." : folder, &info) == 0, info.st_mode & 0o011 == 0 {
@@ -59,7 +62,7 @@ public final class ControlServer: Service, Sendable {
     func closeListener() {
         guard !closed.exchange(true, ordering: .relaxed) else { return }
         close(listener)
-        unlink(path)
+        if let boundInode, UnixSocket.socketInode(at: path) == boundInode { unlink(path) }
     }
 
     deinit { closeListener() }

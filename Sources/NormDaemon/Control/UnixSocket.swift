@@ -32,6 +32,9 @@ public enum UnixSocket {
         // 0755 when created: control_group members must reach the socket (itself 0660) through it.
         if !directory.isEmpty { try PrivateDirectory.ensure(directory, purpose: "control socket's folder", mode: 0o755) }
         var address = try address(path)
+        if let other = nonSocket(at: path) {
+            throw DaemonError(.control, "control_socket \(path) is \(other), not a socket: normd replaces only a stale socket there")
+        }
         if FileManager.default.fileExists(atPath: path) {
             if isListening(path: path) {
                 throw DaemonError(.control, "another process answers on the control socket \(path)")
@@ -65,6 +68,28 @@ public enum UnixSocket {
             throw DaemonError(.control, "cannot listen on \(path)", errno: code)
         }
         return fd
+    }
+
+    /// What is at `path` when it is something other than a socket ("a regular file", "a folder",
+    /// ...), else nil (a socket, or nothing). A symbolic link is not followed: it is what is there.
+    static func nonSocket(at path: String) -> String? {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return nil }
+        switch info.st_mode & S_IFMT {
+        case S_IFSOCK: return nil
+        case S_IFREG: return "a regular file"
+        case S_IFDIR: return "a folder"
+        case S_IFLNK: return "a symbolic link"
+        case S_IFIFO: return "a named pipe"
+        default: return "a device"
+        }
+    }
+
+    /// The inode of the socket at `path`, or nil when none is there.
+    static func socketInode(at path: String) -> ino_t? {
+        var info = stat()
+        guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFSOCK else { return nil }
+        return info.st_ino
     }
 
     /// Whether a process accepts connections on the Unix socket at `path` (a connect probe).

@@ -79,9 +79,14 @@ struct SocketFactory {
     /// a stale file (nobody listening) is left for libzmq to replace. A pipeline restarted by a reload
     /// finds its own old socket listening for a moment after closing it (libzmq closes it in its I/O
     /// thread), so the path is asked again for up to `bindPatienceSeconds`, as a tcp bind is retried.
+    /// What is there and is not a socket (a file, a folder, a link) is refused too: libzmq would
+    /// delete it, and an endpoint mistyped as a file's path must not cost the file.
     static func refuseLiveIPC(_ endpoint: String) throws(DaemonError) {
         guard endpoint.hasPrefix("ipc://") else { return }
         let path = String(endpoint.dropFirst("ipc://".count))
+        if !path.hasPrefix("@"), let other = UnixSocket.nonSocket(at: path) {
+            throw DaemonError(.socket, "\(endpoint): \(path) is \(other), not a socket; normd replaces only a stale socket there")
+        }
         let deadline = MonotonicClock.deadline(after: bindPatienceSeconds)
         var pause: UInt32 = 5_000
         while UnixSocket.isListening(path: path) {
