@@ -104,4 +104,24 @@ struct StateSafetyTests {
         #expect(foreign.process.terminationStatus == 1)
         #expect(foreign.log.contains("belongs to uid 4242"), "\(foreign.log)")
     }
+
+    @Test("a state file whose keys have other channels than the configuration now says: start is refused, saying how to go on, and the file is kept")
+    func channelsChanged() throws {
+        let directory = DaemonProcess.makeDirectory()
+        let first = try DaemonProcess(pipelines: pipelineTOML(), directory: directory)
+        try OperationsEndToEndTests.feed(first, TestPeers(), count: 2)  // 3 channels
+        #expect(first.stop() == 0)
+        let state = URL(fileURLWithPath: first.stateDir).appendingPathComponent("bn.safetensors")
+        let saved = try Data(contentsOf: state)
+        let config = URL(fileURLWithPath: first.configPath)
+        try String(contentsOf: config, encoding: .utf8).replacingOccurrences(of: "kind = \"batch\"", with: "kind = \"batch\"\nchannels = 5")
+            .write(to: config, atomically: true, encoding: .utf8)
+        let refused = try DaemonProcess(pipelines: "", directory: directory, waitUntilReady: false)
+        try #require(eventually(timeout: 20) { !refused.process.isRunning }, "\(refused.log)")
+        #expect(refused.process.terminationStatus == 1)
+        #expect(
+            refused.log.contains("has 3 channels for key") && refused.log.contains("cam0") && refused.log.contains("configuration says 5")
+                && refused.log.contains("--reset-state"), "\(refused.log)")
+        #expect(try Data(contentsOf: state) == saved)
+    }
 }

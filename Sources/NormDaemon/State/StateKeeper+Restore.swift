@@ -87,7 +87,10 @@ extension StateKeeper {
         for key in inMemory {
             let stats = merged[key]!
             guard norm.channels == 0 || stats.channels == norm.channels else {
-                throw DaemonError(.state, "state file for \(pipeline) has \(stats.channels) channels for key \"\(key)\", configuration says \(norm.channels)")
+                throw DaemonError(
+                    .state,
+                    "state file for \(pipeline) has \(stats.channels) channels for key \"\(key)\", configuration says \(norm.channels); "
+                        + "put channels back, or start once with normd run --reset-state to drop the saved statistics")
             }
             store.restore(key: key.string, channels: stats.channels, statistics: stats)
             if archived[key] != nil { archive?.forget(key: key.string) }
