@@ -98,5 +98,12 @@ struct CommandLineTests {
         #expect(again.status != 0 && again.stderr.contains("server.key_secret exists"), "\(again.stderr)")
         #expect(try CurveCertificate.load(secretFile: "\(directory)/server.key_secret").secretKey == secret.secretKey)
         #expect(try CurveCertificate.load(secretFile: "\(directory)/server.key").publicKey == secret.publicKey)
+
+        // A name that is not a file name writes nothing (an empty one made hidden ".key" files).
+        for name in ["", "sub/server", ".."] {
+            let refused = try runNormd(["keygen", directory, name])
+            #expect(refused.status == 1 && refused.stderr.contains("is not a certificate name"), "\(name): \(refused.stderr)")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory).sorted() == ["server.key", "server.key_secret"])
     }
 }

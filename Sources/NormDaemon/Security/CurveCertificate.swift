@@ -49,6 +49,10 @@ public struct CurveCertificate: Sendable, Equatable, CustomStringConvertible, Cu
 
     /// Writes `DIR/NAME.key` (public) and `DIR/NAME.key_secret` (mode 0600), as `normd keygen` does.
     public static func generate(directory: String, name: String) throws -> (publicFile: String, secretFile: String) {
+        // NAME names the pair inside DIR: an empty one would write hidden ".key" files.
+        guard !name.isEmpty, !name.contains("/"), name != ".", name != ".." else {
+            throw DaemonError(.system, "\"\(name)\" is not a certificate name: give a file name without \"/\" (e.g. normd keygen /etc/normd/curve normd)")
+        }
         let (publicKey, secretKey) = try ZMQCurve.keyPair()
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let publicFile = "\(directory)/\(name).key"
