@@ -55,6 +55,13 @@ struct Bench: AsyncParsableCommand {
 
     func validate() throws {
         if let shape { _ = try shapeValues(shape) }
+        guard rounds >= 1 else { throw ValidationError("--rounds must be at least 1") }
+        guard inFlight >= 1 else { throw ValidationError("--in-flight must be at least 1: with none in flight nothing is sent") }
+        guard hwm >= 0 else { throw ValidationError("--hwm must be 0 (no limit) or more") }
+        guard messages >= 1 else { throw ValidationError("--messages must be at least 1") }
+        if let keys, keys < 1 { throw ValidationError("--keys must be at least 1") }
+        guard maxKeys >= 0 else { throw ValidationError("--max-keys must be 0 (none) or more") }
+        if let sweepMax, sweepMax < 64 { throw ValidationError("--sweep-max must be at least 64, the sweep's smallest batch") }
         if let rate, !(rate > 0 && rate.isFinite) { throw ValidationError("--rate must be a positive number of batches a second") }
         guard load > 0, load <= 1 else { throw ValidationError("--load must be in (0, 1]") }
         guard producers >= 1, (keys ?? 64) >= producers || !soak else { throw ValidationError("--keys must be at least --producers, which must be at least 1") }
@@ -146,12 +153,24 @@ struct Bench: AsyncParsableCommand {
     }
 
     /// `--shape`'s dimensions; a part that is not a positive whole number is an error, not skipped.
+    /// The batches the bench sends: 2 to 5 dimensions, as the wire format allows, of float32 within
+    /// the default `max_message_bytes` (256 MiB), so the daemon accepts them.
     func shapeValues(_ text: String) throws -> [Int] {
-        try text.split(separator: ",", omittingEmptySubsequences: false).map { part in
+        let values = try text.split(separator: ",", omittingEmptySubsequences: false).map { part in
             guard let value = Int(part.trimmingCharacters(in: .whitespaces)), value > 0 else {
                 throw ValidationError("--shape must be positive whole numbers separated by commas, not '\(text)'")
             }
             return value
         }
+        guard (2...5).contains(values.count) else { throw ValidationError("--shape must have 2 to 5 dimensions ([N, C, ...spatial]), not '\(text)'") }
+        var bytes = 4
+        for value in values {
+            let (product, overflow) = bytes.multipliedReportingOverflow(by: value)
+            guard !overflow, product <= 1 << 28 else {
+                throw ValidationError("--shape '\(text)' is over 256 MiB of float32, the daemon's default max_message_bytes")
+            }
+            bytes = product
+        }
+        return values
     }
 }

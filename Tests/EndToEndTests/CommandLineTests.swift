@@ -82,6 +82,20 @@ struct CommandLineTests {
         }
     }
 
+    @Test(
+        "bench refuses what it cannot measure before it starts anything: a shape the wire cannot carry (one that overflowed crashed it), no rounds, nothing in flight",
+        arguments: [
+            (["--shape", "99999999,99999999,9999"], "is over 256 MiB of float32"),
+            (["--shape", "64"], "--shape must have 2 to 5 dimensions"),
+            (["--kernel", "--rounds", "0"], "--rounds must be at least 1"),
+            (["--in-flight", "0"], "--in-flight must be at least 1"),
+            (["--keys", "0"], "--keys must be at least 1"),
+        ])
+    func benchArguments(arguments: [String], message: String) throws {
+        let result = try runNormd(["bench"] + arguments)
+        #expect(result.status == 64 && result.stderr.contains(message), "\(result.stderr)")
+    }
+
     @Test("keygen writes a zcert pair, the secret one readable only by its owner, and never replaces an existing pair")
     func keygen() throws {
         let directory = DaemonProcess.makeDirectory().path
