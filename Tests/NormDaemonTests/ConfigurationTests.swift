@@ -128,6 +128,16 @@ struct ConfigurationTests {
         #expect(problems(text(largest[0], largest[1], largest[2], largest[3])).isEmpty)
     }
 
+    @Test("a pipeline name too long for the state files it names is refused at check-config, not at the first start")
+    func nameLength() {
+        func text(_ name: String) -> String {
+            "[[pipeline]]\nname = \"\(name)\"\n[pipeline.input]\nbind = [\"ipc:///tmp/a\"]\n[pipeline.output]\nbind = [\"ipc:///tmp/b\"]\n"
+        }
+        #expect(
+            problems(text(String(repeating: "n", count: 201))) == ["normd.toml:2: pipeline[0].name: is 201 bytes, longer than 200 (it names the state files)"])
+        #expect(problems(text(String(repeating: "é", count: 100))).isEmpty)  // 200 bytes
+    }
+
     @Test("duplicate names, no pipeline, TOML syntax errors")
     func structural() {
         let one = "[[pipeline]]\nname = \"a\"\n[pipeline.input]\nbind = [\"ipc:///tmp/a\"]\n[pipeline.output]\nbind = [\"ipc:///tmp/b\"]\n"

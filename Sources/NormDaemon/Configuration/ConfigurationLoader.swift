@@ -95,6 +95,10 @@ public enum ConfigurationLoader {
         if name.contains(where: { $0 == "/" || $0 == " " || $0.isNewline }) {
             reader.fail(table.key("name"), "\"\(name)\" may not contain '/', spaces or newlines (it names the state file)")
         }
+        // The longest file it names, <name>.prev.safetensors.tmp, must fit a file name (255 bytes).
+        if name.utf8.count > PipelineConfiguration.maxNameBytes {
+            reader.fail(table.key("name"), "is \(name.utf8.count) bytes, longer than \(PipelineConfiguration.maxNameBytes) (it names the state files)")
+        }
         var pipeline = PipelineConfiguration(name: name)
         if let input = table.table("input") {
             pipeline.input = readInput(input, reader: reader)

@@ -1,6 +1,8 @@
 /// One `[[pipeline]]` table.
 public struct PipelineConfiguration: Sendable, Equatable {
     public var name: String
+    /// A name's longest use is the file name `<name>.prev.safetensors.tmp`, within 255 bytes.
+    public static let maxNameBytes = 200
     public var input = InputSettings()
     public var output = OutputSettings()
     public var norm = NormConfiguration()
