@@ -76,7 +76,7 @@ struct SocketFactory {
 
     /// libzmq binds an ipc:// path by unlinking whatever is there, so binding over a live process's
     /// socket silently steals its traffic. A path where a process still accepts connections is refused;
-    /// a stale file (nobody listening) is left for libzmq to replace. A pipeline restarted by a reload
+    /// a stale socket (nobody listening) is left for libzmq to replace. A pipeline restarted by a reload
     /// finds its own old socket listening for a moment after closing it (libzmq closes it in its I/O
     /// thread), so the path is asked again for up to `bindPatienceSeconds`, as a tcp bind is retried.
     /// What is there and is not a socket (a file, a folder, a link) is refused too: libzmq would

@@ -87,7 +87,8 @@ public struct TopRenderer: Sendable {
             if p.drift != "off" {
                 var keys = p.driftKeys
                 if keyOrder == .name { keys.sort { Array($0.key.utf8).lexicographicallyPrecedes(Array($1.key.utf8)) } }
-                out += "  drift (\(p.drift)), \(keys.isEmpty ? "no key scored yet" : "worst \(min(keysShown, keys.count)) of \(keys.count) keys"):\n"
+                out +=
+                    "  drift (\(Self.printable(p.drift))), \(keys.isEmpty ? "no key scored yet" : "worst \(min(keysShown, keys.count)) of \(keys.count) keys"):\n"
                 for key in keys.prefix(keysShown) {
                     out +=
                         "    \(Self.column(Self.printable(key.key), 24))score \(Self.column(Self.number(key.score, 2), 7))channel \(Self.column("\(key.channel)", 5))"
