@@ -35,7 +35,7 @@ public enum UnixSocket {
         if let other = nonSocket(at: path) {
             throw DaemonError(.control, "control_socket \(path) is \(other), not a socket: normd replaces only a stale socket there")
         }
-        if FileManager.default.fileExists(atPath: path) {
+        if socketInode(at: path) != nil {
             if isListening(path: path) {
                 throw DaemonError(.control, "another process answers on the control socket \(path)")
             }

@@ -56,7 +56,7 @@ public struct DaemonLogHandler: LogHandler {
 
     /// A logfmt value: bare when it can be, else quoted with `"`, `\` and control characters escaped.
     static func value(_ text: String) -> String {
-        let bare = !text.isEmpty && text.unicodeScalars.allSatisfy { $0.value > 0x20 && $0 != "\"" && $0 != "=" && $0 != "\\" && !isControl($0) }
+        let bare = !text.isEmpty && text.unicodeScalars.allSatisfy { $0.value > 0x20 && $0 != "\"" && $0 != "=" && $0 != "\\" && !$0.isControlCharacter }
         return bare ? text : "\"" + escape(text).replacingOccurrences(of: "\"", with: "\\\"") + "\""
     }
 
@@ -70,12 +70,9 @@ public struct DaemonLogHandler: LogHandler {
             case "\r": out += "\\r"
             case "\t": out += "\\t"
             default:
-                if isControl(scalar) { out += String(format: "\\u%04x", scalar.value) } else { out.unicodeScalars.append(scalar) }
+                if scalar.isControlCharacter { out += String(format: "\\u%04x", scalar.value) } else { out.unicodeScalars.append(scalar) }
             }
         }
         return out
     }
-
-    /// C0, DEL and C1: a key from a producer may hold an escape sequence meant for whoever reads the log in a terminal.
-    private static func isControl(_ scalar: Unicode.Scalar) -> Bool { scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) }
 }

@@ -38,10 +38,10 @@ public struct TopRenderer: Sendable {
     /// producers: a key holding an escape sequence must not reach the operator's terminal, where
     /// it could move the cursor, retitle the window or set the clipboard.
     static func printable(_ text: String) -> String {
-        guard text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else { return text }
+        guard text.unicodeScalars.contains(where: { $0.isControlCharacter }) else { return text }
         var out = ""
         for scalar in text.unicodeScalars {
-            if scalar.properties.generalCategory == .control {
+            if scalar.isControlCharacter {
                 out += "\\u{" + String(scalar.value, radix: 16, uppercase: true) + "}"
             } else {
                 out.unicodeScalars.append(scalar)
