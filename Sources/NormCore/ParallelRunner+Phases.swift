@@ -12,6 +12,12 @@ extension ParallelRunner {
     /// pieces already claimed — being run by a thread that is not waiting — and for `between`,
     /// which the thread that finished the last first piece runs at once: it cannot deadlock.
     ///
+    /// The second phase claims its pieces from the last to the first: a batch's apply pass then
+    /// starts on the pieces its statistics pass read last, while they are still in L2/L3. On a
+    /// machine whose 8 MiB L3 is the size of the batch, that took BatchNorm training on
+    /// [32, 64, 32, 32] from 1.41 to 1.28 of the bound (9 interleaved pairs). It changes no bits:
+    /// each apply piece is computed from the same constants whatever the order.
+    ///
     /// - Returns: what `between` returned.
     func runPhases(
         workers: Int, first firstPieces: Int, _ first: (Int) -> Void,
@@ -21,7 +27,7 @@ extension ParallelRunner {
         if workers <= 1 {
             for piece in 0..<firstPieces { first(piece) }
             guard between() else { return false }
-            for piece in 0..<secondPieces { second(piece) }
+            for piece in (0..<secondPieces).reversed() { second(piece) }
             return true
         }
         let counters = PhaseCounters()
@@ -38,8 +44,8 @@ extension ParallelRunner {
             }
             // The usual wait is for the rest of another worker's piece: spin about that long.
             guard counters.waitForSecondPhase(spinningFor: 2 * max(longestPiece, 50_000)) else { return }
-            while case let piece = counters.secondClaimed.wrappingAdd(1, ordering: .relaxed).oldValue, piece < secondPieces {
-                second(piece)
+            while case let claimed = counters.secondClaimed.wrappingAdd(1, ordering: .relaxed).oldValue, claimed < secondPieces {
+                second(secondPieces - 1 - claimed)
             }
         }
         return counters.phase.load(ordering: .acquiring) == PhaseCounters.second

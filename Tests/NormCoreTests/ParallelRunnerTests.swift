@@ -60,6 +60,16 @@ struct ParallelRunnerTests {
         #expect(log.outOfOrder.load(ordering: .relaxed) == 0)
     }
 
+    // The apply pass of a batch starts where its statistics pass ended, on what is still cached.
+    @Test("the second phase runs its pieces from the last to the first")
+    func secondPhaseBackwards() {
+        let order = ObservedMutex<[Int]>([])
+        #expect(
+            ParallelRunner(threads: 1).runPhases(
+                workers: 1, first: 3, { _ in }, between: { true }, second: 5, { piece in order.withLock { $0.append(piece) } }))
+        #expect(order.withLock { $0 } == [4, 3, 2, 1, 0])
+    }
+
     @Test("between returning false skips the second phase")
     func betweenStops() {
         let log = PhaseLog(first: 6, second: 6)
