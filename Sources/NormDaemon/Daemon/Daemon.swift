@@ -13,7 +13,11 @@ public final class Daemon: Service, Sendable {
     public let logger: Logger
     public let source: ConfigurationSource
     public let notifier: SystemdNotifier
+    /// The wall-clock start, for `process_start_time_seconds` alone.
     let startedAt = Date()
+    /// The monotonic start, for `uptime`: a step of the wall clock (NTP, chrony's makestep,
+    /// `date -s`) must not make the daemon older or younger.
+    private let startedAtNanoseconds = MonotonicClock.nanoseconds()
     /// The ZeroMQ context its sockets live in (an `inproc://` peer must use it too).
     public let context: ZMQContext
     let authenticator: ZAPAuthenticator
@@ -36,7 +40,7 @@ public final class Daemon: Service, Sendable {
     public var configuration: Configuration { supervisor.configuration }
     public var pipelines: [Pipeline] { supervisor.pipelines }
     public func pipeline(named name: String) -> Pipeline? { supervisor.pipeline(named: name) }
-    public var uptime: Double { Date().timeIntervalSince(startedAt) }
+    public var uptime: Double { Double(MonotonicClock.nanoseconds() &- startedAtNanoseconds) / 1e9 }
 
     /// Takes the state folder, loads state, starts every pipeline, the metrics listener and the
     /// control socket, in that order. Throws, having closed what it opened, if any cannot start.
