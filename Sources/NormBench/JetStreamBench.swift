@@ -1,6 +1,7 @@
 import Foundation
 import NATS
 import NormCluster
+import NormDaemon
 import NormFormats
 
 /// `normd bench --jetstream URL`: a JetStream-fed pipeline run by 1, 2, 3… normd instances beside
@@ -63,13 +64,15 @@ public struct JetStreamBench: Sendable {
 
     /// Outputs a second from the first output seen to the last, polling the output stream.
     private func timeOutputs(_ settings: ClusterSettings, _ jetStream: JetStream, timeout: Double = 600) throws -> Double {
-        var first: (Date, Int)?
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
+        var first: (UInt64, Int)?
+        let deadline = MonotonicClock.deadline(after: timeout)
+        while MonotonicClock.nanoseconds() < deadline {
             let info = try JSONParser.parse(try jetStream.api("STREAM.INFO.\(settings.outputStream!)", ""))
             let n = info["state"]?["messages"]?.intValue ?? 0
-            if first == nil, n > 0 { first = (Date(), n) }
-            if n >= messages, let (start, seen) = first { return Double(messages - seen) / max(1e-3, Date().timeIntervalSince(start)) }
+            if first == nil, n > 0 { first = (MonotonicClock.nanoseconds(), n) }
+            if n >= messages, let (start, seen) = first {
+                return Double(messages - seen) / max(1e-3, Double(MonotonicClock.nanoseconds() - start) / 1e9)
+            }
             usleep(2_000)
         }
         throw ClusterError(.server, "the outputs did not all arrive within \(Int(timeout)) s")
@@ -124,13 +127,13 @@ public struct JetStreamBench: Sendable {
                     (try? members.get(key)).flatMap { $0.map { (key, $0.revision) } }
                 })
         }
-        let deadline = Date().addingTimeInterval(30)
+        let deadline = MonotonicClock.deadline(after: 30)
         var seen = revisions()
-        while seen.count < n && Date() < deadline {
+        while seen.count < n && MonotonicClock.nanoseconds() < deadline {
             usleep(20_000)
             seen = revisions()
         }
-        while Date() < deadline, !revisions().allSatisfy({ key, revision in revision > seen[key, default: 0] }) { usleep(20_000) }
+        while MonotonicClock.nanoseconds() < deadline, !revisions().allSatisfy({ key, revision in revision > seen[key, default: 0] }) { usleep(20_000) }
         try publish()
         return try timeOutputs(settings, jetStream)
     }

@@ -1,4 +1,5 @@
 import Foundation
+import NormDaemon
 
 /// Medians and spreads of repeated timings, as docs/benchmarks.md asks figures to be quoted.
 public struct Sample: Sendable {
@@ -33,8 +34,8 @@ func endProgress() {
 
 /// Polls `isReady` every 20 ms until it holds (true), `process` exits, or `seconds` pass (false).
 func waitUntilReady(_ process: Process, seconds: Double, isReady: () -> Bool) -> Bool {
-    let deadline = Date().addingTimeInterval(seconds)
-    while Date() < deadline {
+    let deadline = MonotonicClock.deadline(after: seconds)
+    while MonotonicClock.nanoseconds() < deadline {
         if isReady() { return true }
         guard process.isRunning else { return false }
         usleep(20_000)
