@@ -138,6 +138,26 @@ struct ConfigurationTests {
         #expect(problems(text(String(repeating: "é", count: 100))).isEmpty)  // 200 bytes
     }
 
+    @Test("names \"a\" and \"a.prev\", whose state files would be one file, are refused in either order")
+    func namesSharingAStateFile() {
+        func text(_ names: String...) -> String {
+            names.enumerated().map { index, name in
+                "[[pipeline]]\nname = \"\(name)\"\n[pipeline.input]\nbind = [\"ipc:///tmp/in\(index)\"]\n[pipeline.output]\nbind = [\"ipc:///tmp/out\(index)\"]\n"
+            }.joined()
+        }
+        let message =
+            "pipeline[1].name: \"a.prev\" would share a state file with pipeline \"a\" (a.prev.safetensors is also its previous generation); choose another name"
+        #expect(problems(text("a", "a.prev")) == ["normd.toml:8: " + message])
+        #expect(problems(text("a.prev", "a")) == ["normd.toml:2: " + message.replacingOccurrences(of: "[1]", with: "[0]")])
+        // Alone, or beside other names, a name ending in .prev is fine.
+        #expect(problems(text("a.prev")).isEmpty)
+        #expect(problems(text("a.prev", "b", "a.prev.prev.x")).isEmpty)
+        #expect(
+            problems(text("a.prev", "a.prev.prev")) == [
+                "normd.toml:8: pipeline[1].name: \"a.prev.prev\" would share a state file with pipeline \"a.prev\" (a.prev.prev.safetensors is also its previous generation); choose another name"
+            ])
+    }
+
     @Test("duplicate names, no pipeline, TOML syntax errors")
     func structural() {
         let one = "[[pipeline]]\nname = \"a\"\n[pipeline.input]\nbind = [\"ipc:///tmp/a\"]\n[pipeline.output]\nbind = [\"ipc:///tmp/b\"]\n"

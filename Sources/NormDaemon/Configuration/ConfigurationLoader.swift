@@ -76,6 +76,14 @@ public enum ConfigurationLoader {
         for (index, pipeline) in pipelines.enumerated() where !seen.insert(pipeline.name).inserted {
             reader.fail("pipeline[\(index)].name", "\"\(pipeline.name)\" is already the name of another pipeline")
         }
+        // Pipeline "a"'s previous generation, a.prev.safetensors, is pipeline "a.prev"'s state file:
+        // each checkpoint would overwrite the other's, and a restart could restore one's statistics into the other.
+        for (index, pipeline) in pipelines.enumerated() where pipeline.name.hasSuffix(".prev") && seen.contains(String(pipeline.name.dropLast(5))) {
+            reader.fail(
+                "pipeline[\(index)].name",
+                "\"\(pipeline.name)\" would share a state file with pipeline \"\(pipeline.name.dropLast(5))\" (\(pipeline.name).safetensors is also its previous generation); choose another name"
+            )
+        }
         checkBindsAreUnique(pipelines, reader: reader)
         guard reader.problems.isEmpty else { throw ConfigurationError(problems: reader.problems) }
         return Loaded(configuration: Configuration(daemon: daemon, pipelines: pipelines), warnings: reader.warnings)
