@@ -124,4 +124,38 @@ struct StateSafetyTests {
                 && refused.log.contains("--reset-state"), "\(refused.log)")
         #expect(try Data(contentsOf: state) == saved)
     }
+
+    @Test("a state file of another stats scope is set aside, not overwritten: putting the configuration and the file back restores the keys")
+    func otherScopeSetAside() throws {
+        let directory = DaemonProcess.makeDirectory()
+        let first = try DaemonProcess(pipelines: pipelineTOML(), directory: directory)
+        try OperationsEndToEndTests.feed(first, TestPeers(), count: 3)
+        #expect(first.stop() == 0)
+        let folder = URL(fileURLWithPath: first.stateDir)
+        let state = folder.appendingPathComponent("bn.safetensors")
+        let saved = try Data(contentsOf: state)
+        let config = URL(fileURLWithPath: first.configPath)
+        let perKey = try String(contentsOf: config, encoding: .utf8)
+        try perKey.replacingOccurrences(of: "kind = \"batch\"", with: "kind = \"batch\"\nstats = \"shared\"")
+            .write(to: config, atomically: true, encoding: .utf8)
+
+        let shared = try DaemonProcess(pipelines: "", directory: directory)
+        #expect(shared.log.contains("state file is for kind batch, stats per_key; starting fresh"), "\(shared.log)")
+        let aside = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasPrefix("bn.set-aside-") }
+        let asideState = try #require(aside.first { $0.hasSuffix("Z.safetensors") }, "\(aside)")
+        #expect(shared.log.contains(asideState))
+        // Two checkpoints of the fresh pipeline rotate bn.safetensors and bn.prev.safetensors; the set-aside file stays.
+        _ = try shared.ctl("checkpoint")
+        _ = try shared.ctl("checkpoint")
+        #expect(try Data(contentsOf: folder.appendingPathComponent(asideState)) == saved)
+        #expect(shared.stop() == 0)
+
+        // The way back: the old configuration and the file under its own name.
+        try perKey.write(to: config, atomically: true, encoding: .utf8)
+        for name in ["bn.safetensors", "bn.prev.safetensors"] { try? FileManager.default.removeItem(at: folder.appendingPathComponent(name)) }
+        try FileManager.default.moveItem(at: folder.appendingPathComponent(asideState), to: state)
+        let back = try DaemonProcess(pipelines: "", directory: directory)
+        #expect(try back.ctl("show", "bn")["keys"]?["cam0"]?["num_batches_tracked"]?.intValue == 3)
+        #expect(back.stop() == 0)
+    }
 }

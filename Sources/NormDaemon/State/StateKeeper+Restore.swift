@@ -30,6 +30,7 @@ extension StateKeeper {
             if let seedStatistics, seedStatistics.channels == channels { return seedStatistics }
             return .initial(channels: channels)
         }
+        let snapshot = resetState ? nil : try savedSnapshot(for: config)
         let evicts = norm.keyPolicy == .evictLRU && norm.maxKeys > 0 && norm.settings.hasRunningStatistics
         // An archive left by an evicting configuration is read even when this one does not evict,
         // so its keys come back into memory instead of being lost.
@@ -44,33 +45,40 @@ extension StateKeeper {
             logger.notice("pipeline \(config.name): --reset-state, ignoring any state file")
             archive?.removeAll()
         } else {
-            let loaded = try files.load(pipeline: config.name)
-            var snapshot: StateFiles.Snapshot?
-            switch loaded {
-            case .none: break
-            case .current(let s): snapshot = s
-            case .previous(let s, let problem):
-                logger.critical("pipeline \(config.name): \(problem); starting from the previous generation \(files.previousPath(config.name))")
-                snapshot = s
-            }
-            if let snapshot, snapshot.kind != norm.kind || snapshot.shared != (norm.stats == .shared) {
-                logger.warning("pipeline \(config.name): state file is for kind \(snapshot.kind.rawValue); starting fresh")
-                archive?.removeAll()
-            } else {
-                let restored = try restoreKeys(snapshot?.keys ?? [:], archive: archive, into: store, norm: norm, evicts: evicts, pipeline: config.name)
-                if let snapshot {
-                    if let saved = snapshot.affine, norm.affine, saved.weight.count == affine?.weight.count { affine = saved }
-                    if norm.mode == snapshot.configuredMode && snapshot.mode != norm.mode {
-                        mode = snapshot.mode
-                        logger.notice(
-                            "pipeline \(config.name): mode \(mode.rawValue) restored from the state (set with ctl mode); the configuration says \(norm.mode.rawValue)"
-                        )
-                    }
+            let restored = try restoreKeys(snapshot?.keys ?? [:], archive: archive, into: store, norm: norm, evicts: evicts, pipeline: config.name)
+            if let snapshot {
+                if let saved = snapshot.affine, norm.affine, saved.weight.count == affine?.weight.count { affine = saved }
+                if norm.mode == snapshot.configuredMode && snapshot.mode != norm.mode {
+                    mode = snapshot.mode
+                    logger.notice(
+                        "pipeline \(config.name): mode \(mode.rawValue) restored from the state (set with ctl mode); the configuration says \(norm.mode.rawValue)"
+                    )
                 }
-                if restored > 0 { logger.info("pipeline \(config.name): restored \(restored) keys from state") }
             }
+            if restored > 0 { logger.info("pipeline \(config.name): restored \(restored) keys from state") }
         }
         return PipelineState(name: config.name, store: store, affine: affine, mode: mode, configuredMode: norm.mode, counters: counters ?? PipelineCounters())
+    }
+
+    /// The pipeline's saved state, if it has one for this kind and stats scope. A state file of
+    /// another kind or scope is set aside with its previous generation and archive (and the log
+    /// names where), so the fresh start overwrites none of it.
+    private func savedSnapshot(for config: PipelineConfiguration) throws(DaemonError) -> StateFiles.Snapshot? {
+        let snapshot: StateFiles.Snapshot
+        switch try files.load(pipeline: config.name) {
+        case .none: return nil
+        case .current(let s): snapshot = s
+        case .previous(let s, let problem):
+            logger.critical("pipeline \(config.name): \(problem); starting from the previous generation \(files.previousPath(config.name))")
+            snapshot = s
+        }
+        let scope = config.norm.stats == .shared
+        guard snapshot.kind != config.norm.kind || snapshot.shared != scope else { return snapshot }
+        let moved = try files.setAside(pipeline: config.name)
+        logger.warning(
+            "pipeline \(config.name): state file is for kind \(snapshot.kind.rawValue), stats \(snapshot.shared ? "shared" : "per_key"); starting fresh",
+            metadata: ["set_aside": "\(moved.joined(separator: ","))"])
+        return nil
     }
 
     /// Puts saved keys back: the state file's, overridden by the archive's newer records. With
