@@ -158,6 +158,19 @@ struct ConfigurationTests {
             ])
     }
 
+    @Test("a NUL in any string (TOML allows \\u0000) is refused: cut there, a path or endpoint would name another file")
+    func nulInStrings() {
+        let nul = "contains a NUL character (\\u0000), which no path, endpoint or name can hold"
+        func text(daemon: String = "", name: String = "a", bind: String = "ipc:///tmp/in") -> String {
+            "[daemon]\n\(daemon)\n[[pipeline]]\nname = \"\(name)\"\n[pipeline.input]\nbind = [\"ipc:///tmp/other\", \"\(bind)\"]\n[pipeline.output]\nbind = [\"ipc:///tmp/out\"]\n"
+        }
+        #expect(problems(text()).isEmpty)
+        #expect(problems(text(name: "a\\u0000b")) == ["normd.toml:4: pipeline[0].name: " + nul])
+        #expect(problems(text(bind: "ipc:///tmp/in\\u0000x")) == ["normd.toml:6: pipeline[0].input.bind[1]: " + nul])
+        #expect(problems(text(daemon: "state_dir = \"/tmp/s\\u0000x\"")) == ["normd.toml:2: daemon.state_dir: " + nul])
+        #expect(problems(text(daemon: "control_socket = \"/tmp/c\\u0000.sock\"")) == ["normd.toml:2: daemon.control_socket: " + nul])
+    }
+
     @Test("duplicate names, no pipeline, TOML syntax errors")
     func structural() {
         let one = "[[pipeline]]\nname = \"a\"\n[pipeline.input]\nbind = [\"ipc:///tmp/a\"]\n[pipeline.output]\nbind = [\"ipc:///tmp/b\"]\n"

@@ -99,7 +99,8 @@ public enum ConfigurationLoader {
 
     private static func readPipeline(_ table: ConfigurationReader.Table, index: Int, reader: ConfigurationReader) -> PipelineConfiguration {
         let name = table.string("name", "")
-        if name.isEmpty { reader.fail(table.key("name"), "every pipeline needs a name") }
+        // Unless the name given was already refused (not a string, or holding a NUL).
+        if name.isEmpty, !reader.problems.contains(where: { $0.key == table.key("name") }) { reader.fail(table.key("name"), "every pipeline needs a name") }
         if name.contains(where: { $0 == "/" || $0 == " " || $0.isNewline }) {
             reader.fail(table.key("name"), "\"\(name)\" may not contain '/', spaces or newlines (it names the state file)")
         }

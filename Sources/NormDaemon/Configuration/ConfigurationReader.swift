@@ -60,9 +60,17 @@ final class ConfigurationReader {
 
         func string(_ name: String, _ fallback: String) -> String {
             guard let node = node(name) else { return fallback }
-            if case .string(let s) = node { return s }
+            if case .string(let s) = node { return withoutNUL(s, at: key(name)) ?? fallback }
             reader.fail(key(name), "expected a string, found \(node.typeName)")
             return fallback
+        }
+
+        /// TOML allows `\u0000` in a string, but every string normd reads becomes a C string (a path,
+        /// an endpoint, a name in file names): cut at the NUL, it would name another file or socket.
+        private func withoutNUL(_ value: String, at key: String) -> String? {
+            guard value.utf8.contains(0) else { return value }
+            reader.fail(key, "contains a NUL character (\\u0000), which no path, endpoint or name can hold")
+            return nil
         }
 
         func bool(_ name: String, _ fallback: Bool) -> Bool {
@@ -118,7 +126,7 @@ final class ConfigurationReader {
                     reader.fail("\(key(name))[\(i)]", "expected a string, found \(item.typeName)")
                     continue
                 }
-                result.append(s)
+                if let s = withoutNUL(s, at: "\(key(name))[\(i)]") { result.append(s) }
             }
             return result
         }
