@@ -158,4 +158,30 @@ struct StateSafetyTests {
         #expect(try back.ctl("show", "bn")["keys"]?["cam0"]?["num_batches_tracked"]?.intValue == 3)
         #expect(back.stop() == 0)
     }
+
+    @Test("a reload to another stats scope sets the state aside too, with the statistics of the moment before it")
+    func otherScopeSetAsideAtReload() throws {
+        let directory = DaemonProcess.makeDirectory()
+        let daemon = try DaemonProcess(pipelines: pipelineTOML(), directory: directory)
+        // The reload checkpoints before it swaps the pipeline, so what is set aside holds both batches.
+        try OperationsEndToEndTests.feed(daemon, TestPeers(), count: 2)
+        let config = URL(fileURLWithPath: daemon.configPath)
+        let perKey = try String(contentsOf: config, encoding: .utf8)
+        try perKey.replacingOccurrences(of: "kind = \"batch\"", with: "kind = \"batch\"\nstats = \"shared\"")
+            .write(to: config, atomically: true, encoding: .utf8)
+        #expect(try daemon.ctl("reload")["reloaded"]?.boolValue == true)
+        _ = try daemon.ctl("checkpoint")
+        _ = try daemon.ctl("checkpoint")
+        #expect(daemon.stop() == 0)
+
+        let folder = URL(fileURLWithPath: daemon.stateDir)
+        let aside = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasPrefix("bn.set-aside-") }
+        let asideState = try #require(aside.first { $0.hasSuffix("Z.safetensors") }, "\(aside)\n\(daemon.log)")
+        try perKey.write(to: config, atomically: true, encoding: .utf8)
+        for name in ["bn.safetensors", "bn.prev.safetensors"] { try? FileManager.default.removeItem(at: folder.appendingPathComponent(name)) }
+        try FileManager.default.moveItem(at: folder.appendingPathComponent(asideState), to: folder.appendingPathComponent("bn.safetensors"))
+        let back = try DaemonProcess(pipelines: "", directory: directory)
+        #expect(try back.ctl("show", "bn")["keys"]?["cam0"]?["num_batches_tracked"]?.intValue == 2)
+        #expect(back.stop() == 0)
+    }
 }
