@@ -31,11 +31,7 @@ extension StateFiles {
             guard rename(from, to) == 0 else { throw DaemonError(.state, "cannot set \(from) aside as \(to)", errno: errno) }
             moved.append(to)
         }
-        let directoryFD = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if directoryFD >= 0 {
-            fsync(directoryFD)
-            close(directoryFD)
-        }
+        syncDirectory()
         return moved
     }
 

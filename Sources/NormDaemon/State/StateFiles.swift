@@ -95,12 +95,17 @@ public struct StateFiles: Sendable {
             throw DaemonError(.state, "cannot keep the previous generation of \(path)", errno: errno)
         }
         guard rename(temporary, path) == 0 else { throw DaemonError(.state, "cannot rename \(temporary)", errno: errno) }
+        syncDirectory()
+        return path
+    }
+
+    /// Makes renames in the folder durable (best effort: a folder that cannot be opened is left).
+    func syncDirectory() {
         let directoryFD = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if directoryFD >= 0 {
             fsync(directoryFD)
             close(directoryFD)
         }
-        return path
     }
 
     /// The newest readable snapshot, or nil (used to carry archived keys and find returning ones).
