@@ -85,11 +85,29 @@ public struct SafeTensors: Sendable, Equatable {
         return writer.finish()
     }
 
+    /// The longest header a reader accepts (the reference implementation's limit).
+    public static let maxHeaderLength: UInt64 = 100_000_000
+
+    /// What is wrong with a file that begins with these 8 bytes, or nil: a header length of
+    /// less than 2 (the shortest JSON object, `{}`) or past `maxHeaderLength` is not
+    /// safetensors. A reader checks this before reading on, so `/dev/zero` or random bytes are
+    /// refused after 8 bytes rather than read up to a size limit.
+    public static func prefixProblem(_ prefix: ArraySlice<UInt8>) -> String? {
+        guard prefix.count >= 8 else { return "shorter than its 8-byte header length" }
+        var length: UInt64 = 0
+        for (shift, byte) in prefix.prefix(8).enumerated() { length |= UInt64(byte) << (8 * UInt64(shift)) }
+        guard length >= 2, length <= maxHeaderLength else {
+            return "its first 8 bytes give a header length of \(length), outside 2...\(maxHeaderLength)"
+        }
+        return nil
+    }
+
     /// Parses and checks every offset and size; a truncated or corrupt file is an error.
     public static func decode(_ bytes: [UInt8]) throws(FormatError) -> SafeTensors {
         guard bytes.count >= 8 else { throw FormatError(message: "shorter than its 8-byte header length") }
+        if let problem = prefixProblem(bytes[0..<8]) { throw FormatError(message: problem) }
         let headerLength = bytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
-        guard headerLength <= UInt64(bytes.count - 8), headerLength <= 100_000_000 else {
+        guard headerLength <= UInt64(bytes.count - 8) else {
             throw FormatError(message: "header length \(headerLength) exceeds the file")
         }
         let headerEnd = 8 + Int(headerLength)

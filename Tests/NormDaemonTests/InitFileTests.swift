@@ -51,4 +51,39 @@ struct InitFileTests {
         #expect(throws: DaemonError.self) { _ = try Self.load(Self.statistics, kind: .layer) }
         #expect(throws: DaemonError.self) { _ = try Self.load(["weight": .float32([1, 1, 1]), "bias": .float32([0, 0, 0])], affine: false) }
     }
+
+    @Test("a device, random bytes or a text file is refused after its first 8 bytes, not read up to the 1 GiB limit")
+    func notSafetensorsAtOnce() throws {
+        var norm = NormConfiguration()
+        (norm.kind, norm.channels) = (.batch, 3)
+        let folder = TestFolders.make("init-prefix")
+        let toml = folder.appendingPathComponent("normd.toml").path
+        #expect(FileManager.default.createFile(atPath: toml, contents: Data("[daemon]\nlog_level = \"info\"\n".utf8)))
+        let short = folder.appendingPathComponent("short").path
+        #expect(FileManager.default.createFile(atPath: short, contents: Data([2, 0, 0])))
+        let tomlLength = Data("[daemon]".utf8).withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
+        for (path, why) in [
+            ("/dev/zero", "its first 8 bytes give a header length of 0, outside 2...100000000"),
+            (toml, "its first 8 bytes give a header length of \(tomlLength), outside 2...100000000"),
+            (short, "shorter than its 8-byte header length"),
+        ] {
+            let error = #expect(throws: DaemonError.self) { _ = try InitFile.load(path: path, norm: norm) }
+            #expect(error?.message == "init file \(path) is not safetensors: \(why)")
+        }
+    }
+
+    @Test("a good init file read through a pipe loads: the header check reads 8 bytes, then the rest")
+    func throughAPipe() throws {
+        var ends: [Int32] = [0, 0]
+        #expect(pipe(&ends) == 0)
+        let bytes = SafeTensors(metadata: [:], tensors: Self.statistics).encoded()
+        #expect(bytes.count < 4096)  // fits the pipe's buffer, so one write before the read
+        #expect(bytes.withUnsafeBytes { write(ends[1], $0.baseAddress, $0.count) } == bytes.count)
+        close(ends[1])
+        defer { close(ends[0]) }
+        var norm = NormConfiguration()
+        (norm.kind, norm.channels) = (.batch, 3)
+        let loaded = try InitFile.load(path: "/dev/fd/\(ends[0])", norm: norm)
+        #expect(loaded.statistics == RunningStatistics(mean: [0.5, 0, -1], variance: [2, 1, 3], batchesTracked: 7))
+    }
 }

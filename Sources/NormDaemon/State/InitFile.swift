@@ -11,8 +11,9 @@ public struct InitFile: Sendable, Equatable {
     /// Reads and checks names and shapes against the pipeline's configuration.
     public static func load(path: String, norm: NormConfiguration, spatial: Int? = nil) throws(DaemonError) -> InitFile {
         let data: [UInt8]
-        switch FileContents.read(path, limit: FileContents.initLimit) {
+        switch FileContents.safetensors(path, limit: FileContents.initLimit) {
         case .success(let bytes): data = bytes
+        case .failure(let failure) where failure.isMalformed: throw DaemonError(.configuration, "init file \(path) is not safetensors: \(failure)")
         case .failure(let failure): throw DaemonError(.configuration, "init file \(path) cannot be read: \(failure)")
         }
         let file: SafeTensors

@@ -145,9 +145,10 @@ public struct StateFiles: Sendable {
 
     private static func read(_ path: String) -> Result<Snapshot?, SafeTensors.FormatError> {
         let data: [UInt8]
-        switch FileContents.read(path, limit: FileContents.stateLimit) {
+        switch FileContents.safetensors(path, limit: FileContents.stateLimit) {
         case .success(let bytes): data = bytes
         case .failure(let failure) where failure.isMissing: return .success(nil)
+        case .failure(let failure) where failure.isMalformed: return .failure(.init(message: "\(path) is corrupt: \(failure)"))
         case .failure(let failure): return .failure(.init(message: "\(path) is unreadable: \(failure)"))
         }
         do {
