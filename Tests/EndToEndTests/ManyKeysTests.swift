@@ -35,13 +35,6 @@ struct ManyKeysTests {
         guard result.status == 0 else { throw TestFailure("writing the state file failed: \(result.stderr)") }
     }
 
-    /// Whether the daemon runs with a sanitizer's runtime (CI's TSan and ASan steps).
-    /// The runtime is linked in statically, so its entry points are looked for in the executable.
-    static func underSanitizer(_ pid: Int32) -> Bool {
-        guard let binary = try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/exe"), options: .alwaysMapped) else { return false }
-        return binary.range(of: Data("__tsan_init".utf8)) != nil || binary.range(of: Data("__asan_init".utf8)) != nil
-    }
-
     static func resident(_ pid: Int32) -> Int {
         let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
         let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
@@ -101,7 +94,7 @@ struct ManyKeysTests {
         // holds freed blocks in quarantine (ASan) or its own caches (TSan) and grows on a second
         // identical walk by however much it chose to keep (60 MiB in one CI run), so under a
         // sanitizer this test checks paging and the shared scrape and leaves memory to the plain run.
-        if !Self.underSanitizer(daemon.process.processIdentifier) {
+        if !Sanitizer.isActive {
             let after_ = Self.resident(daemon.process.processIdentifier)
             #expect(after_ < baseline + 64 * 1_048_576, "resident memory went from \(baseline / 1_048_576) MiB to \(after_ / 1_048_576) MiB")
         }
