@@ -132,17 +132,12 @@ struct StateSafetyTests {
         try OperationsEndToEndTests.feed(first, TestPeers(), count: 3)
         #expect(first.stop() == 0)
         let folder = URL(fileURLWithPath: first.stateDir)
-        let state = folder.appendingPathComponent("bn.safetensors")
-        let saved = try Data(contentsOf: state)
-        let config = URL(fileURLWithPath: first.configPath)
-        let perKey = try String(contentsOf: config, encoding: .utf8)
-        try perKey.replacingOccurrences(of: "kind = \"batch\"", with: "kind = \"batch\"\nstats = \"shared\"")
-            .write(to: config, atomically: true, encoding: .utf8)
+        let saved = try Data(contentsOf: folder.appendingPathComponent("bn.safetensors"))
+        let perKey = try Self.makeShared(first.configPath)
 
         let shared = try DaemonProcess(pipelines: "", directory: directory)
         #expect(shared.log.contains("state file is for kind batch, stats per_key; starting fresh"), "\(shared.log)")
-        let aside = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasPrefix("bn.set-aside-") }
-        let asideState = try #require(aside.first { $0.hasSuffix("Z.safetensors") }, "\(aside)")
+        let asideState = try Self.setAsideState(in: folder, log: shared.log)
         #expect(shared.log.contains(asideState))
         // Two checkpoints of the fresh pipeline rotate bn.safetensors and bn.prev.safetensors; the set-aside file stays.
         _ = try shared.ctl("checkpoint")
@@ -150,11 +145,7 @@ struct StateSafetyTests {
         #expect(try Data(contentsOf: folder.appendingPathComponent(asideState)) == saved)
         #expect(shared.stop() == 0)
 
-        // The way back: the old configuration and the file under its own name.
-        try perKey.write(to: config, atomically: true, encoding: .utf8)
-        for name in ["bn.safetensors", "bn.prev.safetensors"] { try? FileManager.default.removeItem(at: folder.appendingPathComponent(name)) }
-        try FileManager.default.moveItem(at: folder.appendingPathComponent(asideState), to: state)
-        let back = try DaemonProcess(pipelines: "", directory: directory)
+        let back = try Self.putBack(asideState, perKey: perKey, configPath: first.configPath, folder: folder, directory: directory)
         #expect(try back.ctl("show", "bn")["keys"]?["cam0"]?["num_batches_tracked"]?.intValue == 3)
         #expect(back.stop() == 0)
     }
@@ -165,23 +156,40 @@ struct StateSafetyTests {
         let daemon = try DaemonProcess(pipelines: pipelineTOML(), directory: directory)
         // The reload checkpoints before it swaps the pipeline, so what is set aside holds both batches.
         try OperationsEndToEndTests.feed(daemon, TestPeers(), count: 2)
-        let config = URL(fileURLWithPath: daemon.configPath)
-        let perKey = try String(contentsOf: config, encoding: .utf8)
-        try perKey.replacingOccurrences(of: "kind = \"batch\"", with: "kind = \"batch\"\nstats = \"shared\"")
-            .write(to: config, atomically: true, encoding: .utf8)
+        let perKey = try Self.makeShared(daemon.configPath)
         #expect(try daemon.ctl("reload")["reloaded"]?.boolValue == true)
         _ = try daemon.ctl("checkpoint")
         _ = try daemon.ctl("checkpoint")
         #expect(daemon.stop() == 0)
 
         let folder = URL(fileURLWithPath: daemon.stateDir)
-        let aside = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasPrefix("bn.set-aside-") }
-        let asideState = try #require(aside.first { $0.hasSuffix("Z.safetensors") }, "\(aside)\n\(daemon.log)")
-        try perKey.write(to: config, atomically: true, encoding: .utf8)
-        for name in ["bn.safetensors", "bn.prev.safetensors"] { try? FileManager.default.removeItem(at: folder.appendingPathComponent(name)) }
-        try FileManager.default.moveItem(at: folder.appendingPathComponent(asideState), to: folder.appendingPathComponent("bn.safetensors"))
-        let back = try DaemonProcess(pipelines: "", directory: directory)
+        let asideState = try Self.setAsideState(in: folder, log: daemon.log)
+        let back = try Self.putBack(asideState, perKey: perKey, configPath: daemon.configPath, folder: folder, directory: directory)
         #expect(try back.ctl("show", "bn")["keys"]?["cam0"]?["num_batches_tracked"]?.intValue == 2)
         #expect(back.stop() == 0)
+    }
+
+    /// Switches pipeline bn's configuration to `stats = "shared"`; the per-key text it had.
+    static func makeShared(_ configPath: String) throws -> String {
+        let config = URL(fileURLWithPath: configPath)
+        let perKey = try String(contentsOf: config, encoding: .utf8)
+        try perKey.replacingOccurrences(of: "kind = \"batch\"", with: "kind = \"batch\"\nstats = \"shared\"")
+            .write(to: config, atomically: true, encoding: .utf8)
+        return perKey
+    }
+
+    /// The name of the set-aside state file of pipeline bn (not its .prev or archive).
+    static func setAsideState(in folder: URL, log: String) throws -> String {
+        let aside = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasPrefix("bn.set-aside-") }
+        return try #require(aside.first { $0.hasSuffix("Z.safetensors") }, "\(aside)\n\(log)")
+    }
+
+    /// The way back, as docs/state-files.md gives it: the old configuration, and the set-aside
+    /// file under its own name; a daemon started on them.
+    static func putBack(_ asideState: String, perKey: String, configPath: String, folder: URL, directory: URL) throws -> DaemonProcess {
+        try perKey.write(to: URL(fileURLWithPath: configPath), atomically: true, encoding: .utf8)
+        for name in ["bn.safetensors", "bn.prev.safetensors"] { try? FileManager.default.removeItem(at: folder.appendingPathComponent(name)) }
+        try FileManager.default.moveItem(at: folder.appendingPathComponent(asideState), to: folder.appendingPathComponent("bn.safetensors"))
+        return try DaemonProcess(pipelines: "", directory: directory)
     }
 }
