@@ -38,6 +38,8 @@ let package = Package(
             pkgConfig: "libnats",
             providers: [.apt(["libnats-dev"])]
         ),
+        // accept4 for the daemon's executable: libzmq aborts on EMFILE at an ipc:// accept (see the file).
+        .target(name: "CAcceptGuard"),
         .target(name: "Locking", swiftSettings: strict),
         // libnats behind a thin owner-class layer, like ZeroMQ: cluster mode's transport.
         .target(name: "NATS", dependencies: ["CNats"], swiftSettings: strict),
@@ -69,10 +71,12 @@ let package = Package(
         .executableTarget(
             name: "normd",
             dependencies: [
-                "NormDaemon", "NormFormats", "NormBench",
+                "NormDaemon", "NormFormats", "NormBench", "CAcceptGuard",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
-            swiftSettings: strict
+            swiftSettings: strict,
+            // Exported, so libzmq's calls bind to CAcceptGuard's accept4 rather than libc's.
+            linkerSettings: [.unsafeFlags(["-Xlinker", "--export-dynamic-symbol=accept4"])]
         ),
         // What the tests share: one seeded generator, one pipeline-table builder, ZeroMQ peers, the
         // process runner and an in-process daemon.

@@ -3,7 +3,7 @@ import NormDaemon
 import NormTestSupport
 import Testing
 
-@Suite("Idle clients cannot take the daemon's descriptors")
+@Suite("Idle clients cannot take the daemon's descriptors", .serialized)
 struct DescriptorExhaustionTests {
     /// Opens a loopback TCP connection without waiting for it to be accepted; nil if the test
     /// process itself is out of descriptors.
@@ -56,6 +56,79 @@ struct DescriptorExhaustionTests {
         let open = descriptors()
         #expect(open < 200, "the daemon holds \(open) descriptors of its 256")
         #expect(daemon.process.isRunning)
+        #expect(daemon.stop() == 0)
+    }
+
+    /// Connects a Unix stream socket to `path` (queued in the listener's backlog at once);
+    /// nil if the test process is out of descriptors.
+    static func unixConnection(path: String) -> Int32? {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return nil }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (i, byte) in path.utf8.prefix(raw.count - 1).enumerated() { raw[i] = byte }
+        }
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard connected == 0 else {
+            close(fd)
+            return nil
+        }
+        return fd
+    }
+
+    /// The process's user and system CPU time, in clock ticks.
+    static func cpuTicks(_ pid: Int32) -> Int {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let end = stat.lastIndex(of: ")")
+        else { return 0 }
+        // After "(comm)": state is field 3; utime and stime are fields 14 and 15.
+        let fields = stat[stat.index(after: end)...].split(separator: " ")
+        guard fields.count > 12 else { return 0 }
+        return (Int(fields[11]) ?? 0) + (Int(fields[12]) ?? 0)
+    }
+
+    @Test("a peer holding every descriptor over TCP cannot crash the daemon at the next ipc:// connection; batches flow once it lets go")
+    func ipcConnectionWhileExhausted() throws {
+        let port = try TestPeers.freeLoopbackPort()
+        let limit = 160
+        let daemon = try DaemonProcess(
+            pipelines: pipelineTOML().replacingOccurrences(
+                of: #"bind = ["ipc://{dir}/bn.in"]"#, with: #"bind = ["ipc://{dir}/bn.in", "tcp://127.0.0.1:\#(port)"]"#),
+            descriptorLimit: limit)
+        let pid = daemon.process.processIdentifier
+        func descriptors() -> Int { (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd"))?.count ?? 0 }
+        let before = descriptors()
+
+        // libzmq accepts idle TCP connections (a handshake has 30 s) until the daemon has no descriptor left.
+        var idle: [Int32] = []
+        defer { for fd in idle { close(fd) } }
+        for _ in 0..<(limit + 64) {
+            guard let fd = Self.idleConnection(port: port) else { break }
+            idle.append(fd)
+        }
+        #expect(eventually { descriptors() >= limit }, "the daemon holds \(descriptors()) descriptors of its \(limit)")
+
+        // A connection to the output's ipc:// endpoint now: libzmq's accept fails with EMFILE,
+        // which it asserted against (abort); now it leaves the connection waiting and tries
+        // again on each turn of its I/O thread. 50 ms of the daemon's CPU is thousands of turns.
+        let ipc = try #require(Self.unixConnection(path: "\(daemon.directory.path)/bn.out"))
+        defer { close(ipc) }
+        let ticks = Self.cpuTicks(pid)
+        #expect(eventually { !daemon.process.isRunning || Self.cpuTicks(pid) >= ticks + 5 })
+        try #require(daemon.process.isRunning, "\(daemon.log)")
+
+        for fd in idle { close(fd) }
+        idle = []
+        #expect(eventually { descriptors() < before + 16 }, "the daemon still holds \(descriptors()) descriptors")
+        let peers = TestPeers()
+        let push = try peers.socket(.push, connect: ["ipc://\(daemon.directory.path)/bn.in"])
+        let pull = try peers.socket(.pull, connect: ["ipc://\(daemon.directory.path)/bn.out"])
+        for i in 0..<2 { try push.sendTensor(key: "cam0", header: #"{"dtype":"float32","shape":[4,3,8]}"#, floats: seededFloats(96, seed: UInt64(i))) }
+        for _ in 0..<2 { #expect(try pull.receiveTensor().key == "cam0") }
+        #expect(try daemon.ctl("stats")["pipelines"]?["bn"]?["published"]?.intValue == 2)
         #expect(daemon.stop() == 0)
     }
 }
