@@ -33,7 +33,8 @@ final class DaemonProcess {
     /// `pipelines` is TOML for the `[[pipeline]]` tables; `{dir}` stands for the temporary folder.
     init(
         pipelines: String, daemon extra: String = "", directory: URL = DaemonProcess.makeDirectory(),
-        arguments: [String] = [], environment: [String: String] = [:], descriptorLimit: Int? = nil, waitUntilReady: Bool = true
+        arguments: [String] = [], environment: [String: String] = [:], descriptorLimit: Int? = nil, softDescriptorLimit: Int? = nil,
+        waitUntilReady: Bool = true
     ) throws {
         self.directory = directory
         configPath = directory.appendingPathComponent("normd.toml").path
@@ -49,18 +50,20 @@ final class DaemonProcess {
             \(pipelines.replacingOccurrences(of: "{dir}", with: directory.path))
             """
         if !FileManager.default.fileExists(atPath: configPath) { try text.write(toFile: configPath, atomically: true, encoding: .utf8) }
-        try launch(arguments: arguments, environment: environment, descriptorLimit: descriptorLimit)
+        try launch(arguments: arguments, environment: environment, descriptorLimit: descriptorLimit, softDescriptorLimit: softDescriptorLimit)
         if waitUntilReady { try self.waitUntilReady() }
     }
 
-    /// Starts `normd run`; with `descriptorLimit`, through a shell that sets `ulimit -n` and then
-    /// execs normd (so the process's pid is normd's).
-    func launch(arguments: [String], environment: [String: String], descriptorLimit: Int? = nil) throws {
+    /// Starts `normd run`; with `descriptorLimit` (soft and hard) or `softDescriptorLimit` (soft
+    /// only), through a shell that sets `ulimit -n` and then execs normd (so the process's pid is
+    /// normd's).
+    func launch(arguments: [String], environment: [String: String], descriptorLimit: Int? = nil, softDescriptorLimit: Int? = nil) throws {
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let run = ["run", "--config", configPath] + arguments
-        if let descriptorLimit {
+        let ulimit = descriptorLimit.map { "ulimit -n \($0)" } ?? softDescriptorLimit.map { "ulimit -S -n \($0)" }
+        if let ulimit {
             process.executableURL = URL(fileURLWithPath: "/bin/sh")
-            process.arguments = ["-c", "ulimit -n \(descriptorLimit) && exec \"$0\" \"$@\"", Self.binary] + run
+            process.arguments = ["-c", "\(ulimit) && exec \"$0\" \"$@\"", Self.binary] + run
         } else {
             process.executableURL = URL(fileURLWithPath: Self.binary)
             process.arguments = run

@@ -128,7 +128,19 @@ struct DescriptorExhaustionTests {
         let pull = try peers.socket(.pull, connect: ["ipc://\(daemon.directory.path)/bn.out"])
         for i in 0..<2 { try push.sendTensor(key: "cam0", header: #"{"dtype":"float32","shape":[4,3,8]}"#, floats: seededFloats(96, seed: UInt64(i))) }
         for _ in 0..<2 { #expect(try pull.receiveTensor().key == "cam0") }
-        #expect(try daemon.ctl("stats")["pipelines"]?["bn"]?["published"]?.intValue == 2)
+        // Counted just after the send returns, so the consumer can be a moment ahead of stats.
+        #expect(eventually { (try? daemon.ctl("stats")["pipelines"]?["bn"]?["published"]?.intValue) == 2 })
+        #expect(daemon.stop() == 0)
+    }
+
+    @Test("the soft descriptor limit is raised to the hard one at start, as systemd asks of services without select(2)")
+    func softLimitRaised() throws {
+        let daemon = try DaemonProcess(pipelines: pipelineTOML(), softDescriptorLimit: 200)
+        let limits = try String(contentsOfFile: "/proc/\(daemon.process.processIdentifier)/limits", encoding: .utf8)
+        let line = try #require(limits.split(separator: "\n").first { $0.hasPrefix("Max open files") })
+        let values = line.split(separator: " ", omittingEmptySubsequences: true).dropFirst(3).prefix(2).map(String.init)
+        #expect(values.count == 2 && values[0] == values[1] && values[0] != "200", "\(line)")
+        #expect(daemon.log.contains("descriptor limit raised to the hard limit"), "\(daemon.log)")
         #expect(daemon.stop() == 0)
     }
 }

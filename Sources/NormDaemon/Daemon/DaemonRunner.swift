@@ -38,6 +38,9 @@ public enum DaemonRunner {
         for warning in loaded.warnings { logger.warning("\(warning)") }
         // Before any pipeline allocates: received batches then reuse the heap's pages.
         AllocatorSettings.apply()
+        if let raised = DescriptorLimit.raise() {
+            logger.debug("descriptor limit raised to the hard limit", metadata: ["from": "\(raised.before)", "to": "\(raised.after)"])
+        }
         let service = DaemonService {
             try Daemon(configuration: loaded.configuration, source: source, resetState: resetState, logger: logger)
         }
