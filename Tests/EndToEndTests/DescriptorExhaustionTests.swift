@@ -1,5 +1,6 @@
 import Foundation
 import NormDaemon
+import NormFormats
 import NormTestSupport
 import Testing
 
@@ -90,26 +91,40 @@ struct DescriptorExhaustionTests {
         return (Int(fields[11]) ?? 0) + (Int(fields[12]) ?? 0)
     }
 
-    @Test("a peer holding every descriptor over TCP cannot crash the daemon at the next ipc:// connection; batches flow once it lets go")
-    func ipcConnectionWhileExhausted() throws {
+    /// A daemon limited to `limit` descriptors whose pipeline bn also binds its input on TCP.
+    static func daemonWithTCPInput(limit: Int) throws -> (DaemonProcess, port: Int) {
         let port = try TestPeers.freeLoopbackPort()
-        let limit = 160
         let daemon = try DaemonProcess(
             pipelines: pipelineTOML().replacingOccurrences(
                 of: #"bind = ["ipc://{dir}/bn.in"]"#, with: #"bind = ["ipc://{dir}/bn.in", "tcp://127.0.0.1:\#(port)"]"#),
             descriptorLimit: limit)
-        let pid = daemon.process.processIdentifier
-        func descriptors() -> Int { (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd"))?.count ?? 0 }
-        let before = descriptors()
+        return (daemon, port)
+    }
 
-        // libzmq accepts idle TCP connections (a handshake has 30 s) until the daemon has no descriptor left.
+    static func descriptors(_ daemon: DaemonProcess) -> Int {
+        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(daemon.process.processIdentifier)/fd"))?.count ?? 0
+    }
+
+    /// Idle TCP connections to `port` until the daemon holds all `limit` of its descriptors
+    /// (libzmq accepts them; a handshake has 30 s); the connections, for the caller to close.
+    static func exhaust(_ daemon: DaemonProcess, port: Int, limit: Int) -> [Int32] {
         var idle: [Int32] = []
-        defer { for fd in idle { close(fd) } }
         for _ in 0..<(limit + 64) {
             guard let fd = Self.idleConnection(port: port) else { break }
             idle.append(fd)
         }
-        #expect(eventually { descriptors() >= limit }, "the daemon holds \(descriptors()) descriptors of its \(limit)")
+        #expect(eventually { descriptors(daemon) >= limit }, "the daemon holds \(descriptors(daemon)) descriptors of its \(limit)")
+        return idle
+    }
+
+    @Test("a peer holding every descriptor over TCP cannot crash the daemon at the next ipc:// connection; batches flow once it lets go")
+    func ipcConnectionWhileExhausted() throws {
+        let limit = 160
+        let (daemon, port) = try Self.daemonWithTCPInput(limit: limit)
+        let pid = daemon.process.processIdentifier
+        let before = Self.descriptors(daemon)
+        var idle = Self.exhaust(daemon, port: port, limit: limit)
+        defer { for fd in idle { close(fd) } }
 
         // A connection to the output's ipc:// endpoint now: libzmq's accept fails with EMFILE,
         // which it asserted against (abort); now it leaves the connection waiting and tries
@@ -122,7 +137,7 @@ struct DescriptorExhaustionTests {
 
         for fd in idle { close(fd) }
         idle = []
-        #expect(eventually { descriptors() < before + 16 }, "the daemon still holds \(descriptors()) descriptors")
+        #expect(eventually { Self.descriptors(daemon) < before + 16 }, "the daemon still holds \(Self.descriptors(daemon)) descriptors")
         let peers = TestPeers()
         let push = try peers.socket(.push, connect: ["ipc://\(daemon.directory.path)/bn.in"])
         let pull = try peers.socket(.pull, connect: ["ipc://\(daemon.directory.path)/bn.out"])
@@ -131,6 +146,19 @@ struct DescriptorExhaustionTests {
         // Counted just after the send returns, so the consumer can be a moment ahead of stats.
         #expect(eventually { (try? daemon.ctl("stats")["pipelines"]?["bn"]?["published"]?.intValue) == 2 })
         #expect(daemon.stop() == 0)
+    }
+
+    @Test("SIGTERM while a peer holds every descriptor: the state is written as libzmq lets the connections go, not lost")
+    func shutdownWhileExhausted() throws {
+        let limit = 160
+        let (daemon, port) = try Self.daemonWithTCPInput(limit: limit)
+        try OperationsEndToEndTests.feed(daemon, TestPeers(), count: 3)
+        let idle = Self.exhaust(daemon, port: port, limit: limit)
+        defer { for fd in idle { close(fd) } }
+        #expect(daemon.stop() == 0)
+        #expect(daemon.log.contains("state written"), "\(daemon.log)")
+        let file = try SafeTensors.decode(Array(try Data(contentsOf: URL(fileURLWithPath: "\(daemon.stateDir)/bn.safetensors"))))
+        #expect(file.tensors["cam0.num_batches_tracked"]?.int64Scalar == 3)
     }
 
     @Test("the soft descriptor limit is raised to the hard one at start, as systemd asks of services without select(2)")
