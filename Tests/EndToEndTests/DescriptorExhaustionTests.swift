@@ -92,12 +92,14 @@ struct DescriptorExhaustionTests {
     }
 
     /// A daemon limited to `limit` descriptors whose pipeline bn also binds its input on TCP.
-    static func daemonWithTCPInput(limit: Int) throws -> (DaemonProcess, port: Int) {
+    static func daemonWithTCPInput(
+        limit: Int, directory: URL = DaemonProcess.makeDirectory(), environment: [String: String] = [:]
+    ) throws -> (DaemonProcess, port: Int) {
         let port = try TestPeers.freeLoopbackPort()
         let daemon = try DaemonProcess(
             pipelines: pipelineTOML().replacingOccurrences(
                 of: #"bind = ["ipc://{dir}/bn.in"]"#, with: #"bind = ["ipc://{dir}/bn.in", "tcp://127.0.0.1:\#(port)"]"#),
-            descriptorLimit: limit)
+            directory: directory, environment: environment, descriptorLimit: limit)
         return (daemon, port)
     }
 
@@ -159,6 +161,22 @@ struct DescriptorExhaustionTests {
         #expect(daemon.log.contains("state written"), "\(daemon.log)")
         let file = try SafeTensors.decode(Array(try Data(contentsOf: URL(fileURLWithPath: "\(daemon.stateDir)/bn.safetensors"))))
         #expect(file.tensors["cam0.num_batches_tracked"]?.int64Scalar == 3)
+    }
+
+    @Test("watchdog pings go on while a peer holds every descriptor, so systemd does not kill a daemon that is serving")
+    func watchdogWhileExhausted() throws {
+        let limit = 160
+        let directory = DaemonProcess.makeDirectory()
+        let listener = try NotifyListener(path: directory.appendingPathComponent("notify.sock").path)
+        let (daemon, port) = try Self.daemonWithTCPInput(
+            limit: limit, directory: directory, environment: ["NOTIFY_SOCKET": listener.path, "WATCHDOG_USEC": "400000"])
+        _ = try listener.next(containing: "READY=1")
+        let idle = Self.exhaust(daemon, port: port, limit: limit)
+        defer { for fd in idle { close(fd) } }
+        // A ping every 0.2 s. What was queued before is dropped; one ping may have been on its way.
+        listener.drain()
+        for _ in 0..<3 { #expect(try listener.next(containing: "WATCHDOG=1") == "WATCHDOG=1") }
+        #expect(daemon.stop() == 0)
     }
 
     @Test("the soft descriptor limit is raised to the hard one at start, as systemd asks of services without select(2)")

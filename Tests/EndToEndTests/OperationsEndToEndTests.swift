@@ -240,6 +240,13 @@ final class NotifyListener {
         }
     }
 
+    /// Drops every datagram queued now.
+    func drain() {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while recv(fd, &buffer, buffer.count, Int32(MSG_DONTWAIT)) > 0 {}
+        pending = []
+    }
+
     deinit {
         close(fd)
         unlink(path)

@@ -2,14 +2,22 @@ import Foundation
 
 /// systemd's notification protocol: datagrams to the socket in `$NOTIFY_SOCKET`. Does nothing
 /// when the variable is unset (not under systemd, or not `Type=notify`).
+///
+/// The datagram socket is opened once, at start, and kept: a socket opened per message found no
+/// descriptor while peers held them all, the watchdog pings stopped, and systemd killed a daemon
+/// that was serving (SIGABRT, with no final checkpoint).
 public final class SystemdNotifier: Sendable {
     let path: String?
+    /// The datagram socket the messages go out on; -1 without `$NOTIFY_SOCKET` (or when none could
+    /// be opened at start: each message then tries its own). Closed in deinit.
+    private let fd: Int32
     /// Half of `$WATCHDOG_USEC`, when systemd asked for watchdog pings for this process.
     public let watchdogInterval: Double?
 
     public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
         let socket = environment["NOTIFY_SOCKET"].flatMap { $0.isEmpty ? nil : $0 }
         path = socket
+        fd = socket == nil ? -1 : Self.openSocket()
         var interval: Double?
         if let usec = environment["WATCHDOG_USEC"].flatMap(UInt64.init), usec > 0 {
             let pid = environment["WATCHDOG_PID"].flatMap(Int32.init)
@@ -31,11 +39,19 @@ public final class SystemdNotifier: Sendable {
     public func status(_ text: String) { send(["STATUS=\(text)"]) }
     public func watchdog() { send(["WATCHDOG=1"]) }
 
+    deinit {
+        if fd >= 0 { close(fd) }
+    }
+
+    static func openSocket() -> Int32 { socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
+
+    /// Sends on the kept socket (sendto on a datagram socket is safe from any thread).
     func send(_ lines: [String]) {
         guard let path else { return }
-        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        let own = fd >= 0 ? -1 : Self.openSocket()
+        let fd = fd >= 0 ? fd : own
         guard fd >= 0 else { return }
-        defer { close(fd) }
+        defer { if own >= 0 { close(own) } }
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         var pathBytes = Array(path.utf8)
