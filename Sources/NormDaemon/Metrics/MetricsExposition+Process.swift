@@ -47,7 +47,7 @@ struct ProcessFigures {
             figures.residentBytes = pages * Int(sysconf(Int32(_SC_PAGESIZE)))
         }
         figures.openDescriptors = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? 0
-        figures.maxDescriptors = MetricsListener.descriptorLimit()
+        figures.maxDescriptors = DescriptorLimit.soft
         return figures
     }
 }

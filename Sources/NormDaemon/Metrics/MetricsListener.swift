@@ -26,7 +26,7 @@ final class MetricsListener: Sendable {
 
     init(host: String, port: Int, render: @escaping @Sendable () -> String, logger: Logger) throws {
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let limit = Self.connectionLimit(descriptorLimit: Self.descriptorLimit())
+        let limit = Self.connectionLimit(descriptorLimit: DescriptorLimit.soft)
         let slots = ConnectionSlots(limit: limit)
         self.slots = slots
         let refusals = RateLimitedLog(logger: logger, perInterval: 1, intervalSeconds: 60)
@@ -61,12 +61,6 @@ final class MetricsListener: Sendable {
     func stop() {
         try? channel.close().wait()
         try? group.syncShutdownGracefully()
-    }
-
-    static func descriptorLimit() -> Int {
-        var limit = rlimit()
-        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur != rlim_t.max else { return 1024 }
-        return Int(clamping: limit.rlim_cur)
     }
 }
 

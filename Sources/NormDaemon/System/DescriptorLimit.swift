@@ -13,6 +13,12 @@ enum DescriptorLimit {
         return (UInt64(limit.rlim_cur), UInt64(limit.rlim_max))
     }
 
+    /// The soft limit, what the process may open (1024 when it cannot be read or is infinite).
+    static var soft: Int {
+        guard let soft = current()?.soft, soft != UInt64(rlim_t.max) else { return 1024 }
+        return Int(clamping: soft)
+    }
+
     /// Raises the soft limit to the hard one; the soft limit before and after, or nil when it
     /// already was the hard one or the kernel refused.
     @discardableResult
