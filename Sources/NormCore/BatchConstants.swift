@@ -39,6 +39,13 @@ struct BatchConstants {
         return moveStatistics(moments)
     }
 
+    /// `make` for a batch whose constants its kernel made channel by channel (`FusedBatchKernel`):
+    /// checks the moments and moves the running statistics, with `make`'s failures. False when
+    /// `make` would return nil.
+    mutating func settle(_ moments: UnsafeBufferPointer<Moments>) -> Bool {
+        allFinite(moments) && moveStatistics(moments)
+    }
+
     private mutating func allFinite(_ moments: UnsafeBufferPointer<Moments>) -> Bool {
         guard moments.allSatisfy(\.isFinite) else {
             // Rejected at once; `pass` needs the finite values' statistics, made by the caller.

@@ -62,6 +62,16 @@ struct TwoPassCall: KernelCall {
     }
 }
 
+/// Batch training a channel at a time (`FusedBatchKernel`); returns false when `constants` refused the moments.
+struct FusedBatchCall: KernelCall {
+    let input: UnsafeRawPointer, output: UnsafeMutableRawPointer, plan: BatchPlan, runner: ParallelRunner
+    /// The caller's, for the length of the call.
+    let constants: UnsafeMutablePointer<BatchConstants>
+    func callAsFunction<In: StoredElement, Out: StoredElement, S: ComputeScalar>(_: In.Type, _: Out.Type, _: S.Type) -> Bool {
+        FusedBatchKernel.normalize(In.self, Out.self, S.self, input: input, output: output, plan: plan, runner: runner, constants: &constants.pointee)
+    }
+}
+
 /// Statistics and apply in one visit per partition; returns false on NaN or ±inf.
 struct FusedCall: KernelCall {
     let input: UnsafeRawPointer, output: UnsafeMutableRawPointer, plan: BatchPlan

@@ -57,9 +57,8 @@ extension Normalizer {
         func gamma(_ c: Int) -> Double { perChannelAffine ? affine.map { Double($0.weight[c]) } ?? 1 : 1 }
         func beta(_ c: Int) -> Double { perChannelAffine ? affine.map { Double($0.bias[c]) } ?? 0 : 0 }
         func put(mean: Double, variance: Double, gamma: Double, beta: Double) {
-            let high = doublePrecision ? mean : Double(Float(mean))
-            let invStd = 1 / (variance + settings.eps).squareRoot()
-            sink.append(hi: high, lo: mean - high, scale: gamma * invStd, beta: beta)
+            let k = constants(mean: mean, variance: variance, gamma: gamma, beta: beta, doublePrecision: doublePrecision)
+            sink.append(hi: k.hi, lo: k.lo, scale: k.scale, beta: k.beta)
         }
 
         let layout = coefficientLayout(plan: plan, fromRunning: running != nil, affine: affine)
@@ -77,6 +76,18 @@ extension Normalizer {
                 }
             }
         }
+    }
+
+    /// One partition's constants: the mean split into `hi + lo` (hi rounded to the compute
+    /// precision), the scale γ/σ and β. Every path that normalizes with a batch's statistics
+    /// makes its constants here, so each rounds them the same way.
+    @inline(__always)
+    func constants(mean: Double, variance: Double, gamma: Double, beta: Double, doublePrecision: Bool)
+        -> (hi: Double, lo: Double, scale: Double, beta: Double)
+    {
+        let high = doublePrecision ? mean : Double(Float(mean))
+        let invStd = 1 / (variance + settings.eps).squareRoot()
+        return (high, mean - high, gamma * invStd, beta)
     }
 
     /// A `[C, *S]` tensor rearranged to the order one sample's elements have in memory.

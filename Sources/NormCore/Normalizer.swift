@@ -62,8 +62,12 @@ public struct Normalizer: Sendable {
         if !useRunning {
             var constants = BatchConstants(normalizer: self, plan: plan, mode: mode, affine: affine, doublePrecision: doublePrecision,
                                            measureBatch: measureBatch, updated: statistics.take())
+            // Batch training on NCHW: a channel at a time while it is in cache, when channels fit.
+            let fused = settings.kind == .batch && FusedBatchKernel.canFuse(plan: plan, dtype: descriptor.dtype, runner: runner)
             let done = withUnsafeMutablePointer(to: &constants) { constants in
-                Self.specialized(descriptor.dtype, outputDType, TwoPassCall(input: input, output: output, plan: plan, runner: runner, constants: constants))
+                fused
+                    ? Self.specialized(descriptor.dtype, outputDType, FusedBatchCall(input: input, output: output, plan: plan, runner: runner, constants: constants))
+                    : Self.specialized(descriptor.dtype, outputDType, TwoPassCall(input: input, output: output, plan: plan, runner: runner, constants: constants))
             }
             // Back to the caller, updated or (when the update was refused) as they were.
             statistics = constants.updated.take()
