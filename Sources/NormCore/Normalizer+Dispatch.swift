@@ -62,13 +62,14 @@ struct TwoPassCall: KernelCall {
     }
 }
 
-/// Batch training a channel at a time (`FusedBatchKernel`); returns false when `constants` refused the moments.
+/// Batch training a few channels at a time (`FusedBatchKernel`); returns false when `constants` refused the moments.
 struct FusedBatchCall: KernelCall {
-    let input: UnsafeRawPointer, output: UnsafeMutableRawPointer, plan: BatchPlan, runner: ParallelRunner
+    let input: UnsafeRawPointer, output: UnsafeMutableRawPointer, plan: BatchPlan, perPiece: Int, runner: ParallelRunner
     /// The caller's, for the length of the call.
     let constants: UnsafeMutablePointer<BatchConstants>
     func callAsFunction<In: StoredElement, Out: StoredElement, S: ComputeScalar>(_: In.Type, _: Out.Type, _: S.Type) -> Bool {
-        FusedBatchKernel.normalize(In.self, Out.self, S.self, input: input, output: output, plan: plan, runner: runner, constants: &constants.pointee)
+        FusedBatchKernel.normalize(
+            In.self, Out.self, S.self, input: input, output: output, plan: plan, perPiece: perPiece, runner: runner, constants: &constants.pointee)
     }
 }
 

@@ -62,12 +62,14 @@ public struct Normalizer: Sendable {
         if !useRunning {
             var constants = BatchConstants(normalizer: self, plan: plan, mode: mode, affine: affine, doublePrecision: doublePrecision,
                                            measureBatch: measureBatch, updated: statistics.take())
-            // Batch training on NCHW: a channel at a time while it is in cache, when channels fit.
-            let fused = settings.kind == .batch && FusedBatchKernel.canFuse(plan: plan, dtype: descriptor.dtype, runner: runner)
+            // Batch training on NCHW: a few channels at a time while they are in cache, when they fit.
+            let perPiece = settings.kind == .batch ? FusedBatchKernel.channelsPerPiece(plan: plan, dtype: descriptor.dtype, runner: runner) : nil
             let done = withUnsafeMutablePointer(to: &constants) { constants in
-                fused
-                    ? Self.specialized(descriptor.dtype, outputDType, FusedBatchCall(input: input, output: output, plan: plan, runner: runner, constants: constants))
-                    : Self.specialized(descriptor.dtype, outputDType, TwoPassCall(input: input, output: output, plan: plan, runner: runner, constants: constants))
+                if let perPiece {
+                    let call = FusedBatchCall(input: input, output: output, plan: plan, perPiece: perPiece, runner: runner, constants: constants)
+                    return Self.specialized(descriptor.dtype, outputDType, call)
+                }
+                return Self.specialized(descriptor.dtype, outputDType, TwoPassCall(input: input, output: output, plan: plan, runner: runner, constants: constants))
             }
             // Back to the caller, updated or (when the update was refused) as they were.
             statistics = constants.updated.take()

@@ -3,10 +3,11 @@ import Testing
 
 @testable import NormCore
 
-/// BatchNorm training a channel at a time (`FusedBatchKernel`) must give the one-piece path's
-/// bits — output, the batch's channel statistics and the running statistics — at every thread
-/// count and for every dtype, in place or not, and must refuse what the two passes refuse.
-@Suite("Batch training a channel at a time: the one-piece path's bits")
+/// BatchNorm training a few channels at a time (`FusedBatchKernel`) must give the one-piece
+/// path's bits — output, the batch's channel statistics and the running statistics — at every
+/// thread count, however channels fall to pieces, and for every dtype, in place or not, and must
+/// refuse what the two passes refuse.
+@Suite("Batch training a few channels at a time: the one-piece path's bits")
 struct FusedBatchTests {
     /// Runs the one-piece path and the fused kernel on the same input, each with its own copy
     /// of `constants`; `inPlace` gives the fused kernel a copy of the input as its output.
@@ -14,7 +15,7 @@ struct FusedBatchTests {
         let input: UnsafeRawPointer, onePiece: UnsafeMutableRawPointer
         /// The fused kernel's input and output: the same memory when in place.
         let fusedInput: UnsafeRawPointer, fusedOutput: UnsafeMutableRawPointer
-        let plan: BatchPlan, runner: ParallelRunner
+        let plan: BatchPlan, perPiece: Int, runner: ParallelRunner
         let constants: BatchConstants
         func callAsFunction<In: StoredElement, Out: StoredElement, S: ComputeScalar>(
             _: In.Type, _: Out.Type, _: S.Type
@@ -23,12 +24,15 @@ struct FusedBatchTests {
             var fusedConstants = constants
             let oneDone = TwoPassKernel.normalizeInOnePiece(In.self, Out.self, S.self, input: input, output: onePiece, plan: plan, constants: &one)
             let fusedDone = FusedBatchKernel.normalize(
-                In.self, Out.self, S.self, input: fusedInput, output: fusedOutput, plan: plan, runner: runner, constants: &fusedConstants)
+                In.self, Out.self, S.self, input: fusedInput, output: fusedOutput, plan: plan, perPiece: perPiece, runner: runner,
+                constants: &fusedConstants)
             return [(oneDone, one), (fusedDone, fusedConstants)]
         }
     }
 
-    @Test("every dtype, in place, output in float32 too, with and without affine, at 1, 2 and 7 threads", arguments: DType.allCases)
+    @Test(
+        "every dtype, in place, output in float32 too, with and without affine, at 1, 2 and 7 threads, 1, 3 and 8 channels to a piece",
+        arguments: DType.allCases)
     func sameBits(dtype: DType) throws {
         let shape = [3, 8, 13, 11]
         let geometry = try TensorGeometry(shape: shape)
@@ -36,7 +40,7 @@ struct FusedBatchTests {
         let count = geometry.elementCount
         let channels = shape[1]
         let input = ThreadCountTests().encode(seededFloats(count, seed: 23, mean: 4e3, std: 0.9), as: dtype)
-        for threads in [1, 2, 7] {
+        for (threads, perPiece) in [1, 2, 7].flatMap({ threads in [1, 3, 8].map { (threads, $0) } }) {
             // A grain of 64 elements: pieces of one or two channels each.
             let normalizer = Normalizer(settings: NormSettings(kind: .batch), threads: threads, minimumElementsPerWorker: 64)
             #expect(normalizer.runner.pieces(forElements: count) > 1)
@@ -58,14 +62,14 @@ struct FusedBatchTests {
                                     BothPaths(
                                         input: input.baseAddress!, onePiece: one.baseAddress!,
                                         fusedInput: inPlace ? UnsafeRawPointer(fused.baseAddress!) : input.baseAddress!, fusedOutput: fused.baseAddress!,
-                                        plan: plan, runner: normalizer.runner,
+                                        plan: plan, perPiece: perPiece, runner: normalizer.runner,
                                         constants: BatchConstants(
                                             normalizer: normalizer, plan: plan, mode: .train, affine: weights, doublePrecision: doublePrecision,
                                             measureBatch: true, updated: .initial(channels: channels))))
                             }
                         }
                     }
-                    let label = "\(dtype) → \(outDType), affine \(affine), \(threads) threads"
+                    let label = "\(dtype) → \(outDType), affine \(affine), \(threads) threads, \(perPiece) to a piece"
                     #expect(results.allSatisfy { $0.done && $0.constants.failure == nil }, "\(label)")
                     let (oneState, fusedState) = (results[0].constants, results[1].constants)
                     #expect(fusedState.changed && fusedState.measured != nil, "\(label)")
@@ -98,7 +102,8 @@ struct FusedBatchTests {
                 let done = withUnsafeMutablePointer(to: &constants) { constants in
                     Normalizer.specialized(
                         dtype, dtype,
-                        FusedBatchCall(input: input.baseAddress!, output: output.baseAddress!, plan: plan, runner: normalizer.runner, constants: constants))
+                        FusedBatchCall(
+                            input: input.baseAddress!, output: output.baseAddress!, plan: plan, perPiece: 3, runner: normalizer.runner, constants: constants))
                 }
                 #expect(done)
                 fusedStatistics = constants.updated
@@ -120,36 +125,38 @@ struct FusedBatchTests {
         #expect(fusedStatistics == statistics)
     }
 
-    @Test("which batches take it: NCHW runs of at least 8 KiB, channels that fit L2, enough of them, the same at every thread count")
+    @Test("which batches take it, and how many channels to a piece: blocks of 8–16 KiB per sample that fit L2 in every sample, the same at every thread count")
     func whichBatches() throws {
-        func fuses(_ shape: [Int], _ dtype: DType = .float32, layout: TensorLayout = .nchw, threads: Int = 2) throws -> Bool {
+        func perPiece(_ shape: [Int], _ dtype: DType = .float32, layout: TensorLayout = .nchw, threads: Int = 2) throws -> Int? {
             let plan = BatchPlan(kind: .batch, geometry: try TensorGeometry(shape: shape), layout: layout, groups: 1)
-            return FusedBatchKernel.canFuse(plan: plan, dtype: dtype, runner: ParallelRunner(threads: threads))
+            return FusedBatchKernel.channelsPerPiece(plan: plan, dtype: dtype, runner: ParallelRunner(threads: threads))
         }
         for threads in [1, 2, 7] {
-            #expect(try fuses([16, 256, 56, 56], threads: threads))
-            #expect(try !fuses([32, 64, 32, 32], threads: threads))
+            #expect(try perPiece([32, 64, 32, 32], threads: threads) == 4)  // 16 KiB blocks, 512 KiB a piece
+            #expect(try perPiece([16, 256, 56, 56], threads: threads) == 2)
         }
-        #expect(try fuses([16, 64, 64, 64]))
-        #expect(try !fuses([16, 256, 56, 56], .float16))  // runs of 6.1 KiB
-        #expect(try !fuses([16, 256, 56, 56], layout: .nhwc))
-        #expect(try !fuses([64, 16, 48, 48]))  // a channel of 576 KiB
-        #expect(try !fuses([16, 4, 256, 256]))  // 4 channels for 64 pieces
-        #expect(try !fuses([1, 8, 2048]))  // one piece
+        #expect(try perPiece([64, 64, 32, 32]) == 2)  // 4 would not fit: 8 KiB blocks
+        #expect(try perPiece([16, 256, 56, 56], .float16) == 3)
+        #expect(try perPiece([16, 64, 64, 64]) == 1)
+        #expect(try perPiece([256, 64, 16, 16]) == nil)  // 2 KiB blocks are all that fit
+        #expect(try perPiece([16, 256, 56, 56], layout: .nhwc) == nil)
+        #expect(try perPiece([64, 16, 48, 48]) == nil)  // a channel of 576 KiB
+        #expect(try perPiece([16, 4, 256, 256]) == nil)  // 4 channels for 64 pieces
+        #expect(try perPiece([1, 8, 2048]) == nil)  // one piece
         let plan = BatchPlan(kind: .instance, geometry: try TensorGeometry(shape: [16, 256, 56, 56]), layout: .nchw, groups: 1)
-        #expect(!FusedBatchKernel.canFuse(plan: plan, dtype: .float32, runner: ParallelRunner(threads: 2)))
+        #expect(FusedBatchKernel.channelsPerPiece(plan: plan, dtype: .float32, runner: ParallelRunner(threads: 2)) == nil)
     }
 
     @Test("through the normalizer: a batch holding NaN or infinity is refused and moves no running statistics")
     func refusals() throws {
-        // [2, 8, 2048] float32: 8 KiB runs, 16 pieces of 1,024 elements.
-        let shape = [2, 8, 2048]
+        // [2, 16, 2048] float32: 8 KiB runs, 8 blocks of 2 channels, 32 pieces of 1,024 elements.
+        let shape = [2, 16, 2048]
         let geometry = try TensorGeometry(shape: shape)
         let normalizer = Normalizer(settings: NormSettings(kind: .batch), threads: 2, minimumElementsPerWorker: 1024)
         let plan = BatchPlan(kind: .batch, geometry: geometry, layout: .nchw, groups: 1)
-        #expect(FusedBatchKernel.canFuse(plan: plan, dtype: .float32, runner: normalizer.runner))
+        #expect(FusedBatchKernel.channelsPerPiece(plan: plan, dtype: .float32, runner: normalizer.runner) == 2)
         let descriptor = TensorDescriptor(dtype: .float32, layout: .nchw, geometry: geometry)
-        var statistics: RunningStatistics? = .initial(channels: 8)
+        var statistics: RunningStatistics? = .initial(channels: 16)
 
         func normalize(_ values: [Float]) throws {
             var output = [Float](repeating: 0, count: values.count)
