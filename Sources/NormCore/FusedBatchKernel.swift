@@ -14,10 +14,11 @@ enum FusedBatchKernel {
     ///
     /// Each block is read from its own place in memory, and its start waits for memory before
     /// the prefetcher catches up. Measured at 2 threads against the two passes (`normd bench
-    /// --kernel`, AMD EPYC with 8 MiB of L3): a channel at a time, 4 KiB runs were slower
-    /// ([64, 60, 32, 32]: 1.45 against 1.32 of the bound) or no faster ([32, 64, 32, 32]); 12.5
+    /// --kernel`, AMD EPYC with 8 MiB of L3), as time ÷ bound: a channel at a time, 4 KiB runs
+    /// were slower ([64, 60, 32, 32]: 1.45 against 1.32) or no faster ([32, 64, 32, 32]); 12.5
     /// and 16 KiB runs were faster ([16, 256, 56, 56]: 1.20 against 1.34; [16, 64, 64, 64]:
-    /// 1.25 against 1.28).
+    /// 1.25 against 1.28). In 16 KiB blocks the 4 KiB runs are faster too: [32, 64, 32, 32]
+    /// 1.17–1.18 against 1.21–1.39, [64, 60, 32, 32] 1.18 against 1.27.
     static func blockChannels(plan: BatchPlan, itemSize: Int) -> Int? {
         let runBytes = plan.spatial * itemSize
         let wanted = (blockBytes + runBytes - 1) / runBytes
