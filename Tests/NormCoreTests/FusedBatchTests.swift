@@ -147,6 +147,17 @@ struct FusedBatchTests {
         #expect(FusedBatchKernel.channelsPerPiece(plan: plan, dtype: .float32, runner: ParallelRunner(threads: 2)) == nil)
     }
 
+    @Test("the golden case batch-fused-blocks takes this kernel under the golden tests' settings, so the NumPy reference holds it")
+    func goldenCaseFuses() throws {
+        let golden = try #require(GoldenFixture.shared.cases.first { $0.name == "batch-fused-blocks" })
+        let plan = BatchPlan(kind: .batch, geometry: try TensorGeometry(shape: golden.shape), layout: .nchw, groups: 1)
+        for threads in [1, 2, 7] {
+            // GoldenTests.run's normalizer: a grain of 7 elements.
+            let normalizer = Normalizer(settings: golden.settings, threads: threads, minimumElementsPerWorker: 7)
+            #expect(FusedBatchKernel.channelsPerPiece(plan: plan, dtype: .float32, runner: normalizer.runner) == 2)
+        }
+    }
+
     @Test("through the normalizer: a batch holding NaN or infinity is refused and moves no running statistics")
     func refusals() throws {
         // [2, 16, 2048] float32: 8 KiB runs, 8 blocks of 2 channels, 32 pieces of 1,024 elements.

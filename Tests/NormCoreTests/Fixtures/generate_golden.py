@@ -225,6 +225,10 @@ def main():
     w.case("unbiased-group-f32-to-f16", "group", groups=2, out_dtype="float16", seed=seed, variance="unbiased"); seed += 1
     w.case("unbiased-batch-cumulative-offset", "batch", momentum="cumulative", loc=1e4, scale=1.0, shape=[4, 4, 8, 8],
            seed=seed, variance="unbiased"); seed += 1
+    # BatchNorm training in blocks of neighbouring channels (FusedBatchKernel): 8 KiB runs, blocks of
+    # two channels, eight blocks; an offset mean and a per-channel affine.
+    w.case("batch-fused-blocks", "batch", shape=[2, 16, 2048], affine="channel", loc=1e3, scale=1.0, train_steps=1,
+           seed=seed); seed += 1
 
     with open(os.path.join(HERE, "golden.bin"), "wb") as f:
         f.write(w.blob)
