@@ -18,15 +18,22 @@ public enum BenchReport {
         public var peakResident = 0
         /// Within `driverMargin` of the driver's own capacity: the figure measures the driver.
         public var driverBound = false
+        /// Over each round's measured window (medians of the rounds): the whole machine's busy
+        /// share, and the target process's CPU time per batch, in µs.
+        public var machineBusy = Sample()
+        public var cpuMicrosecondsPerBatch = Sample()
 
         var json: JSONValue {
-            .object([
+            var fields: [(String, JSONValue)] = [
                 ("gbps_median", .double(gigabytesPerSecond.median)), ("gbps_min", .double(gigabytesPerSecond.min)),
                 ("gbps_max", .double(gigabytesPerSecond.max)), ("batches_per_s", .double(batchesPerSecond.median)),
                 ("batches_per_s_min", .double(batchesPerSecond.min)), ("batches_per_s_max", .double(batchesPerSecond.max)),
                 ("p50_ms", .double(p50Ms)), ("p99_ms", .double(p99Ms)), ("max_ms", .double(maxMs)), ("peak_rss_bytes", .int(peakResident)),
                 ("driver_bound", .bool(driverBound)),
-            ])
+            ]
+            if !machineBusy.isEmpty { fields.append(("machine_busy", .double(machineBusy.median))) }
+            if !cpuMicrosecondsPerBatch.isEmpty { fields.append(("cpu_us_per_batch", .double(cpuMicrosecondsPerBatch.median))) }
+            return .object(fields)
         }
     }
 
@@ -57,6 +64,10 @@ public enum BenchReport {
                 target.batchesPerSecond.add(r.result.batchesPerSecond)
                 p50.add(r.result.percentile(0.5))
                 p99.add(r.result.percentile(0.99))
+                if let cpu = r.result.cpu {
+                    target.machineBusy.add(cpu.machineBusy)
+                    if let seconds = cpu.processSeconds, r.result.batches > 0 { target.cpuMicrosecondsPerBatch.add(seconds / Double(r.result.batches) * 1e6) }
+                }
             }
             target.p50Ms = p50.median
             target.p99Ms = p99.median
@@ -83,6 +94,8 @@ public enum BenchReport {
             text += "  \(name): \(format(t.gigabytesPerSecond.median)) GB/s (\(format(t.gigabytesPerSecond.min))–\(format(t.gigabytesPerSecond.max))), "
             text += "\(format(t.batchesPerSecond.median, 0)) batches/s, latency p50 \(format(t.p50Ms)) ms, p99 \(format(t.p99Ms)) ms, max \(format(t.maxMs)) ms"
             if t.peakResident > 0 { text += ", peak RSS \(t.peakResident / 1_048_576) MiB" }
+            if !t.cpuMicrosecondsPerBatch.isEmpty { text += ", CPU \(format(t.cpuMicrosecondsPerBatch.median, 1)) µs a batch" }
+            if !t.machineBusy.isEmpty { text += ", machine \(format(t.machineBusy.median * 100, 0))% busy" }
             if name == "driver" { text += " (the producer and consumer joined directly: the most this driver can show)" }
             if t.driverBound { text += " — BOUND BY THE DRIVER (within \(Self.driverMargin)× of its capacity), not a result" }
             text += "\n"

@@ -91,6 +91,7 @@ public struct EndToEndBench: Sendable {
         var driver = LoadDriver(input: input, output: output, payload: buffer, header: header, inFlight: inFlight, hwm: hwm)
         driver.keys = keys
         driver.rate = rate
+        driver.watched = process.processIdentifier
         let sampler = ResidentSampler(pid: process.processIdentifier)
         sampler.start()
         let label = "\(target)\(rate.map { " paced at \(Int($0)) batches/s" } ?? "") round \(round + 1)/\(self.rounds)"

@@ -23,6 +23,9 @@ public struct LoadDriver: Sendable {
     /// Batches a second the producer offers, on a fixed schedule (nil: as fast as the window
     /// allows). A paced run measures latency below capacity, where queues do not dominate it.
     var rate: Double?
+    /// The target's process: its CPU time over the measured window goes into the result
+    /// (the machine's busy share is measured with or without it).
+    var watched: Int32?
 
     /// Send times and seqs are written as 10^18 + value: always 19 digits, a valid JSON integer.
     static let fixedWidthBase: UInt64 = 1_000_000_000_000_000_000
@@ -55,6 +58,8 @@ public struct LoadDriver: Sendable {
         var bytes = 0
         var seconds = 0.0
         var latenciesMs: [Double] = []
+        /// The machine's busy share and the watched process's CPU over the measured window.
+        var cpu: CPUTimes.Use?
 
         public var batchesPerSecond: Double { Double(batches) / seconds }
         public var gigabytesPerSecond: Double { Double(bytes) / seconds / 1e9 }
@@ -147,6 +152,7 @@ public struct LoadDriver: Sendable {
         }
         Thread.sleep(forTimeInterval: warmup)
         measuring.store(true, ordering: .relaxed)
+        let cpuAtStart = CPUTimes.read(pid: watched)
         let start = DispatchTime.now().uptimeNanoseconds
         var elapsed = 0.0
         while elapsed < duration {
@@ -155,6 +161,7 @@ public struct LoadDriver: Sendable {
             tick(counted.load(ordering: .relaxed), elapsed)
         }
         measuring.store(false, ordering: .relaxed)
+        let cpuAtEnd = CPUTimes.read(pid: watched)
         stop.store(true, ordering: .relaxed)
         // Both are joined before either failure is thrown, so no thread outlives the context.
         let produced = Swift.Result { try producer.join() }
@@ -162,7 +169,9 @@ public struct LoadDriver: Sendable {
         try produced.get()
         let latencies = try consumed.get()
         let batches = counted.load(ordering: .relaxed)
-        return Result(batches: batches, bytes: batches * payload.value.count, seconds: elapsed, latenciesMs: latencies)
+        var cpu: CPUTimes.Use?
+        if let cpuAtStart, let cpuAtEnd { cpu = CPUTimes.use(from: cpuAtStart, to: cpuAtEnd) }
+        return Result(batches: batches, bytes: batches * payload.value.count, seconds: elapsed, latenciesMs: latencies, cpu: cpu)
     }
 
     /// The send time the producer wrote into the header (the 19 digits after `"t":`), in ns.

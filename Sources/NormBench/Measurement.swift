@@ -8,6 +8,7 @@ public struct Sample: Sendable {
     public init(values: [Double]) { self.values = values }
 
     public mutating func add(_ value: Double) { values.append(value) }
+    public var isEmpty: Bool { values.isEmpty }
     public var median: Double {
         let sorted = values.sorted()
         guard !sorted.isEmpty else { return .nan }

@@ -46,6 +46,12 @@ struct ScriptOutputTests {
         // The driver alone is measured too, and normd's figure says whether it is bound by it.
         #expect(report["driver"]?["batches_per_s"]?.doubleValue ?? 0 > 0)
         #expect(report["normd"]?["driver_bound"] == .bool(true) || report["normd"]?["driver_bound"] == .bool(false))
+        // CPU over the measured window: the daemon's per batch, the machine's busy share.
+        #expect(report["normd"]?["cpu_us_per_batch"]?.doubleValue ?? 0 > 0)
+        for target in ["driver", "normd"] {
+            let busy = report[target]?["machine_busy"]?.doubleValue ?? .nan
+            #expect(busy > 0 && busy <= 1, "\(target) machine busy \(busy)")
+        }
         // Latency comes from the send time the producer writes into the header and the daemon
         // passes through: both figures must have found it.
         for target in ["driver", "normd"] {
